@@ -1,0 +1,42 @@
+"""The analyzer contract every implementation and test double fulfils.
+
+`analyze` returns a complete `MediaAnalysis` event for every input it can judge, including a
+`failed` one for media it cannot read. It raises only `AnalyzerUnavailable` (a transient fault:
+retry later) or `AnalyzerRejected` (the input will never be accepted: dead-letter it).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Protocol
+
+from schemas.events import MediaAnalysis, MediaGenerated, MediaInfo, MediaUploaded, SourceRef
+
+
+@dataclass(frozen=True)
+class AnalysisRequest:
+    """A local copy of the media, the event that asked for it, and the probe result if known."""
+
+    path: Path
+    event: MediaUploaded | MediaGenerated
+    media: MediaInfo | None = None
+    producer: str = "reelscope-worker"
+
+
+class Analyzer(Protocol):
+    name: str
+
+    async def analyze(self, request: AnalysisRequest) -> MediaAnalysis: ...
+
+    async def aclose(self) -> None: ...
+
+
+def source_ref(event: MediaUploaded | MediaGenerated) -> SourceRef:
+    """Reference a derived event keeps to the input it answers."""
+    return SourceRef(
+        event_id=event.event_id,
+        schema_id=event.schema_id,
+        accepted_at=event.occurred_at,
+        brand_id=event.brand_id,
+    )
