@@ -24,6 +24,9 @@ class KafkaSettings(BaseModel):
     partitions: int = Field(default=6, ge=1)
     replication_factor: int = Field(default=1, ge=1)
     consumer_group: str = "reelscope-worker"
+    rebalance_timeout_s: float = Field(default=3, gt=0, description="short for fast local joins")
+    session_timeout_s: float = Field(default=6, gt=0)
+    heartbeat_s: float = Field(default=1, gt=0)
 
 
 class StoreSettings(BaseModel):

@@ -205,7 +205,10 @@ class S3Store:
         return sorted(self._iter_keys(prefix))
 
     def _iter_keys(self, prefix: str) -> Iterator[str]:
-        full = self._key(prefix) if prefix else (f"{self.prefix}/" if self.prefix else "")
+        if ".." in prefix.split("/"):
+            msg = f"invalid prefix {prefix!r}"
+            raise ValueError(msg)
+        full = f"{self.prefix}/{prefix}" if self.prefix else prefix
         strip = len(f"{self.prefix}/") if self.prefix else 0
         for page in self.client.get_paginator("list_objects_v2").paginate(
             Bucket=self.bucket, Prefix=full

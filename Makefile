@@ -1,0 +1,37 @@
+# reelscope — `make help` lists the targets.
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed
+
+.DEFAULT_GOAL := help
+.PHONY: help install run test lint bench clean
+
+help: ## list the targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-8s %s\n", $$1, $$2}'
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -e '.[dev]'
+	touch $(STAMP)
+
+install: $(STAMP) ## create .venv and install reelscope with its dev tools
+
+run: $(STAMP) ## install, then run the demo on the embedded default (broker, folder bucket, local analyzer)
+	$(BIN)/reelscope demo
+
+test: $(STAMP) ## install, then run lint and the whole test suite (real broker, S3 endpoint, ffmpeg)
+	$(BIN)/ruff check .
+	$(BIN)/pytest
+
+lint: $(STAMP) ## ruff and mypy --strict
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/mypy
+
+bench: $(STAMP) ## run the benchmarks and print their tables
+	@for b in bench/bench_*.py; do echo "== $$b"; $(BIN)/python $$b || exit 1; done
+
+clean: ## remove the venv, caches and the local bucket
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache reelscope-data

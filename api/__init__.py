@@ -1,0 +1,1 @@
+"""The HTTP API: upload, register, brands, status, results and analytics."""

@@ -1,0 +1,1 @@
+"""Shipped dashboards, DuckDB views and alert rules, as package data."""

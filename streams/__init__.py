@@ -1,0 +1,1 @@
+"""The faust-streaming app: topics, agents, dead-letter, embedded broker, CLI."""

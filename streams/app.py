@@ -1,0 +1,182 @@
+"""The faust-streaming app: topics and agents. Agents are shells over `streams.stages`.
+
+Every topic is raw bytes (we decode and validate ourselves; see `streams.codec`), the key is
+the media id everywhere, and each agent acknowledges a message only after its output has been
+acknowledged by the broker (or written to the lake), so delivery is at-least-once.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections import defaultdict
+from collections.abc import AsyncIterator, Awaitable, Callable
+from typing import Any
+
+import faust
+import structlog
+from pydantic import TypeAdapter
+
+from processors.config import Settings
+from processors.join import Joiner
+from processors.lake.writer import LakeWriter
+from schemas import lake, topics
+from schemas.events import (
+    INPUT_EVENT,
+    BrandCheck,
+    DeadLetter,
+    MediaAnalysis,
+    MediaGenerated,
+    MediaResult,
+    MediaUploaded,
+)
+from streams import metrics
+from streams.codec import DERIVED_EVENT, DecodeError, decode, dead_letter
+from streams.stages import Stages
+
+log = structlog.get_logger(__name__)
+StagesFactory = Callable[[], Awaitable[Stages]]
+
+
+def faust_settings(settings: Settings, bootstrap: str) -> dict[str, Any]:
+    k = settings.kafka
+    return {
+        "broker": f"kafka://{bootstrap}",
+        "store": "memory://",
+        "value_serializer": "raw",
+        "key_serializer": "raw",
+        "topic_partitions": k.partitions,
+        "topic_replication_factor": k.replication_factor,
+        "broker_rebalance_timeout": k.rebalance_timeout_s,
+        "broker_session_timeout": k.session_timeout_s,
+        "broker_heartbeat_interval": k.heartbeat_s,
+        "consumer_auto_offset_reset": "earliest",
+        "producer_acks": -1,
+        "web_enabled": False,
+    }
+
+
+def create_app(settings: Settings, bootstrap: str, stages: StagesFactory) -> faust.App:
+    """Build the app with every agent registered; nothing connects until a worker starts it."""
+    app = faust.App(settings.kafka.consumer_group, **faust_settings(settings, bootstrap))
+    topic = {name: app.topic(name, value_type=bytes, key_type=bytes) for name in topics.ALL_TOPICS}
+    inputs = app.topic(*topics.INPUT_TOPICS, value_type=bytes, key_type=bytes)
+    derived = app.topic(topics.BRAND_CHECKS, topics.MEDIA_ANALYSES, value_type=bytes)
+    lake_topics = app.topic(*lake.TABLE_OF_TOPIC, value_type=bytes, key_type=bytes)
+    producer = settings.producer_id
+
+    async def publish(name: str, key: Any, value: bytes) -> None:
+        """Send and wait for the broker's acknowledgement."""
+        key_bytes = str(key).encode() if key is not None else None
+        fut = await topic[name].send(key=key_bytes, value=value)
+        await fut
+
+    async def reject(event: faust.EventT, stage: str, err: DecodeError) -> None:
+        m = event.message
+        entry = dead_letter(
+            value=m.value, key=m.key, topic=m.topic, partition=m.partition, offset=m.offset,
+            stage=stage, reason=err.reason, error_type=err.error_type, producer=producer,
+        )
+        await publish(topics.DEADLETTER, entry.media_id, entry.to_bytes())
+        metrics.DEADLETTERS.labels(stage, err.error_type).inc()
+        log.warning("dead_lettered", stage=stage, topic=m.topic, offset=m.offset, reason=err.reason)
+
+    async def inputs_of(stream: faust.StreamT, stage: str, owner: bool) -> AsyncIterator[
+        MediaUploaded | MediaGenerated
+    ]:
+        """Valid input events; the owning stage dead-letters the rest (once, not per stage)."""
+        async for event in stream.events():
+            try:
+                yield decode(INPUT_EVENT, event.message.value)
+            except DecodeError as err:
+                if owner:
+                    await reject(event, "intake", err)
+                metrics.EVENTS.labels(stage, "rejected").inc()
+
+    @app.agent(inputs, concurrency=settings.worker.check_processes)
+    async def brand_checks(stream: faust.StreamT) -> None:
+        s = await stages()
+        async for ev in inputs_of(stream, "brand_check", owner=True):
+            with metrics.STAGE_SECONDS.labels("brand_check").time():
+                check = await s.brand_check(ev)
+            await publish(topics.BRAND_CHECKS, ev.media_id, check.to_bytes())
+            metrics.EVENTS.labels("brand_check", check.status).inc()
+
+    @app.agent(inputs, concurrency=settings.analyzer.concurrency)
+    async def analyses(stream: faust.StreamT) -> None:
+        s = await stages()
+        async for ev in inputs_of(stream, "analysis", owner=False):
+            with metrics.STAGE_SECONDS.labels("analysis").time():
+                analysis = await s.analyze(ev)
+            await publish(topics.MEDIA_ANALYSES, ev.media_id, analysis.to_bytes())
+            metrics.EVENTS.labels("analysis", analysis.status).inc()
+
+    @app.agent(derived)
+    async def results(stream: faust.StreamT) -> None:
+        """Join per media id; both halves stay unacknowledged until the result is published,
+        so a restart replays whatever was pending instead of losing it."""
+        joiner: Joiner[faust.EventT] = Joiner(producer)
+        manual = stream.noack()
+        async for event in manual.events():
+            try:
+                half = decode(DERIVED_EVENT, event.message.value)
+            except DecodeError as err:
+                await reject(event, "join", err)
+                await manual.ack(event)
+                continue
+            joined = joiner.add(half, event)
+            metrics.JOIN_PENDING.set(len(joiner))
+            if joined is None:
+                continue
+            result, pending = joined
+            await publish(topics.MEDIA_RESULTS, result.media_id, result.to_bytes())
+            metrics.EVENTS.labels("result", result.status).inc()
+            for e in pending:
+                await manual.ack(e)
+
+    @app.agent(lake_topics)
+    async def lake_sink(stream: faust.StreamT) -> None:
+        """Write each batch per topic-partition to Parquet, then acknowledge it."""
+        s = await stages()
+        writer = LakeWriter(s.store)
+        flush = settings.worker.lake_flush_seconds
+        async for batch in stream.noack_take(settings.worker.lake_max_rows, within=flush):
+            await asyncio.to_thread(_write_batch, writer, batch)
+            for event in batch:
+                await stream.ack(event)
+
+    del brand_checks, analyses, results, lake_sink  # registered on the app by the decorator
+    return app
+
+
+_LAKE_ADAPTERS: dict[str, TypeAdapter[Any]] = {
+    topics.MEDIA_UPLOADED: INPUT_EVENT,
+    topics.MEDIA_GENERATED: INPUT_EVENT,
+    topics.BRAND_CHECKS: TypeAdapter(BrandCheck),
+    topics.MEDIA_ANALYSES: TypeAdapter(MediaAnalysis),
+    topics.MEDIA_RESULTS: TypeAdapter(MediaResult),
+    topics.DEADLETTER: TypeAdapter(DeadLetter),
+}
+
+
+def _write_batch(writer: LakeWriter, batch: list[faust.EventT]) -> None:
+    """Group a batch by topic-partition and write one object per group (and day).
+
+    Values that do not decode are left out: input topics dead-letter them at intake, and the
+    dead-letter row is what the lake keeps.
+    """
+    started = time.perf_counter()
+    groups: dict[tuple[str, int], list[dict[str, Any]]] = defaultdict(list)
+    for event in batch:
+        m = event.message
+        try:
+            parsed = decode(_LAKE_ADAPTERS[m.topic], m.value)
+        except DecodeError:
+            continue
+        groups[(m.topic, m.partition)].append(lake.to_row(parsed, m.topic, m.partition, m.offset))
+    for (name, partition), rows in groups.items():
+        table = lake.TABLE_OF_TOPIC[name]
+        keys = writer.write(table, name, partition, rows)
+        metrics.LAKE_ROWS.labels(table.name).inc(len(rows))
+        metrics.LAKE_FILES.labels(table.name).inc(len(keys))
+    metrics.STAGE_SECONDS.labels("lake").observe(time.perf_counter() - started)

@@ -1,0 +1,90 @@
+"""The `reelscope` command: run the stack, its parts, the demo, and tools for people."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Sequence
+
+from processors.config import Settings
+from streams.logs import configure
+
+
+def _up(settings: Settings, args: argparse.Namespace) -> None:
+    from streams.supervisor import Stack
+
+    with Stack(settings) as stack:
+        print(f"reelscope is up: API {stack.api_url}/docs, broker {stack.bootstrap}", flush=True)
+        stack.wait()
+
+
+def _worker(settings: Settings, args: argparse.Namespace) -> None:
+    from streams.worker import run_worker
+
+    run_worker(settings)
+
+
+def _api(settings: Settings, args: argparse.Namespace) -> None:
+    import uvicorn
+
+    # by module path: streams never imports api (the factory reads its own settings)
+    uvicorn.run(
+        "api.app:create_app", factory=True, host=settings.api.host, port=settings.api.port,
+        log_config=None, access_log=False,
+    )
+
+
+def _demo(settings: Settings, args: argparse.Namespace) -> None:
+    from streams.demo import run_demo
+
+    sys.exit(run_demo(settings, keep_serving=not args.exit))
+
+
+def _tail(settings: Settings, args: argparse.Namespace) -> None:
+    from streams.tail import tail
+
+    tail(settings, args.what, from_beginning=args.from_beginning)
+
+
+def _sql(settings: Settings, args: argparse.Namespace) -> None:
+    from streams.sql import run_sql
+
+    sys.exit(run_sql(settings, args.query))
+
+
+COMMANDS = {
+    "up": (_up, "broker + worker + API in one command (Ctrl-C stops all)"),
+    "worker": (_worker, "one stream worker (needs REELSCOPE_KAFKA__BOOTSTRAP)"),
+    "api": (_api, "the HTTP API"),
+    "demo": (_demo, "generate sample media, run them through the stack, show the results"),
+    "tail": (_tail, "print events of a topic as they arrive (results, checks, deadletter…)"),
+    "sql": (_sql, "run SQL over the lake with the shipped views (no query: interactive)"),
+}
+
+
+def parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="reelscope", description=__doc__)
+    sub = p.add_subparsers(dest="command", required=True)
+    for name, (_, help_) in COMMANDS.items():
+        cmd = sub.add_parser(name, help=help_, description=help_)
+        if name == "demo":
+            cmd.add_argument("--exit", action="store_true", help="exit after showing results")
+        if name == "tail":
+            cmd.add_argument("what", nargs="?", default="results",
+                             choices=["results", "checks", "analyses", "deadletter", "uploads"])
+            cmd.add_argument("--from-beginning", action="store_true")
+        if name == "sql":
+            cmd.add_argument("query", nargs="?", help="SQL to run; omit for a prompt")
+    return p
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    args = parser().parse_args(argv)
+    settings = Settings()
+    configure(settings.log_level)
+    handler, _ = COMMANDS[args.command]
+    handler(settings, args)
+
+
+if __name__ == "__main__":
+    main()

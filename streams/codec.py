@@ -1,0 +1,88 @@
+"""Decoding raw Kafka values ourselves: a bad value becomes a dead-letter entry, never a crash.
+
+Faust would crash the agent on a value it cannot decode (the supervisor restarts it and the
+message is acked and lost), so every topic is raw bytes and validation happens here.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+from typing import Any, TypeVar
+from uuid import UUID
+
+from pydantic import TypeAdapter, ValidationError
+
+from schemas.events import BrandCheck, DeadLetter, MediaAnalysis
+
+T = TypeVar("T")
+
+DERIVED_EVENT: TypeAdapter[BrandCheck | MediaAnalysis] = TypeAdapter(BrandCheck | MediaAnalysis)
+
+
+class DecodeError(ValueError):
+    """A value that is not a valid event; `reason` says what to fix."""
+
+    def __init__(self, reason: str, error_type: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
+        self.error_type = error_type
+
+
+def decode(adapter: TypeAdapter[T], value: bytes | None) -> T:
+    """Validate one raw Kafka value against a contract."""
+    if not value:
+        raise DecodeError("empty message value: expected a JSON event", "empty_value")
+    try:
+        return adapter.validate_json(value)
+    except ValidationError as e:
+        if any(err["type"] == "json_invalid" for err in e.errors()):
+            raise DecodeError(f"not valid JSON: {e.errors()[0]['msg']}", "invalid_json") from e
+        raise DecodeError(f"does not match the event schema: {_summary(e)}", "schema") from e
+
+
+def _summary(e: ValidationError, most: int = 5) -> str:
+    parts = []
+    for err in e.errors()[:most]:
+        where = ".".join(str(p) for p in err["loc"]) or "(root)"
+        parts.append(f"{where}: {err['msg']}")
+    more = len(e.errors()) - most
+    return "; ".join(parts) + (f"; and {more} more" if more > 0 else "")
+
+
+def media_id_hint(value: bytes | None, key: bytes | None) -> UUID | None:
+    """Best-effort media id of an undecodable message (its key, or a `media_id` field)."""
+    for candidate in (key, _field(value, "media_id")):
+        try:
+            return UUID(candidate.decode() if isinstance(candidate, bytes) else str(candidate))
+        except (ValueError, AttributeError, UnicodeDecodeError):
+            continue
+    return None
+
+
+def _field(value: bytes | None, name: str) -> Any:
+    try:
+        doc = json.loads(value or b"")
+    except ValueError:
+        return None
+    return doc.get(name) if isinstance(doc, dict) else None
+
+
+def dead_letter(
+    *, value: bytes | None, key: bytes | None, topic: str, partition: int, offset: int,
+    stage: str, reason: str, error_type: str, producer: str, attempts: int = 1,
+) -> DeadLetter:
+    """Build the dead-letter entry that keeps the whole message and why it was refused."""
+    return DeadLetter(
+        media_id=media_id_hint(value, key),
+        producer=producer,
+        stage=stage,
+        reason=reason,
+        error_type=error_type,
+        attempts=attempts,
+        source_topic=topic,
+        source_partition=partition,
+        source_offset=offset,
+        source_key=key.decode(errors="replace") if key else None,
+        payload_b64=base64.b64encode(value or b"").decode(),
+    )

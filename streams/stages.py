@@ -1,0 +1,153 @@
+"""What each agent does with one event, kept apart from Faust so it can be called directly.
+
+CPU-heavy work (ffmpeg, OpenCV) runs in a process pool: the event loop stays free for
+heartbeats and I/O, and a crash in a decoder only breaks a child process, which is replaced.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import multiprocessing
+import os
+import shutil
+import tempfile
+import time
+from collections.abc import Callable
+from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, TypeVar
+
+import structlog
+
+from processors.analyzers.base import AnalysisRequest, Analyzer, source_ref
+from processors.brand import CHECKS_VERSION, check_media
+from processors.brand_store import BrandCache
+from processors.config import Settings
+from processors.errors import AnalyzerRejected, AnalyzerUnavailable, ObjectNotFound
+from processors.storage import LocalStore, Store
+from schemas.events import BrandCheck, MediaAnalysis, MediaGenerated, MediaUploaded
+
+log = structlog.get_logger(__name__)
+R = TypeVar("R")
+InputEvent = MediaUploaded | MediaGenerated
+
+
+def new_pool(size: int) -> ProcessPoolExecutor:
+    """A pool of fresh interpreters (spawn: forking a process with threads is unsafe)."""
+    return ProcessPoolExecutor(size, mp_context=multiprocessing.get_context("spawn"))
+
+
+@dataclass
+class MediaFiles:
+    """Local copies of media by sha256, fetched once and shared by the stages."""
+
+    store: Store
+    folder: Path = field(default_factory=lambda: Path(tempfile.mkdtemp(prefix="reelscope-")))
+    keep_seconds: float = 600.0
+    _locks: dict[str, asyncio.Lock] = field(default_factory=dict)
+
+    async def fetch(self, event: InputEvent) -> Path:
+        if isinstance(self.store, LocalStore):
+            return self.store.root / event.object_key
+        path = self.folder / event.sha256
+        lock = self._locks.setdefault(event.sha256, asyncio.Lock())
+        async with lock:
+            if not path.exists():
+                tmp = path.with_suffix(".part")
+                await asyncio.to_thread(self.store.download, event.object_key, tmp)
+                os.replace(tmp, path)
+        self._locks.pop(event.sha256, None)
+        await asyncio.to_thread(self._expire)
+        return path
+
+    def _expire(self) -> None:
+        cutoff = time.time() - self.keep_seconds
+        for p in self.folder.iterdir():
+            if p.stat().st_mtime < cutoff:
+                p.unlink(missing_ok=True)
+
+    def close(self) -> None:
+        shutil.rmtree(self.folder, ignore_errors=True)
+
+
+@dataclass
+class Stages:
+    settings: Settings
+    store: Store
+    analyzer: Analyzer
+    pool: ProcessPoolExecutor
+    files: MediaFiles
+    brands: BrandCache
+
+    async def _in_pool(self, fn: Callable[..., R], *args: Any) -> R:
+        loop = asyncio.get_running_loop()
+        try:
+            return await loop.run_in_executor(self.pool, fn, *args)
+        except BrokenProcessPool:
+            log.error("worker_pool_broken", hint="a decoder process died; starting a new pool")
+            self.pool = new_pool(self.settings.worker.check_processes)
+            raise
+
+    async def brand_check(self, event: InputEvent) -> BrandCheck:
+        """Check one asset against its brand; missing media or a dead decoder is a failed check."""
+        profile, logos = (None, [])
+        if event.brand_id:
+            profile, logos = await asyncio.to_thread(self.brands.get, event.brand_id)
+        try:
+            path = await self.files.fetch(event)
+            return await self._in_pool(
+                check_media, path, event, profile, logos, self.settings.limits,
+                self.settings.worker.sample_frames, self.settings.producer_id,
+            )
+        except (ObjectNotFound, BrokenProcessPool) as e:
+            return failed_check(event, _describe(e), self.settings.producer_id)
+
+    async def analyze(self, event: InputEvent, attempts: int = 4) -> MediaAnalysis:
+        """Analyse one asset, retrying transient faults; the last resort is a failed analysis."""
+        delay = 1.0
+        for attempt in range(1, attempts + 1):
+            try:
+                path = await self.files.fetch(event)
+                request = AnalysisRequest(path, event, producer=self.settings.producer_id)
+                return await self.analyzer.analyze(request)
+            except (ObjectNotFound, BrokenProcessPool, AnalyzerRejected) as e:
+                return failed_analysis(event, self.analyzer.name, _describe(e), self.settings)
+            except AnalyzerUnavailable as e:
+                if attempt == attempts:
+                    reason = f"analyzer unavailable after {attempts} attempts: {e}"
+                    return failed_analysis(event, self.analyzer.name, reason, self.settings)
+                log.warning("analyzer_retry", media_id=str(event.media_id), attempt=attempt)
+                await asyncio.sleep(delay)
+                delay *= 2
+        raise AssertionError("unreachable")
+
+    async def aclose(self) -> None:
+        await self.analyzer.aclose()
+        self.pool.shutdown(cancel_futures=True)
+        self.files.close()
+
+
+def _describe(e: BaseException) -> str:
+    if isinstance(e, ObjectNotFound):
+        return f"media object {e} is not in the bucket"
+    if isinstance(e, BrokenProcessPool):
+        return "the decoder process crashed on this media (hostile or corrupt input)"
+    return str(e)
+
+
+def failed_check(event: InputEvent, error: str, producer: str) -> BrandCheck:
+    return BrandCheck(
+        media_id=event.media_id, producer=producer, source=source_ref(event), status="failed",
+        error=error, checks_version=CHECKS_VERSION,
+    )
+
+
+def failed_analysis(
+    event: InputEvent, analyzer: str, error: str, settings: Settings
+) -> MediaAnalysis:
+    return MediaAnalysis(
+        media_id=event.media_id, producer=settings.producer_id, source=source_ref(event),
+        status="failed", error=error, analyzer=analyzer,
+    )

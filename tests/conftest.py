@@ -1,0 +1,50 @@
+"""Session-wide real services: the Tansu broker and a moto S3 endpoint, started once."""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import Iterator
+
+import pytest
+
+from processors.storage import S3Store
+from streams.admin import ensure_topics
+from streams.broker import EmbeddedBroker, free_port
+
+
+@pytest.fixture(scope="session")
+def broker() -> Iterator[EmbeddedBroker]:
+    """A real Kafka-compatible broker (Tansu, memory storage) with the product's topics."""
+    with EmbeddedBroker() as b:
+        ensure_topics(b.bootstrap, partitions=6)
+        yield b
+
+
+@pytest.fixture(scope="session")
+def s3_endpoint() -> Iterator[str]:
+    """A real S3 HTTP endpoint (moto server) on loopback; credentials are dummies."""
+    from moto.server import ThreadedMotoServer
+
+    os.environ.setdefault("AWS_ACCESS_KEY_ID", "testing")
+    os.environ.setdefault("AWS_SECRET_ACCESS_KEY", "testing")
+    os.environ.setdefault("AWS_DEFAULT_REGION", "us-east-1")
+    port = free_port()
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
+    server.start()
+    yield f"http://127.0.0.1:{port}"
+    server.stop()
+
+
+@pytest.fixture
+def s3_store(s3_endpoint: str) -> S3Store:
+    """A fresh, empty bucket for one test."""
+    store = S3Store(f"test-{uuid.uuid4().hex[:12]}", endpoint_url=s3_endpoint)
+    store.client.create_bucket(Bucket=store.bucket)
+    return store
+
+
+@pytest.fixture
+def topic_suffix() -> str:
+    """A unique suffix so tests that need their own topics or groups never collide."""
+    return uuid.uuid4().hex[:8]

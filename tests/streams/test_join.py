@@ -1,0 +1,52 @@
+"""The per-media join pairs halves in any order and hands back every message it answers."""
+
+from __future__ import annotations
+
+from schemas.events import BrandCheck, MediaAnalysis, SourceRef
+from schemas.ids import uuid7
+from processors.join import Joiner
+
+
+def _halves(check_status: str = "done", analysis_status: str = "done") -> tuple[BrandCheck, MediaAnalysis]:
+    media_id = uuid7()
+    src = SourceRef(event_id=uuid7(), schema_id="reelscope.media.uploaded/1",
+                    accepted_at="2026-01-01T00:00:00Z")  # type: ignore[arg-type]
+    check = BrandCheck(media_id=media_id, producer="t", source=src, status=check_status,  # type: ignore[arg-type]
+                       checks_version="c/1", verdict="pass" if check_status == "done" else None,
+                       score=0.9, error=None if check_status == "done" else "corrupt")
+    analysis = MediaAnalysis(media_id=media_id, producer="t", source=src, status=analysis_status,  # type: ignore[arg-type]
+                             analyzer="local", error=None if analysis_status == "done" else "x")
+    return check, analysis
+
+
+def test_result_once_both_halves_arrive_in_either_order() -> None:
+    joiner: Joiner[int] = Joiner("w")
+    check, analysis = _halves()
+    assert joiner.add(analysis, 1) is None
+    assert len(joiner) == 1
+    joined = joiner.add(check, 2)
+    assert joined is not None
+    result, tokens = joined
+    assert (result.status, result.verdict, result.media_id) == ("done", "pass", check.media_id)
+    assert tokens == [1, 2]
+    assert len(joiner) == 0
+
+
+def test_replayed_half_keeps_all_tokens() -> None:
+    joiner: Joiner[int] = Joiner("w")
+    check, analysis = _halves()
+    joiner.add(check, 1)
+    joiner.add(check, 2)
+    joined = joiner.add(analysis, 3)
+    assert joined is not None and joined[1] == [1, 2, 3]
+
+
+def test_failed_half_fails_the_result_with_its_error() -> None:
+    joiner: Joiner[int] = Joiner("w")
+    check, analysis = _halves(check_status="failed", analysis_status="failed")
+    joiner.add(check, 1)
+    joined = joiner.add(analysis, 2)
+    assert joined is not None
+    result = joined[0]
+    assert result.status == "failed" and result.verdict is None
+    assert result.error is not None and "corrupt" in result.error
