@@ -1,0 +1,122 @@
+"""Build the FastAPI app: `create_app(settings)`; with no arguments it reads the environment.
+
+    uvicorn api.app:create_app --factory --host 0.0.0.0 --port 8080
+
+The Kafka producer and the results follower start in the lifespan; a broker that is down at
+start does not stop the app (it answers 503 and /readyz says why until the broker is back).
+"""
+
+from __future__ import annotations
+
+import tempfile
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from pathlib import Path
+from typing import Any
+
+import structlog
+from fastapi import FastAPI
+from fastapi.openapi.utils import get_openapi
+
+from api import errors, logs
+from api.auth import KeyRing
+from api.metrics import Metrics, MetricsMiddleware
+from api.models import GenerationRequest
+from api.publisher import Publisher
+from api.results import RecentResults, ResultsFollower
+from api.routers import brands, generations, health, media
+from api.runtime import LakeReader, Runtime
+from processors.config import Settings
+from processors.storage import Store, open_store
+
+log = structlog.get_logger("reelscope.api")
+
+
+def _default_lake(store: Store) -> LakeReader:
+    from processors.lake.query import Lake
+
+    lake: LakeReader = Lake(store)
+    return lake
+
+
+def build_runtime(
+    settings: Settings, *, store: Store | None = None, lake: LakeReader | None = None,
+    upload_dir: Path | None = None, publisher: Publisher | None = None,
+) -> Runtime:
+    """Assemble the process's parts from settings; injected parts win (tests, embedding)."""
+    if settings.kafka.bootstrap == "embedded":
+        msg = ("the API needs a broker address (REELSCOPE_KAFKA__BOOTSTRAP=host:port); "
+               "`reelscope up` starts the embedded broker and passes its address")
+        raise ValueError(msg)
+    store = store or open_store(
+        settings.store.url, endpoint_url=settings.store.endpoint_url, region=settings.store.region
+    )
+    return Runtime(
+        settings=settings, store=store,
+        publisher=publisher or Publisher(settings.kafka.bootstrap, client_id=settings.producer_id),
+        lake=lake or _default_lake(store), recent=RecentResults(settings.api.recent_results),
+        keys=KeyRing(settings.api.keys), metrics=Metrics(),
+        upload_dir=upload_dir or Path(tempfile.gettempdir()) / "reelscope-uploads",
+    )
+
+
+def _lifespan(rt: Runtime) -> Any:
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        rt.upload_dir.mkdir(parents=True, exist_ok=True)
+        await rt.publisher.start()
+        follower = None
+        if rt.recent.capacity > 0:
+            follower = ResultsFollower(rt.settings.kafka.bootstrap, rt.recent)
+            follower.start()
+        app.state.follower = follower
+        log.info("api_started", store=rt.store.url, open=rt.keys.open)
+        try:
+            yield
+        finally:
+            if follower is not None:
+                await follower.stop()
+            await rt.publisher.stop()
+
+    return lifespan
+
+
+def _openapi(app: FastAPI) -> dict[str, Any]:
+    """The generated schema plus the models of bodies that routes parse themselves."""
+    if app.openapi_schema is None:
+        schema = get_openapi(title=app.title, version=app.version, routes=app.routes,
+                             description=app.description)
+        extra = GenerationRequest.model_json_schema(ref_template="#/components/schemas/{model}")
+        components = schema.setdefault("components", {}).setdefault("schemas", {})
+        components.update(extra.pop("$defs", {}))
+        components["GenerationRequest"] = extra
+        app.openapi_schema = schema
+    return app.openapi_schema
+
+
+def create_app(
+    settings: Settings | None = None, *, store: Store | None = None, lake: LakeReader | None = None,
+    upload_dir: Path | None = None, publisher: Publisher | None = None,
+    configure_logging: bool = True,
+) -> FastAPI:
+    """Build the API; parts not injected are made from `settings` (default: the environment).
+
+    `configure_logging=False` leaves logging to a host that embeds the app (tests, notebooks).
+    """
+    settings = settings or Settings()
+    if configure_logging:
+        logs.configure(settings.log_level)
+    rt = build_runtime(settings, store=store, lake=lake, upload_dir=upload_dir,
+                       publisher=publisher)
+    app = FastAPI(
+        title="reelscope", version="1", lifespan=_lifespan(rt),
+        description="Upload media and generation events; read brand checks and analyses.",
+    )
+    app.state.runtime = rt
+    errors.install(app)
+    for router in (media.router, generations.router, brands.router, health.router):
+        app.include_router(router)
+    app.add_middleware(MetricsMiddleware, metrics=rt.metrics)
+    app.add_middleware(logs.AccessLogMiddleware)
+    app.openapi = lambda: _openapi(app)  # type: ignore[method-assign]
+    return app

@@ -1,0 +1,105 @@
+"""Brand profiles: versioned in the bucket (the source of truth), then published to the topic.
+
+Every change writes a new version (previous + 1) to `brands/<id>/profile.json` and publishes
+it to `reelscope.brands.v1` keyed by brand id (compacted: the latest version wins). Changes to
+one brand are serialised within a process; the bucket is written before the topic, so a failed
+publish (503) is repaired by the next change.
+"""
+
+from __future__ import annotations
+
+import asyncio
+
+from api.errors import BROKER, BUCKET, STORE_ERRORS, ApiError, unavailable
+from api.publisher import BrokerUnavailable
+from api.runtime import Runtime
+from api.uploads import Received
+from processors.brand_store import load_profile, logo_key, profile_key
+from processors.errors import MediaError
+from processors.media import sniff
+from schemas.events import BrandProfile, BrandRules, utcnow
+from schemas.topics import BRANDS
+
+LOGO_TYPES = {"image/png": "png", "image/jpeg": "jpg", "image/webp": "webp"}
+
+
+def not_found(brand_id: str) -> ApiError:
+    return ApiError(
+        404, "not_found", f"no brand {brand_id!r}",
+        f"create it with PUT /v1/brands/{brand_id} (a BrandRules body)",
+    )
+
+
+async def read(rt: Runtime, brand_id: str) -> BrandProfile | None:
+    try:
+        return await asyncio.to_thread(load_profile, rt.store, brand_id)
+    except STORE_ERRORS as e:
+        rt.metrics.storage_failures.inc()
+        raise unavailable(BUCKET) from e
+
+
+async def _save(rt: Runtime, profile: BrandProfile) -> BrandProfile:
+    data = profile.to_bytes()
+    try:
+        await asyncio.to_thread(rt.store.put_bytes, profile_key(profile.brand_id), data)
+    except STORE_ERRORS as e:
+        rt.metrics.storage_failures.inc()
+        raise unavailable(BUCKET) from e
+    try:
+        await rt.publisher.publish(BRANDS, profile.brand_id.encode(), data)
+    except BrokerUnavailable as e:
+        rt.metrics.publish_failures.labels(BRANDS).inc()
+        raise unavailable(BROKER) from e
+    return profile
+
+
+async def put_rules(rt: Runtime, brand_id: str, rules: BrandRules) -> BrandProfile:
+    """Store the rules as the next version; logos are kept."""
+    async with rt.locks.hold(f"brand:{brand_id}"):
+        current = await read(rt, brand_id)
+        profile = BrandProfile.model_validate({
+            **rules.model_dump(), "brand_id": brand_id,
+            "version": current.version + 1 if current else 1,
+            "logos": current.logos if current else [], "updated_at": utcnow(),
+        })
+        return await _save(rt, profile)
+
+
+def _invalid_logo(what: str) -> ApiError:
+    return ApiError(
+        422, "invalid_logo", f"a logo must be a PNG, JPEG or WebP image, not {what}",
+        "upload the logo as a PNG (with transparency) or a JPEG/WebP image",
+        fields=[{"field": "file", "message": "not a PNG, JPEG or WebP image"}],
+    )
+
+
+async def logo_extension(received: Received) -> str:
+    """Sniff the logo; return its file extension, or refuse anything but PNG/JPEG/WebP (422)."""
+    try:
+        content_type, _ = await asyncio.to_thread(sniff, received.path)
+    except MediaError as e:
+        what = "an unknown type"
+        raise _invalid_logo(what) from e
+    ext = LOGO_TYPES.get(content_type)
+    if ext is None:
+        raise _invalid_logo(content_type)
+    return ext
+
+
+async def put_logo(
+    rt: Runtime, brand_id: str, received: Received
+) -> BrandProfile:
+    """Store the logo by content hash and make it the brand's only logo in a new version."""
+    ext = await logo_extension(received)
+    key = logo_key(brand_id, received.sha256, ext)
+    async with rt.locks.hold(f"brand:{brand_id}"):
+        current = await read(rt, brand_id)
+        if current is None:
+            raise not_found(brand_id)
+        try:
+            await asyncio.to_thread(rt.store.put_file, key, received.path)
+        except STORE_ERRORS as e:
+            rt.metrics.storage_failures.inc()
+            raise unavailable(BUCKET) from e
+        update = {"version": current.version + 1, "logos": [key], "updated_at": utcnow()}
+        return await _save(rt, current.model_copy(update=update))

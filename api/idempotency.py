@@ -1,0 +1,60 @@
+"""Idempotency keys: retries with one key map to one media_id, across API restarts.
+
+A record `idempotency/<sha256(caller, key)>.json` is written to the bucket before the media is
+stored, and marked accepted once the broker acknowledged the event. A retry of a record that
+was never accepted reuses its media_id and finishes the work; a retry of an accepted one answers
+at once. Same key with other bytes is a conflict (409). Within one process requests with one key
+are serialised; across replicas the bucket would need a conditional put (not in `Store` yet).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+from uuid import UUID
+
+from pydantic import BaseModel
+
+from api.errors import ApiError
+from processors.errors import ObjectNotFound
+from processors.storage import Store
+
+MAX_KEY_LENGTH = 255
+
+
+class IdempotencyRecord(BaseModel):
+    media_id: UUID
+    sha256: str
+    accepted: bool = False
+
+
+def record_key(caller: str, key: str) -> str:
+    """Bucket key of the record; scoped by caller, so two clients never share a key space."""
+    if not key or len(key) > MAX_KEY_LENGTH or not key.isprintable():
+        raise ApiError(
+            422, "invalid_request", "the Idempotency-Key header is empty, too long or not text",
+            f"send up to {MAX_KEY_LENGTH} printable characters, e.g. a UUID",
+            fields=[{"field": "header.Idempotency-Key", "message": "invalid"}],
+        )
+    digest = hashlib.sha256(f"{caller}\0{key}".encode()).hexdigest()
+    return f"idempotency/{digest}.json"
+
+
+async def load(store: Store, key: str) -> IdempotencyRecord | None:
+    try:
+        raw = await asyncio.to_thread(store.get_bytes, key)
+    except ObjectNotFound:
+        return None
+    return IdempotencyRecord.model_validate_json(raw)
+
+
+async def save(store: Store, key: str, record: IdempotencyRecord) -> None:
+    await asyncio.to_thread(store.put_bytes, key, record.model_dump_json().encode())
+
+
+def conflict() -> ApiError:
+    return ApiError(
+        409, "idempotency_conflict",
+        "this Idempotency-Key was already used for different bytes",
+        "use a new Idempotency-Key for new content; reuse a key only to retry the same upload",
+    )

@@ -1,0 +1,84 @@
+"""Prometheus metrics of one API process, in its own registry (several apps can share a process).
+
+Routes are labelled by their template (`/v1/media/{media_id}`), never by the raw path, so the
+label set stays bounded; requests that match no route are labelled `unmatched`.
+"""
+
+from __future__ import annotations
+
+import time
+
+from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Histogram
+from prometheus_client.exposition import generate_latest
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+LATENCY_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60)
+
+
+class Metrics:
+    """The API's counters and histograms."""
+
+    content_type = CONTENT_TYPE_LATEST
+
+    def __init__(self) -> None:
+        self.registry = CollectorRegistry()
+        self.requests = Counter(
+            "reelscope_api_requests", "HTTP requests by route and status",
+            ["method", "route", "status"], registry=self.registry,
+        )
+        self.latency = Histogram(
+            "reelscope_api_request_seconds", "HTTP request latency by route",
+            ["method", "route"], buckets=LATENCY_BUCKETS, registry=self.registry,
+        )
+        self.upload_bytes = Counter(
+            "reelscope_api_upload_bytes", "bytes of media accepted", registry=self.registry
+        )
+        self.accepted = Counter(
+            "reelscope_api_media_accepted", "media accepted (202) by source",
+            ["source"], registry=self.registry,
+        )
+        self.publish_failures = Counter(
+            "reelscope_api_publish_failures", "records the broker did not acknowledge",
+            ["topic"], registry=self.registry,
+        )
+        self.storage_failures = Counter(
+            "reelscope_api_storage_failures", "bucket operations that failed",
+            registry=self.registry,
+        )
+
+    def render(self) -> bytes:
+        return generate_latest(self.registry)
+
+
+def route_of(scope: Scope) -> str:
+    route = scope.get("route")
+    path = getattr(route, "path", None)
+    return path if isinstance(path, str) else "unmatched"
+
+
+class MetricsMiddleware:
+    """Count and time every HTTP request (pure ASGI: request bodies stream through untouched)."""
+
+    def __init__(self, app: ASGIApp, metrics: Metrics) -> None:
+        self.app = app
+        self.metrics = metrics
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        status = 500
+        start = time.perf_counter()
+
+        async def send_wrapper(message: Message) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = int(message["status"])
+            await send(message)
+
+        try:
+            await self.app(scope, receive, send_wrapper)
+        finally:
+            route, method = route_of(scope), str(scope.get("method", ""))
+            self.metrics.requests.labels(method, route, str(status)).inc()
+            self.metrics.latency.labels(method, route).observe(time.perf_counter() - start)

@@ -1,0 +1,92 @@
+"""References to objects already in the bucket: validated strictly, then fetched to a temp file.
+
+A reference is a relative key under an allowed prefix, or `s3://<this bucket>/<that key>`.
+URLs of anything else, other buckets, `.`/`..` segments, backslashes and percent-encoding are
+refused (422): the API never fetches from a location a client names (no SSRF).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import re
+import tempfile
+from pathlib import Path
+
+from api.errors import BUCKET, STORE_ERRORS, ApiError, invalid, unavailable
+from api.runtime import Runtime
+from api.uploads import Received, too_large
+from processors.errors import ObjectNotFound
+from processors.storage import check_key
+
+ALLOWED_PREFIXES = ("media/", "generated/")
+_SAFE = re.compile(r"^[A-Za-z0-9._\-/]+$")
+_HINT = "use a key like 'generated/2026/01/02/clip.mp4' (or s3://<this bucket>/<key>)"
+
+
+def _bad(message: str) -> ApiError:
+    return invalid(message, field="object_key", hint=_HINT)
+
+
+def bucket_key(raw: str, store_url: str) -> str:
+    """Turn a client's reference into a key of our bucket, or refuse it (422)."""
+    key = raw
+    if raw.startswith("s3://"):
+        own = store_url.rstrip("/") + "/"
+        if not store_url.startswith("s3://") or not raw.startswith(own):
+            msg = "the reference names another bucket"
+            raise _bad(msg)
+        key = raw[len(own):]
+    if not _SAFE.match(key):
+        msg = "the key contains characters that are not allowed (URLs, %, \\, spaces, ...)"
+        raise _bad(msg)
+    try:
+        check_key(key)
+    except ValueError as e:
+        msg = "the key has empty, '.' or '..' segments"
+        raise _bad(msg) from e
+    if not key.startswith(ALLOWED_PREFIXES):
+        msg = f"the key must start with {' or '.join(ALLOWED_PREFIXES)}"
+        raise _bad(msg)
+    return key
+
+
+def _fetch(rt: Runtime, key: str, folder: Path) -> Received:
+    """Download the object and hash it; blocking (run in a thread)."""
+    folder.mkdir(parents=True, exist_ok=True)
+    fd, name = tempfile.mkstemp(dir=folder, prefix="object-")
+    path = Path(name)
+    try:
+        with open(fd, "wb"):
+            pass
+        rt.store.download(key, path)
+        size = path.stat().st_size
+        digest = hashlib.sha256()
+        with path.open("rb") as fh:
+            while chunk := fh.read(1 << 20):
+                digest.update(chunk)
+    except BaseException:
+        path.unlink(missing_ok=True)
+        raise
+    return Received(path, digest.hexdigest(), size, filename=key.rsplit("/", 1)[-1])
+
+
+async def fetch(rt: Runtime, key: str) -> Received:
+    """Fetch a referenced object: 422 if missing, 413 if over the upload cap, 503 on failure."""
+    limit = rt.settings.limits.max_upload_bytes
+    try:
+        received = await asyncio.to_thread(_fetch, rt, key, rt.upload_dir)
+    except ObjectNotFound as e:
+        msg = f"no object {key!r} in the bucket"
+        raise _bad(msg) from e
+    except STORE_ERRORS as e:
+        rt.metrics.storage_failures.inc()
+        raise unavailable(BUCKET) from e
+    if received.size > limit:
+        received.discard()
+        raise too_large(limit)
+    if received.size == 0:
+        received.discard()
+        msg = f"the object {key!r} is empty"
+        raise _bad(msg)
+    return received

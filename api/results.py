@@ -1,0 +1,135 @@
+"""Recent results, followed live from `reelscope.media.results.v1` so status is fresh in ~1 s.
+
+The follower is a plain consumer without a group: every API replica reads every partition,
+starting at the end (older results are in the lake). It keeps the last `capacity` results in
+memory; a result that fails validation is logged and skipped, never fatal.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections import OrderedDict
+from collections.abc import Iterator
+from uuid import UUID
+
+import structlog
+from aiokafka import AIOKafkaConsumer, TopicPartition
+from aiokafka.errors import KafkaError
+from pydantic import ValidationError
+
+from schemas.events import MediaResult
+from schemas.topics import MEDIA_RESULTS
+
+log = structlog.get_logger("reelscope.api.results")
+MAX_RETRY_S = 10.0
+
+
+class RecentResults:
+    """A bounded map media_id -> latest MediaResult; the oldest entries go first."""
+
+    def __init__(self, capacity: int) -> None:
+        self.capacity = capacity
+        self._items: OrderedDict[UUID, MediaResult] = OrderedDict()
+
+    def add(self, result: MediaResult) -> None:
+        if self.capacity <= 0:
+            return
+        self._items[result.media_id] = result
+        self._items.move_to_end(result.media_id)
+        while len(self._items) > self.capacity:
+            self._items.popitem(last=False)
+
+    def get(self, media_id: UUID) -> MediaResult | None:
+        return self._items.get(media_id)
+
+    def __iter__(self) -> Iterator[MediaResult]:
+        return iter(list(self._items.values()))
+
+    def __len__(self) -> int:
+        return len(self._items)
+
+
+async def partitions_of(consumer: AIOKafkaConsumer, topic: str) -> set[int]:
+    """The topic's partition ids, refreshing the consumer's metadata once if it has none."""
+    partitions = consumer.partitions_for_topic(topic)
+    if not partitions:
+        await consumer._client.force_metadata_update()  # no public refresh in aiokafka
+        partitions = consumer.partitions_for_topic(topic)
+    return set(partitions or ())
+
+
+class ResultsFollower:
+    """Feed a RecentResults from the results topic in a background task."""
+
+    def __init__(
+        self, bootstrap: str, recent: RecentResults, *, topic: str = MEDIA_RESULTS,
+        retry_s: float = 2.0,
+    ) -> None:
+        self.bootstrap = bootstrap
+        self.recent = recent
+        self.topic = topic
+        self.retry_s = retry_s
+        self.ready = asyncio.Event()
+        self._task: asyncio.Task[None] | None = None
+
+    def start(self) -> None:
+        self._task = asyncio.create_task(self._run(), name="results-follower")
+
+    async def stop(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+
+    async def _run(self) -> None:
+        delay = self.retry_s
+        while True:
+            consumer = AIOKafkaConsumer(
+                bootstrap_servers=self.bootstrap, group_id=None, enable_auto_commit=False,
+                client_id="reelscope-api-results",
+            )
+            try:
+                await consumer.start()
+                await self._assign_at_end(consumer)
+                await self._follow(consumer)
+            except (KafkaError, OSError) as e:
+                log.warning("results_follower_failed", error=type(e).__name__)
+            finally:
+                if self.ready.is_set():
+                    delay = self.retry_s  # it worked for a while: retry soon
+                self.ready.clear()
+                with contextlib.suppress(Exception):
+                    await consumer.stop()
+            await asyncio.sleep(delay)
+            delay = min(delay * 2, MAX_RETRY_S)
+
+    async def _assign_at_end(self, consumer: AIOKafkaConsumer) -> None:
+        partitions = await partitions_of(consumer, self.topic)
+        if not partitions:
+            msg = f"topic {self.topic} has no partitions (not created yet?)"
+            raise KafkaError(msg)
+        tps = [TopicPartition(self.topic, p) for p in sorted(partitions)]
+        consumer.assign(tps)
+        await consumer.seek_to_end(*tps)
+        for tp in tps:  # resolve the end offsets now, so later results are never skipped
+            await consumer.position(tp)
+        self.ready.set()
+        log.info("results_follower_ready", partitions=len(tps))
+
+    async def _follow(self, consumer: AIOKafkaConsumer) -> None:
+        while True:
+            batches = await consumer.getmany(timeout_ms=500, max_records=1000)
+            for records in batches.values():
+                for record in records:
+                    self._take(record.value)
+
+    def _take(self, value: bytes | None) -> None:
+        if value is None:
+            return
+        try:
+            result = MediaResult.model_validate_json(value)
+        except ValidationError as e:
+            log.warning("result_invalid", errors=e.error_count())
+            return
+        self.recent.add(result)

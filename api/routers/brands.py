@@ -1,0 +1,81 @@
+"""`/v1/brands/{brand_id}`: versioned brand rules and the brand's logo."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Path, Request
+
+from api import brands
+from api.deps import Admin, BrandReader, BrokerReady, RuntimeDep
+from api.models import error_responses
+from api.uploads import receive_multipart, receive_raw
+from schemas.events import BrandProfile, BrandRules
+
+router = APIRouter(prefix="/v1/brands", tags=["brands"])
+
+BrandIdPath = Annotated[
+    str, Path(pattern=r"^[a-z0-9][a-z0-9_-]{0,62}$", description="lower-case id, e.g. 'acme'")
+]
+LOGO_LIMIT = 10 * 1024 * 1024
+
+LOGO_BODY: dict[str, Any] = {
+    "requestBody": {
+        "required": True,
+        "content": {
+            "image/png": {"schema": {"type": "string", "format": "binary"}},
+            "image/jpeg": {"schema": {"type": "string", "format": "binary"}},
+            "image/webp": {"schema": {"type": "string", "format": "binary"}},
+            "multipart/form-data": {
+                "schema": {
+                    "type": "object", "required": ["file"],
+                    "properties": {"file": {"type": "string", "format": "binary"}},
+                }
+            },
+        },
+    }
+}
+
+
+@router.put(
+    "/{brand_id}", dependencies=[BrokerReady], response_model_by_alias=True,
+    responses=error_responses(401, 403, 422, 503),
+)
+async def put_brand(
+    brand_id: BrandIdPath, rules: BrandRules, rt: RuntimeDep, caller: Admin
+) -> BrandProfile:
+    """Store new rules as the brand's next version (logos are kept) and publish it."""
+    return await brands.put_rules(rt, brand_id, rules)
+
+
+@router.get(
+    "/{brand_id}", response_model_by_alias=True, responses=error_responses(401, 403, 404, 422)
+)
+async def get_brand(brand_id: BrandIdPath, rt: RuntimeDep, caller: BrandReader) -> BrandProfile:
+    """Return the brand's current profile."""
+    profile = await brands.read(rt, brand_id)
+    if profile is None:
+        raise brands.not_found(brand_id)
+    return profile
+
+
+@router.put(
+    "/{brand_id}/logo", dependencies=[BrokerReady], response_model_by_alias=True,
+    openapi_extra=LOGO_BODY, responses=error_responses(401, 403, 404, 413, 422, 503),
+)
+async def put_logo(
+    brand_id: BrandIdPath, request: Request, rt: RuntimeDep, caller: Admin
+) -> BrandProfile:
+    """Replace the brand's logo (PNG, JPEG or WebP; raw body or a multipart `file`)."""
+    if await brands.read(rt, brand_id) is None:
+        raise brands.not_found(brand_id)
+    limit = min(LOGO_LIMIT, rt.settings.limits.max_upload_bytes)
+    ctype = request.headers.get("content-type", "").split(";")[0].strip().lower()
+    if ctype == "multipart/form-data":
+        received = await receive_multipart(request, folder=rt.upload_dir, limit=limit)
+    else:
+        received = await receive_raw(request, folder=rt.upload_dir, limit=limit)
+    try:
+        return await brands.put_logo(rt, brand_id, received)
+    finally:
+        received.discard()

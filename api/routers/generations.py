@@ -1,0 +1,103 @@
+"""`/v1/generations`: a generated asset plus how it was made (prompt, model, seed, cost, parent)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter, Request, Response
+from pydantic import ValidationError
+
+from api import forms, intake, objects
+from api.deps import BrokerReady, IdempotencyKey, RuntimeDep, Writer
+from api.errors import ApiError
+from api.models import Accepted, GenerationRequest, error_responses
+from api.routers.media import accepted
+from api.runtime import Runtime
+from api.uploads import Received, read_small, receive_multipart
+
+router = APIRouter(prefix="/v1/generations", tags=["generations"])
+
+JSON_LIMIT = 256 * 1024
+
+BODY: dict[str, Any] = {
+    "requestBody": {
+        "required": True,
+        "content": {
+            "application/json": {
+                "schema": {"$ref": "#/components/schemas/GenerationRequest"}
+            },
+            "multipart/form-data": {
+                "schema": {
+                    "type": "object",
+                    "required": ["file", "generation"],
+                    "properties": {
+                        "file": {"type": "string", "format": "binary"},
+                        "generation": {"type": "string", "description": "a Generation as JSON"},
+                        "brand_id": {"type": "string"},
+                        "platforms": {"type": "string", "description": "comma-separated"},
+                        "labels": {"type": "string", "description": "a JSON object"},
+                    },
+                }
+            },
+        },
+    }
+}
+
+
+def _invalid_json(e: ValidationError) -> ApiError:
+    fields = [
+        {"field": ".".join(map(str, x["loc"])) or "body", "message": x["msg"]} for x in e.errors()
+    ]
+    names = ", ".join(f["field"] for f in fields)
+    return ApiError(
+        422, "invalid_request", f"invalid fields: {names}",
+        "send a GenerationRequest as JSON (see /docs)", fields=fields,
+    )
+
+
+async def _from_json(request: Request, rt: Runtime) -> tuple[Received, intake.Submission]:
+    try:
+        body = GenerationRequest.model_validate_json(await read_small(request, limit=JSON_LIMIT))
+    except ValidationError as e:
+        raise _invalid_json(e) from e
+    key = objects.bucket_key(body.object_key, rt.store.url)
+    received = await objects.fetch(rt, key)
+    sub = intake.Submission(
+        brand_id=body.brand_id, platforms=list(body.platforms), labels=dict(body.labels),
+        generation=body.generation,
+    )
+    return received, sub
+
+
+async def _from_multipart(request: Request, rt: Runtime) -> tuple[Received, intake.Submission]:
+    received = await receive_multipart(
+        request, folder=rt.upload_dir, limit=rt.settings.limits.max_upload_bytes
+    )
+    try:
+        return received, forms.submission(received, generation=True)
+    except BaseException:
+        received.discard()
+        raise
+
+
+@router.post(
+    "", status_code=202, dependencies=[BrokerReady], openapi_extra=BODY,
+    responses=error_responses(400, 401, 403, 409, 413, 415, 422, 503),
+)
+async def register_generation(
+    request: Request, response: Response, rt: RuntimeDep, caller: Writer,
+    idempotency_key: IdempotencyKey = None,
+) -> Accepted:
+    """Register a generated asset (in the bucket, or attached); 202 once its event is acked."""
+    ctype = request.headers.get("content-type", "").split(";")[0].strip().lower()
+    if ctype == "multipart/form-data":
+        received, sub = await _from_multipart(request, rt)
+    else:
+        received, sub = await _from_json(request, rt)
+    try:
+        media_id = await intake.accept(
+            rt, received, sub, caller=caller.name, idempotency_key=idempotency_key
+        )
+    finally:
+        received.discard()
+    return accepted(response, media_id)

@@ -1,0 +1,88 @@
+"""`/v1/media`: upload media (multipart, streamed), read one asset's status, list assets."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+from uuid import UUID
+
+from fastapi import APIRouter, Query, Request, Response
+from pydantic import AwareDatetime
+
+from api import forms, intake, status
+from api.deps import BrokerReady, IdempotencyKey, Reader, RuntimeDep, Writer
+from api.models import Accepted, MediaPage, MediaState, MediaStatus, error_responses
+from api.uploads import receive_multipart
+from schemas.events import BrandId
+
+router = APIRouter(prefix="/v1/media", tags=["media"])
+
+MULTIPART_BODY: dict[str, Any] = {
+    "requestBody": {
+        "required": True,
+        "content": {
+            "multipart/form-data": {
+                "schema": {
+                    "type": "object",
+                    "required": ["file"],
+                    "properties": {
+                        "file": {"type": "string", "format": "binary"},
+                        "brand_id": {"type": "string"},
+                        "platforms": {"type": "string", "description": "comma-separated"},
+                        "labels": {"type": "string", "description": "a JSON object"},
+                    },
+                }
+            }
+        },
+    }
+}
+
+
+def accepted(response: Response, media_id: UUID) -> Accepted:
+    """The 202 body, with a Location header pointing at the status."""
+    url = f"/v1/media/{media_id}"
+    response.headers["Location"] = url
+    return Accepted(media_id=media_id, status_url=url)
+
+
+@router.post(
+    "", status_code=202, dependencies=[BrokerReady], openapi_extra=MULTIPART_BODY,
+    responses=error_responses(400, 401, 403, 409, 413, 415, 422, 503),
+)
+async def upload_media(
+    request: Request, response: Response, rt: RuntimeDep, caller: Writer,
+    idempotency_key: IdempotencyKey = None,
+) -> Accepted:
+    """Upload an image or video; 202 once it is stored and its event acknowledged."""
+    received = await receive_multipart(
+        request, folder=rt.upload_dir, limit=rt.settings.limits.max_upload_bytes
+    )
+    try:
+        sub = forms.submission(received)
+        media_id = await intake.accept(
+            rt, received, sub, caller=caller.name, idempotency_key=idempotency_key
+        )
+    finally:
+        received.discard()
+    return accepted(response, media_id)
+
+
+@router.get("/{media_id}", responses=error_responses(401, 403, 404, 422, 503))
+async def get_media(media_id: str, rt: RuntimeDep, caller: Reader) -> MediaStatus:
+    """Return where one asset stands: processing, done (with its verdict) or failed."""
+    return await status.media_status(rt, status.parse_media_id(media_id))
+
+
+@router.get("", responses=error_responses(401, 403, 422, 503))
+async def list_media(
+    rt: RuntimeDep, caller: Reader,
+    brand_id: Annotated[BrandId | None, Query()] = None,
+    status_: Annotated[MediaState | None, Query(alias="status")] = None,
+    since: Annotated[AwareDatetime | None, Query(description="RFC 3339, with a time zone")] = None,
+    limit: Annotated[int, Query(ge=1, le=500)] = 50,
+    after: Annotated[str | None, Query(description="the `next` of the previous page")] = None,
+) -> MediaPage:
+    """List assets oldest first (pass `next` as `after` to page on), lake plus latest results."""
+    cursor = status.parse_media_id(after, "after") if after else None
+    return await status.list_media(
+        rt, brand_id=brand_id, status=status_, since=since, limit=limit, after=cursor
+    )

@@ -1,0 +1,137 @@
+"""Where an asset stands: the live recent results first, then the lake, then the bucket ledger.
+
+The recent cache answers within ~1 s of a result; the lake answers for anything older (and for
+results another replica saw); the ledger (`media_key(media_id)` exists) proves the asset was
+accepted and is still processing. A lake failure degrades to the ledger, never to a 500.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from datetime import datetime
+from typing import Any
+from uuid import UUID
+
+import structlog
+
+from api.errors import BUCKET, LAKE, STORE_ERRORS, ApiError, invalid, unavailable
+from api.models import MediaPage, MediaState, MediaStatus
+from api.runtime import Runtime
+from processors.storage import media_key
+from schemas.events import MediaResult
+from schemas.ids import is_uuid7, uuid7_time
+
+log = structlog.get_logger("reelscope.api.status")
+_STATES = ("processing", "done", "failed")
+
+
+def parse_media_id(raw: str, field: str = "media_id") -> UUID:
+    """Parse a UUIDv7 or refuse it (422)."""
+    try:
+        value = UUID(raw)
+    except ValueError:
+        value = None
+    if value is None or not is_uuid7(value):
+        msg = f"{raw!r} is not a UUIDv7"
+        raise invalid(msg, field=field, hint="use the media_id a 202 answer returned")
+    return value
+
+
+def from_result(result: MediaResult) -> MediaStatus:
+    return MediaStatus(
+        media_id=result.media_id, status=result.status, verdict=result.verdict,
+        brand_id=result.source.brand_id, error=result.error,
+        brand_check=result.brand_check.model_dump(mode="json", by_alias=True),
+        analysis=result.analysis.model_dump(mode="json", by_alias=True),
+    )
+
+
+def _payload(value: Any) -> dict[str, Any] | None:
+    if isinstance(value, str):
+        value = json.loads(value)
+    return value if isinstance(value, dict) else None
+
+
+def from_row(row: dict[str, Any]) -> MediaStatus:
+    status = row.get("status")
+    return MediaStatus(
+        media_id=UUID(str(row["media_id"])),
+        status=status if status in _STATES else "processing",
+        verdict=row.get("verdict"), brand_id=row.get("brand_id"), error=row.get("error"),
+        brand_check=_payload(row.get("brand_check")), analysis=_payload(row.get("analysis")),
+    )
+
+
+async def _from_lake(rt: Runtime, media_id: UUID) -> MediaStatus | None:
+    try:
+        row = await asyncio.to_thread(rt.lake.media, media_id)
+    except Exception as e:  # the lake is an optimisation here; the ledger still answers
+        log.warning("lake_unavailable", error=type(e).__name__)
+        return None
+    return from_row(row) if row else None
+
+
+async def media_status(rt: Runtime, media_id: UUID) -> MediaStatus:
+    """Answer from the recent cache, the lake or the ledger; 404 when none knows the id."""
+    recent = rt.recent.get(media_id)
+    if recent is not None:
+        return from_result(recent)
+    found = await _from_lake(rt, media_id)
+    if found is not None:
+        return found
+    try:
+        accepted = await asyncio.to_thread(rt.store.exists, media_key(media_id))
+    except STORE_ERRORS as e:
+        rt.metrics.storage_failures.inc()
+        raise unavailable(BUCKET) from e
+    if accepted:
+        return MediaStatus(media_id=media_id, status="processing")
+    raise ApiError(
+        404, "not_found", f"no media {media_id}",
+        "check the id; media appear here as soon as POST /v1/media answered 202",
+    )
+
+
+def _matches(
+    item: MediaStatus, brand_id: str | None, status: MediaState | None, since: datetime | None
+) -> bool:
+    return (
+        (brand_id is None or item.brand_id == brand_id)
+        and (status is None or item.status == status)
+        and (since is None or uuid7_time(item.media_id) >= since)
+    )
+
+
+async def list_media(
+    rt: Runtime, *, brand_id: str | None, status: MediaState | None, since: datetime | None,
+    limit: int, after: UUID | None,
+) -> MediaPage:
+    """One page in media_id (= time) order from the lake, with fresher recent results merged.
+
+    A recent result replaces the lake's row of its media and joins the page when its id falls
+    inside the page's range, so a page never skips what a later page would not show either.
+    """
+    try:
+        rows = await asyncio.to_thread(
+            rt.lake.list_media, brand_id=brand_id, status=status, since=since, limit=limit,
+            after=after,
+        )
+    except Exception as e:
+        log.warning("lake_unavailable", error=type(e).__name__)
+        raise unavailable(LAKE) from e
+    items = {item.media_id: item for item in map(from_row, rows)}
+    lake_full = len(rows) >= limit
+    upper = max(items) if lake_full and items else None
+    for result in rt.recent:
+        media_id = result.media_id
+        in_range = (after is None or media_id > after) and (upper is None or media_id <= upper)
+        if media_id in items or in_range:
+            items[media_id] = from_result(result)
+    matching = sorted(
+        (i for i in items.values() if _matches(i, brand_id, status, since)),
+        key=lambda i: i.media_id,
+    )
+    page = matching[:limit]
+    more = lake_full or len(matching) > limit
+    return MediaPage(items=page, next=str(page[-1].media_id) if more and page else None)

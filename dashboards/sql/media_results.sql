@@ -1,0 +1,8 @@
+-- media_results: one row per Kafka record (topic, partition, offset), however many files a replay wrote.
+-- Reads raw_media_results, which Lake binds to lake/media_results/dt=*/ under the lake root.
+-- dt and media_id are in the window key (they follow from the record) so filters on them
+-- reach the scan: a lookup by media id opens one day folder.
+CREATE OR REPLACE VIEW media_results AS
+SELECT *
+FROM raw_media_results
+QUALIFY row_number() OVER (PARTITION BY "topic", "partition", "offset", dt, media_id) = 1;

@@ -1,0 +1,275 @@
+"""The Gemini analyzer: media in (inline or Files API), validated structured JSON out.
+
+Guarantees: a cache hit (same bytes, model, prompt version and options) makes no call and costs
+nothing; a call over budget is not made (`deferred`); a safety block is final (`blocked`), never
+retried; output that fails validation is asked for once more, then reported (`invalid_output`).
+Transient faults raise `AnalyzerUnavailable`, inputs Gemini will never take `AnalyzerRejected`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from dataclasses import dataclass
+
+from google import genai
+from google.genai import types
+from pydantic import ValidationError
+
+from processors.analyzers.base import AnalysisRequest, source_ref
+from processors.analyzers.gemini_cache import (
+    AnalysisCache,
+    CachedAnalysis,
+    MemoryCache,
+    StoreCache,
+    cache_key,
+    file_sha256,
+)
+from processors.analyzers.gemini_cost import DailyBudget, estimate_usd, media_tokens
+from processors.analyzers.gemini_files import FilesApi
+from processors.analyzers.gemini_media import (
+    RESOLUTIONS,
+    Tally,
+    block_reason,
+    sniff_mime,
+    video_metadata,
+)
+from processors.analyzers.gemini_options import GeminiOptions
+from processors.analyzers.gemini_prompt import (
+    PROMPT_VERSION,
+    SYSTEM,
+    answer_model,
+    build_prompt,
+    response_schema,
+    target_platforms,
+    to_content,
+)
+from processors.analyzers.gemini_resilience import (
+    CircuitBreaker,
+    Clock,
+    RateLimiter,
+    Retrier,
+    SystemClock,
+)
+from processors.config import Settings
+from processors.storage import open_store
+from schemas.events import AnalysisStatus, ContentAnalysis, MediaAnalysis, MediaKind, Usage
+
+log = logging.getLogger(__name__)
+CACHEABLE: set[AnalysisStatus] = {"done", "blocked"}
+
+
+@dataclass(frozen=True)
+class Outcome:
+    status: AnalysisStatus
+    error: str | None = None
+    content: ContentAnalysis | None = None
+
+
+class GeminiAnalyzer:
+    name = "gemini"
+
+    def __init__(
+        self,
+        *,
+        api_key: str,
+        model: str,
+        base_url: str | None = None,
+        timeout_s: float = 120,
+        options: GeminiOptions | None = None,
+        concurrency: int = 8,
+        cache: AnalysisCache | None = None,
+        clock: Clock | None = None,
+    ) -> None:
+        self.model, self.timeout_s = model, timeout_s
+        self.options = options or GeminiOptions()
+        self.cache: AnalysisCache = cache if cache is not None else MemoryCache()
+        self.clock: Clock = clock or SystemClock()
+        self.budget = DailyBudget(self.options)
+        self.breaker = CircuitBreaker(
+            self.options.breaker_failures, self.options.breaker_open_s, self.clock
+        )
+        limiter = RateLimiter(self.options.rpm, self.options.rpm_burst, self.clock)
+        self._retrier = Retrier(self.options, self.breaker, limiter)
+        self._slots = asyncio.Semaphore(concurrency)
+        self._files = FilesApi(
+            lambda: self.client, self._retrier, self.options, self.clock, timeout_s
+        )
+        self._api_key, self._base_url = api_key, base_url
+        self._client: genai.Client | None = None
+
+    @classmethod
+    def from_settings(
+        cls,
+        settings: Settings,
+        *,
+        options: GeminiOptions | None = None,
+        cache: AnalysisCache | None = None,
+    ) -> GeminiAnalyzer:
+        """Build from settings; answers are cached in the configured bucket unless given a cache."""
+        g = settings.gemini
+        if g.api_key is None:
+            msg = "the gemini analyzer needs an API key: set REELSCOPE_GEMINI__API_KEY"
+            raise ValueError(msg)
+        if cache is None:
+            s = settings.store
+            cache = StoreCache(open_store(s.url, endpoint_url=s.endpoint_url, region=s.region))
+        return cls(
+            api_key=g.api_key.get_secret_value(),
+            model=g.model,
+            base_url=g.base_url,
+            timeout_s=g.timeout_s,
+            options=options,
+            concurrency=settings.analyzer.concurrency,
+            cache=cache,
+        )
+
+    @property
+    def client(self) -> genai.Client:
+        """Made on first use; the SDK's own retries are off (ours honour retryDelay)."""
+        if self._client is None:
+            http = types.HttpOptions(
+                base_url=self._base_url,
+                timeout=round(self.timeout_s * 1000),
+                retry_options=types.HttpRetryOptions(attempts=1),
+            )
+            self._client = genai.Client(api_key=self._api_key, http_options=http)
+        return self._client
+
+    async def aclose(self) -> None:
+        if self._client is not None:
+            await self._client.aio.aclose()
+            self._client = None
+
+    async def analyze(self, request: AnalysisRequest) -> MediaAnalysis:
+        kind: MediaKind = request.media.kind if request.media else request.event.media_kind
+        prompt = build_prompt(request.event, kind)
+        digest = await asyncio.to_thread(file_sha256, request.path)
+        key = cache_key(digest, self.model, PROMPT_VERSION, self.options.answer_params(), prompt)
+        if (hit := await self.cache.get(key)) is not None:
+            zero = Usage(input_tokens=0, output_tokens=0, cost_usd=0.0, estimated_cost_usd=0.0)
+            return self._result(
+                request, Outcome(hit.status, hit.error, hit.content), zero, cached=True
+            )
+        estimate = self._estimate(request, kind, prompt)
+        booking = self.budget.reserve(self.clock.now().date(), request.event.brand_id, estimate)
+        if isinstance(booking, str):
+            return self._result(
+                request, Outcome("deferred", booking), Usage(estimated_cost_usd=round(estimate, 8))
+            )
+        tally, price = Tally(), self.options.price(self.model)
+        try:
+            async with self._slots:
+                started = self.clock.monotonic()
+                outcome = await self._analyse(request, kind, prompt, tally)
+                latency_ms = (self.clock.monotonic() - started) * 1000
+        finally:
+            self.budget.settle(booking, tally.cost(price))
+        if outcome.status in CACHEABLE:
+            entry = CachedAnalysis(
+                status=outcome.status,
+                error=outcome.error,
+                model=self.model,
+                prompt_version=PROMPT_VERSION,
+                content=outcome.content,
+                usage=tally.usage(price, estimate),
+            )
+            await self.cache.put(key, entry)
+        return self._result(request, outcome, tally.usage(price, estimate), latency_ms=latency_ms)
+
+    def _estimate(self, request: AnalysisRequest, kind: MediaKind, prompt: str) -> float:
+        info = request.media
+        tokens = media_tokens(
+            kind,
+            info.duration_s if info else None,
+            info.has_audio if info else True,
+            self.options,
+        )
+        return estimate_usd(tokens, len(prompt) + len(SYSTEM), self.options, self.model)
+
+    async def _analyse(
+        self, request: AnalysisRequest, kind: MediaKind, prompt: str, tally: Tally
+    ) -> Outcome:
+        mime = await asyncio.to_thread(sniff_mime, request.path)
+        if mime is None or not mime.startswith(f"{kind}/"):
+            return Outcome("failed", f"unsupported media: bytes are not a known {kind} type")
+        meta = video_metadata(kind, self.options)
+        if request.path.stat().st_size <= self.options.inline_limit_bytes:
+            data = await asyncio.to_thread(request.path.read_bytes)
+            part = types.Part(
+                inline_data=types.Blob(data=data, mime_type=mime), video_metadata=meta
+            )
+            return await self._ask(part, request, prompt, tally)
+        async with self._files.uploaded(request.path, mime, str(request.event.media_id)) as f:
+            if f.state == types.FileState.FAILED:
+                reason = f.error.message if f.error else "no reason given"
+                return Outcome("failed", f"Gemini could not process the file: {reason}")
+            part = types.Part(
+                file_data=types.FileData(file_uri=f.uri, mime_type=mime), video_metadata=meta
+            )
+            return await self._ask(part, request, prompt, tally)
+
+    async def _ask(
+        self, part: types.Part, request: AnalysisRequest, prompt: str, tally: Tally
+    ) -> Outcome:
+        """Generate, check for a block, validate; re-ask once if the JSON is invalid."""
+        config = types.GenerateContentConfig(
+            system_instruction=SYSTEM,
+            response_mime_type="application/json",
+            response_json_schema=response_schema(request.event),
+            media_resolution=RESOLUTIONS[self.options.media_resolution],
+            temperature=self.options.temperature,
+            max_output_tokens=self.options.max_output_tokens,
+        )
+        model_cls, problem = answer_model(request.event), ""
+        client = self.client  # built outside the timed call
+        for _ in range(2):
+            response = await self._retrier.call(
+                "generate_content",
+                lambda: client.aio.models.generate_content(
+                    model=self.model, contents=[part, prompt], config=config
+                ),
+                timeout_s=self.timeout_s,
+                limited=True,
+            )
+            tally.add(response.usage_metadata)
+            if (blocked := block_reason(response)) is not None:
+                return Outcome("blocked", blocked)
+            try:
+                answer = model_cls.model_validate_json(response.text or "")
+            except ValidationError as e:
+                problem = _first_error(e)
+                continue
+            return Outcome("done", content=to_content(answer, target_platforms(request.event)))
+        return Outcome("invalid_output", f"model output failed validation twice: {problem}")
+
+    def _result(
+        self,
+        request: AnalysisRequest,
+        outcome: Outcome,
+        usage: Usage,
+        *,
+        cached: bool = False,
+        latency_ms: float = 0.0,
+    ) -> MediaAnalysis:
+        return MediaAnalysis(
+            media_id=request.event.media_id,
+            producer=request.producer,
+            source=source_ref(request.event),
+            status=outcome.status,
+            error=outcome.error,
+            analyzer=self.name,
+            model=self.model,
+            prompt_version=PROMPT_VERSION,
+            media=request.media,
+            content=outcome.content,
+            usage=usage,
+            cached=cached,
+            latency_ms=round(latency_ms, 3),
+        )
+
+
+def _first_error(e: ValidationError) -> str:
+    first = e.errors()[0]
+    where = ".".join(str(p) for p in first["loc"]) or "(root)"
+    return f"{where}: {first['msg']} ({e.error_count()} errors)"

@@ -1,0 +1,234 @@
+"""Fault handling around Gemini calls: classify, retry with jittered backoff, break, rate-limit.
+
+    APIError 408, 429, 5xx, transport errors, timeouts  -> retried; AnalyzerUnavailable at the end
+    APIError 401, 403, 404, invalid API key             -> AnalyzerUnavailable at once (our config)
+    any other 4xx (400 invalid argument, 413, ...)      -> AnalyzerRejected (the input's fault)
+
+A 429's `google.rpc.RetryInfo.retryDelay` is honoured (the SDK ignores it); a hint longer than
+`max_retry_delay_s` gives up at once, so a worker is not parked for an hour on a daily quota.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import random
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any, Literal, Protocol, TypeVar
+
+import httpx
+from google.genai import errors as genai_errors
+
+from processors.analyzers.gemini_options import GeminiOptions
+from processors.errors import AnalyzerRejected, AnalyzerUnavailable, ReelscopeError
+
+T = TypeVar("T")
+Fault = Literal["transient", "config", "rejected"]
+
+
+def _transport_errors() -> tuple[type[BaseException], ...]:
+    found: list[type[BaseException]] = [OSError, httpx.TransportError]
+    try:
+        import aiohttp  # the SDK's async transport when installed
+    except ImportError:
+        return tuple(found)
+    return (*found, aiohttp.ClientError)
+
+
+TRANSPORT_ERRORS = _transport_errors()
+
+
+class Clock(Protocol):
+    def now(self) -> datetime: ...
+
+    def monotonic(self) -> float: ...
+
+
+class SystemClock:
+    def now(self) -> datetime:
+        return datetime.now(tz=UTC)
+
+    def monotonic(self) -> float:
+        return time.monotonic()
+
+
+def _error_body(e: genai_errors.APIError) -> dict[str, Any]:
+    details = e.details if isinstance(e.details, dict) else {}
+    inner = details.get("error", details)
+    return inner if isinstance(inner, dict) else {}
+
+
+def _duration_s(value: Any) -> float | None:
+    if isinstance(value, str) and value.endswith("s"):
+        try:
+            return float(value[:-1])
+        except ValueError:
+            return None
+    if isinstance(value, dict):
+        return float(value.get("seconds", 0)) + float(value.get("nanos", 0)) / 1e9
+    return None
+
+
+def retry_delay_hint(e: genai_errors.APIError) -> float | None:
+    """Read `retryDelay` from a `google.rpc.RetryInfo` detail, if the server sent one."""
+    for detail in _error_body(e).get("details") or []:
+        if isinstance(detail, dict) and str(detail.get("@type", "")).endswith("rpc.RetryInfo"):
+            return _duration_s(detail.get("retryDelay"))
+    return None
+
+
+def classify(e: genai_errors.APIError) -> Fault:
+    code = e.code or 0
+    if code in (408, 429) or code >= 500:
+        return "transient"
+    reasons = {d.get("reason") for d in _error_body(e).get("details") or [] if isinstance(d, dict)}
+    if code in (401, 403, 404) or "API_KEY_INVALID" in reasons:
+        return "config"
+    return "rejected"
+
+
+@dataclass
+class CircuitBreaker:
+    """Open after `failures` consecutive faults; after `open_s`, let one trial call through."""
+
+    failures: int
+    open_s: float
+    clock: Clock
+    consecutive: int = 0
+    opened_at: float | None = None
+    trial_running: bool = False
+
+    def before_call(self) -> None:
+        if self.opened_at is None:
+            return
+        waited = self.clock.monotonic() - self.opened_at
+        if waited < self.open_s or self.trial_running:
+            msg = (
+                f"Gemini circuit open after {self.consecutive} consecutive failures; "
+                f"next trial in {max(0.0, self.open_s - waited):.1f}s"
+            )
+            raise AnalyzerUnavailable(msg)
+        self.trial_running = True
+
+    def success(self) -> None:
+        self.consecutive, self.opened_at, self.trial_running = 0, None, False
+
+    def failure(self) -> None:
+        self.consecutive += 1
+        self.trial_running = False
+        if self.consecutive >= self.failures:
+            self.opened_at = self.clock.monotonic()
+
+    @property
+    def is_open(self) -> bool:
+        return self.opened_at is not None
+
+
+@dataclass
+class RateLimiter:
+    """A token bucket of `rpm` requests per minute with `burst` tokens; FIFO for waiters."""
+
+    rpm: int
+    burst: int
+    clock: Clock
+    _tokens: float = -1.0
+    _stamp: float = 0.0
+    _lock: asyncio.Lock = field(default_factory=asyncio.Lock)
+
+    async def acquire(self) -> None:
+        if self.rpm <= 0:
+            return
+        async with self._lock:
+            while (wait := self._take()) > 0:
+                await asyncio.sleep(wait)
+
+    def _take(self) -> float:
+        """Take a token and return 0, or return how long until one is due."""
+        now, rate = self.clock.monotonic(), self.rpm / 60.0
+        if self._tokens < 0:
+            self._tokens, self._stamp = float(self.burst), now
+        self._tokens = min(float(self.burst), self._tokens + (now - self._stamp) * rate)
+        self._stamp = now
+        if self._tokens >= 1:
+            self._tokens -= 1
+            return 0.0
+        return (1 - self._tokens) / rate
+
+
+def backoff_s(attempt: int, options: GeminiOptions, hint: float | None) -> float:
+    """Equal-jitter exponential backoff, never shorter than the server's hint."""
+    ceiling = min(options.backoff_max_s, options.backoff_base_s * 2.0 ** (attempt - 1))
+    delay = ceiling / 2 + random.uniform(0, ceiling / 2)
+    return max(delay, hint or 0.0)
+
+
+@dataclass
+class Retrier:
+    """Run one remote operation under the breaker, the limiter, a deadline and retries."""
+
+    options: GeminiOptions
+    breaker: CircuitBreaker
+    limiter: RateLimiter
+
+    async def call(
+        self,
+        what: str,
+        op: Callable[[], Awaitable[T]],
+        *,
+        timeout_s: float | None = None,
+        limited: bool = False,
+    ) -> T:
+        last: BaseException | None = None
+        for attempt in range(1, self.options.max_attempts + 1):
+            self.breaker.before_call()
+            if limited:
+                await self.limiter.acquire()
+            try:
+                async with asyncio.timeout(timeout_s):
+                    result = await op()
+            except genai_errors.APIError as e:
+                hint = self._on_api_error(what, e)
+                last = e
+            except TRANSPORT_ERRORS as e:
+                self.breaker.failure()
+                hint, last = None, e
+            except ReelscopeError:
+                raise
+            except Exception as e:  # an SDK surprise: translate it, do not guess it is permanent
+                self.breaker.failure()
+                msg = f"{what} failed unexpectedly: {type(e).__name__}: {e}"
+                raise AnalyzerUnavailable(msg) from e
+            else:
+                self.breaker.success()
+                return result
+            if attempt < self.options.max_attempts:
+                await asyncio.sleep(backoff_s(attempt, self.options, hint))
+        msg = f"{what} failed after {self.options.max_attempts} attempts: {_describe(last)}"
+        raise AnalyzerUnavailable(msg) from last
+
+    def _on_api_error(self, what: str, e: genai_errors.APIError) -> float | None:
+        """Raise for faults that retrying cannot fix; return the server's delay hint."""
+        fault = classify(e)
+        if fault == "rejected":
+            self.breaker.success()  # the service answered; the input is the problem
+            msg = f"{what} rejected by Gemini: {e.code} {e.status}: {e.message}"
+            raise AnalyzerRejected(msg) from e
+        self.breaker.failure()
+        if fault == "config":
+            msg = f"{what}: Gemini refused our configuration ({e.code} {e.status}): {e.message}"
+            raise AnalyzerUnavailable(msg) from e
+        hint = retry_delay_hint(e)
+        if hint is not None and hint > self.options.max_retry_delay_s:
+            msg = f"{what}: Gemini asks to wait {hint:.0f}s (quota exhausted): {e.message}"
+            raise AnalyzerUnavailable(msg) from e
+        return hint
+
+
+def _describe(e: BaseException | None) -> str:
+    if isinstance(e, genai_errors.APIError):
+        return f"{e.code} {e.status}: {e.message}"
+    if isinstance(e, TimeoutError):
+        return "timed out"
+    return f"{type(e).__name__}: {e}"

@@ -1,0 +1,25 @@
+"""Pick the analyzer by name from settings; the Gemini one is imported only when chosen."""
+
+from __future__ import annotations
+
+import importlib
+from concurrent.futures import Executor
+from typing import cast
+
+from processors.analyzers.base import Analyzer
+from processors.analyzers.local import LocalAnalyzer
+from processors.config import Settings
+
+NAMES = ("local", "gemini")
+
+
+def create_analyzer(settings: Settings, *, executor: Executor | None = None) -> Analyzer:
+    """Build the configured analyzer ('auto' resolves to gemini only when a key is set)."""
+    name = settings.analyzer_name
+    if name == "local":
+        return LocalAnalyzer(settings.limits, executor, frames=settings.worker.sample_frames)
+    if name == "gemini":
+        module = importlib.import_module("processors.analyzers.gemini")
+        return cast(Analyzer, module.GeminiAnalyzer.from_settings(settings))
+    msg = f"unknown analyzer {name!r}; choose one of {', '.join(NAMES)}"
+    raise ValueError(msg)

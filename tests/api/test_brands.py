@@ -1,0 +1,82 @@
+"""PUT/GET /v1/brands/{id} and its logo: versions increment, logos are sniffed images."""
+
+from __future__ import annotations
+
+import hashlib
+from pathlib import Path
+
+from schemas.events import BrandProfile
+from schemas.topics import BRANDS
+from tests.api.conftest import Api, create_brand, events_for
+
+
+async def test_versions_increment_and_are_published(api: Api, topic_suffix: str) -> None:
+    brand = f"acme-{topic_suffix}"
+    with api.client() as client:
+        first = create_brand(client, brand, name="Acme")
+        second = create_brand(client, brand, name="Acme Corp")
+        read = client.get(f"/v1/brands/{brand}")
+    assert (first["version"], second["version"]) == (1, 2)
+    assert read.status_code == 200
+    profile = BrandProfile.model_validate(read.json())
+    assert (profile.version, profile.name, profile.brand_id) == (2, "Acme Corp", brand)
+    assert read.json()["schema"] == "reelscope.brand.profile/1"
+    stored = BrandProfile.model_validate_json(api.store.get_bytes(f"brands/{brand}/profile.json"))
+    assert stored == profile
+    events = await events_for(api.settings.kafka.bootstrap, BRANDS, brand)
+    assert [e["version"] for e in events] == [1, 2]
+
+
+async def test_logo_is_stored_by_hash_and_kept_across_rule_changes(
+    api: Api, logo: Path, topic_suffix: str
+) -> None:
+    brand = f"logoco-{topic_suffix}"
+    with api.client() as client:
+        create_brand(client, brand)
+        response = client.put(f"/v1/brands/{brand}/logo", content=logo.read_bytes(),
+                              headers={"Content-Type": "image/png"})
+        assert response.status_code == 200, response.text
+        with logo.open("rb") as fh:
+            again = client.put(f"/v1/brands/{brand}/logo", files={"file": ("logo.png", fh)})
+        rules = create_brand(client, brand, name="Logo Co")
+    key = f"brands/{brand}/logos/{hashlib.sha256(logo.read_bytes()).hexdigest()}.png"
+    assert response.json()["logos"] == [key]
+    assert response.json()["version"] == 2
+    assert again.json()["version"] == 3
+    assert rules["version"] == 4
+    assert rules["logos"] == [key]
+    assert api.store.get_bytes(key) == logo.read_bytes()
+    events = await events_for(api.settings.kafka.bootstrap, BRANDS, brand)
+    assert [e["version"] for e in events] == [1, 2, 3, 4]
+
+
+def test_logo_that_is_not_an_image_is_422(api: Api, tmp_path: Path, video: Path) -> None:
+    with api.client() as client:
+        create_brand(client, "badlogo")
+        text = client.put("/v1/brands/badlogo/logo", content=b"<svg>not allowed</svg>" * 10,
+                          headers={"Content-Type": "image/png"})
+        movie = client.put("/v1/brands/badlogo/logo", content=video.read_bytes())
+        profile = client.get("/v1/brands/badlogo").json()
+    for response in (text, movie):
+        assert response.status_code == 422
+        assert response.json()["error"]["code"] == "invalid_logo"
+    assert profile["version"] == 1
+    assert profile["logos"] == []
+    assert list(api.upload_dir.iterdir()) == []
+
+
+def test_unknown_brand_and_bad_ids(api: Api, logo: Path) -> None:
+    with api.client() as client:
+        missing = client.get("/v1/brands/ghost")
+        logo_missing = client.put("/v1/brands/ghost/logo", content=logo.read_bytes())
+        bad_id = client.put("/v1/brands/Bad%20Id", json={"name": "x"})
+        bad_rules = client.put("/v1/brands/okid", json={"name": "", "tolerance_de": -1,
+                                                        "colour": "red"})
+    assert missing.status_code == 404
+    assert missing.json()["error"]["hint"].startswith("create it with PUT")
+    assert logo_missing.status_code == 404
+    assert bad_id.status_code == 422
+    assert bad_id.json()["error"]["fields"][0]["field"] == "path.brand_id"
+    assert bad_rules.status_code == 422
+    fields = {f["field"] for f in bad_rules.json()["error"]["fields"]}
+    assert fields == {"body.name", "body.tolerance_de", "body.colour"}

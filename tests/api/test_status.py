@@ -1,0 +1,113 @@
+"""GET /v1/media/{id} and GET /v1/media: recent results, the lake, and the bucket ledger."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+from uuid import UUID, uuid4
+
+from aiokafka import AIOKafkaProducer
+
+from schemas.events import BrandCheck, MediaAnalysis, MediaResult, SourceRef, utcnow
+from schemas.ids import uuid7
+from schemas.topics import MEDIA_RESULTS
+from tests.api.conftest import Api, media_id_of, upload
+
+
+def result_for(media_id: UUID, brand_id: str | None = None) -> MediaResult:
+    source = SourceRef(event_id=uuid7(), schema_id="reelscope.media.uploaded/1",
+                       accepted_at=utcnow(), brand_id=brand_id)
+    check = BrandCheck(media_id=media_id, producer="test", source=source, status="done",
+                       checks_version="test-1", verdict="warn", score=0.7)
+    analysis = MediaAnalysis(media_id=media_id, producer="test", source=source, status="done",
+                             analyzer="local")
+    return MediaResult(media_id=media_id, producer="test", source=source, status="done",
+                       verdict="warn", score=0.7, brand_check=check, analysis=analysis)
+
+
+async def publish_result(bootstrap: str, result: MediaResult, garbage: bool = False) -> None:
+    producer = AIOKafkaProducer(bootstrap_servers=bootstrap, acks="all")
+    await producer.start()
+    key = str(result.media_id).encode()
+    try:
+        if garbage:  # a record that is not a MediaResult must be skipped, not fatal
+            await producer.send_and_wait(MEDIA_RESULTS, b"{not json", key=key)
+        await producer.send_and_wait(MEDIA_RESULTS, result.to_bytes(), key=key)
+    finally:
+        await producer.stop()
+
+
+def test_unknown_id_is_404_and_malformed_ids_are_422(api: Api) -> None:
+    with api.client() as client:
+        unknown = client.get(f"/v1/media/{uuid7()}")
+        malformed = client.get("/v1/media/not-a-uuid")
+        version4 = client.get(f"/v1/media/{uuid4()}")
+    assert unknown.status_code == 404
+    assert unknown.json()["error"]["code"] == "not_found"
+    for response in (malformed, version4):
+        assert response.status_code == 422
+        error = response.json()["error"]
+        assert "UUIDv7" in error["message"]
+        assert error["fields"][0]["field"] == "media_id"
+
+
+def test_accepted_media_is_processing_from_the_ledger(api: Api, image: Path) -> None:
+    with api.client() as client:
+        media_id = media_id_of(upload(client, image))
+        response = client.get(f"/v1/media/{media_id}")
+    assert response.status_code == 200
+    assert response.json() == {
+        "media_id": str(media_id), "status": "processing", "verdict": None, "brand_id": None,
+        "brand_check": None, "analysis": None, "error": None,
+    }
+
+
+async def test_a_published_result_shows_as_done_within_2_s(api: Api, image: Path) -> None:
+    api.wait_follower()
+    with api.client() as client:
+        media_id = media_id_of(upload(client, image))
+        result = result_for(media_id, "acme")
+        await publish_result(api.settings.kafka.bootstrap, result, garbage=True)
+        deadline = time.monotonic() + 2.0
+        body = client.get(f"/v1/media/{media_id}").json()
+        while body["status"] == "processing" and time.monotonic() < deadline:
+            time.sleep(0.05)
+            body = client.get(f"/v1/media/{media_id}").json()
+    assert body["status"] == "done"
+    assert body["verdict"] == "warn"
+    assert body["brand_id"] == "acme"
+    assert body["brand_check"]["checks_version"] == "test-1"
+    assert body["analysis"]["analyzer"] == "local"
+
+
+async def test_list_merges_recent_results(api: Api) -> None:
+    api.wait_follower()
+    media_id = uuid7()
+    await publish_result(api.settings.kafka.bootstrap, result_for(media_id, "listed"))
+    with api.client() as client:
+        deadline = time.monotonic() + 2.0
+        items: list[dict[str, str]] = []
+        while not items and time.monotonic() < deadline:
+            response = client.get("/v1/media", params={"brand_id": "listed", "limit": 10})
+            assert response.status_code == 200, response.text
+            items = response.json()["items"]
+            time.sleep(0.05)
+        other = client.get("/v1/media", params={"brand_id": "listed", "status": "failed"})
+        too_many = client.get("/v1/media", params={"limit": 501})
+        bad_cursor = client.get("/v1/media", params={"after": "nope"})
+    assert [(i["media_id"], i["status"]) for i in items] == [(str(media_id), "done")]
+    assert other.json()["items"] == []
+    assert too_many.status_code == 422
+    assert too_many.json()["error"]["fields"][0]["field"] == "query.limit"
+    assert bad_cursor.status_code == 422
+
+
+def test_recent_results_keep_only_the_newest() -> None:
+    from api.results import RecentResults
+
+    recent = RecentResults(2)
+    ids = [uuid7() for _ in range(3)]
+    for media_id in ids:
+        recent.add(result_for(media_id))
+    assert [r.media_id for r in recent] == ids[1:]
+    assert recent.get(ids[0]) is None

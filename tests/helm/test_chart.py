@@ -1,0 +1,213 @@
+"""The chart rendered with default values and with each switch on, checked as Kubernetes objects."""
+
+from __future__ import annotations
+
+import json
+import re
+from typing import Any
+
+import pytest
+import yaml  # type: ignore[import-untyped,unused-ignore]
+
+from tests.helm.render import CHART, manifests, render, values
+
+ROOT = CHART.parents[1]
+ALL_ON = {
+    "worker": {"autoscaling": {"enabled": True}},
+    "metrics": {"serviceMonitor": {"enabled": True}, "prometheusRule": {"enabled": True},
+                "grafanaDashboard": {"enabled": True}},
+}
+
+
+def objects(overrides: dict[str, Any] | None = None) -> dict[tuple[str, str], dict[str, Any]]:
+    docs = manifests(render(overrides))
+    keyed = {(d["kind"], d["metadata"]["name"]): d for d in docs}
+    assert len(keyed) == len(docs), "two objects share kind and name"
+    return keyed
+
+
+def container(deployment: dict[str, Any]) -> dict[str, Any]:
+    pod = deployment["spec"]["template"]["spec"]
+    assert len(pod["containers"]) == 1
+    return dict(pod["containers"][0])
+
+
+@pytest.fixture(scope="module")
+def default() -> dict[tuple[str, str], dict[str, Any]]:
+    return objects()
+
+
+def test_default_render_has_exactly_the_core_objects(default: dict[Any, Any]) -> None:
+    assert sorted(default) == [
+        ("ConfigMap", "reelscope-config"),
+        ("Deployment", "reelscope-api"),
+        ("Deployment", "reelscope-worker"),
+        ("PodDisruptionBudget", "reelscope-api"),
+        ("PodDisruptionBudget", "reelscope-worker"),
+        ("Service", "reelscope-api"),
+        ("ServiceAccount", "reelscope"),
+    ]
+    assert not any(kind == "Secret" for kind, _ in default), "secrets are never rendered"
+
+
+@pytest.mark.parametrize(("component", "command", "port"), [("api", "api", 8080),
+                                                             ("worker", "worker", 6066)])
+def test_deployment_runs_the_command_on_the_configured_port(
+    default: dict[Any, Any], component: str, command: str, port: int
+) -> None:
+    c = container(default[("Deployment", f"reelscope-{component}")])
+    assert c["command"] == ["reelscope", command]
+    assert [p["containerPort"] for p in c["ports"]] == [port]
+    assert c["image"] == "ghcr.io/reelscope/reelscope:0.1.0"
+    assert c["envFrom"] == [{"configMapRef": {"name": "reelscope-config"}}]
+
+
+def test_probes(default: dict[Any, Any]) -> None:
+    api = container(default[("Deployment", "reelscope-api")])
+    assert api["livenessProbe"]["httpGet"] == {"path": "/healthz", "port": "http"}
+    assert api["readinessProbe"]["httpGet"] == {"path": "/readyz", "port": "http"}
+    worker = container(default[("Deployment", "reelscope-worker")])
+    for probe in ("startupProbe", "livenessProbe", "readinessProbe"):
+        assert worker[probe]["httpGet"] == {"path": "/metrics", "port": "metrics"}
+    assert worker["ports"][0]["name"] == "metrics"
+
+
+@pytest.mark.parametrize("component", ["api", "worker"])
+def test_pods_are_locked_down(default: dict[Any, Any], component: str) -> None:
+    deployment = default[("Deployment", f"reelscope-{component}")]
+    pod = deployment["spec"]["template"]["spec"]
+    c = container(deployment)
+    assert pod["securityContext"]["runAsNonRoot"] is True
+    assert pod["automountServiceAccountToken"] is False
+    assert c["securityContext"]["readOnlyRootFilesystem"] is True
+    assert c["securityContext"]["allowPrivilegeEscalation"] is False
+    assert c["securityContext"]["capabilities"]["drop"] == ["ALL"]
+    assert {"name": "tmp", "mountPath": "/tmp"} in c["volumeMounts"]
+    assert {v["name"]: v for v in pod["volumes"]}["tmp"]["emptyDir"]["sizeLimit"]
+    assert c["resources"]["requests"] and c["resources"]["limits"]["memory"]
+    soft = pod["affinity"]["podAntiAffinity"]["preferredDuringSchedulingIgnoredDuringExecution"]
+    assert soft[0]["podAffinityTerm"]["labelSelector"]["matchLabels"] == (
+        deployment["spec"]["selector"]["matchLabels"]
+    )
+
+
+@pytest.mark.parametrize("component", ["api", "worker"])
+def test_secrets_come_from_the_existing_secret(default: dict[Any, Any], component: str) -> None:
+    env = container(default[("Deployment", f"reelscope-{component}")])["env"]
+    refs = {e["name"]: e["valueFrom"]["secretKeyRef"] for e in env if "valueFrom" in e}
+    wanted = values()["secrets"][component]
+    assert set(refs) == set(wanted)
+    for name, ref in refs.items():
+        assert ref == {"name": "reelscope", "key": wanted[name]["key"],
+                       "optional": wanted[name]["optional"]}
+    assert refs["REELSCOPE_API__KEYS"]["optional"] is False
+    assert all("value" not in e or not e["name"].startswith(("REELSCOPE_", "AWS_")) for e in env)
+
+
+def test_worker_keeps_faust_state_on_the_writable_tmp(default: dict[Any, Any]) -> None:
+    env = container(default[("Deployment", "reelscope-worker")])["env"]
+    assert {"name": "FAUST_DATADIR", "value": "/tmp/faust"} in env
+
+
+def test_selectors_match_pod_labels(default: dict[Any, Any]) -> None:
+    for component in ("api", "worker"):
+        deployment = default[("Deployment", f"reelscope-{component}")]
+        selector = deployment["spec"]["selector"]["matchLabels"]
+        labels = deployment["spec"]["template"]["metadata"]["labels"]
+        assert selector.items() <= labels.items() and selector["app.kubernetes.io/component"]
+        pdb = default[("PodDisruptionBudget", f"reelscope-{component}")]
+        assert pdb["spec"]["selector"]["matchLabels"] == selector
+    service = default[("Service", "reelscope-api")]
+    api_labels = default[("Deployment", "reelscope-api")]["spec"]["template"]["metadata"]["labels"]
+    assert service["spec"]["selector"].items() <= api_labels.items()
+    assert service["spec"]["ports"][0]["targetPort"] == "http"
+
+
+def test_config_change_rolls_the_pods() -> None:
+    def checksum(overrides: dict[str, Any] | None) -> str:
+        d = objects(overrides)[("Deployment", "reelscope-worker")]
+        return str(d["spec"]["template"]["metadata"]["annotations"]["checksum/config"])
+
+    assert checksum(None) != checksum({"config": {"worker": {"lake_flush_seconds": 30}}})
+
+
+def test_keda_scales_the_worker_on_the_consumer_groups_lag() -> None:
+    objs = objects(ALL_ON)
+    scaled = objs[("ScaledObject", "reelscope-worker")]["spec"]
+    trigger = scaled["triggers"][0]
+    assert trigger["type"] == "kafka"
+    assert trigger["metadata"]["consumerGroup"] == values()["config"]["kafka"]["consumer_group"]
+    assert trigger["metadata"]["bootstrapServers"] == values()["config"]["kafka"]["bootstrap"]
+    assert all(isinstance(v, str) for v in trigger["metadata"].values())
+    assert scaled["scaleTargetRef"]["name"] == "reelscope-worker"
+    assert "replicas" not in objs[("Deployment", "reelscope-worker")]["spec"]
+
+
+def test_hpa_is_the_alternative() -> None:
+    objs = objects({"worker": {"autoscaling": {"enabled": True, "kind": "hpa"}}})
+    hpa = objs[("HorizontalPodAutoscaler", "reelscope-worker")]["spec"]
+    assert hpa["scaleTargetRef"] == {"apiVersion": "apps/v1", "kind": "Deployment",
+                                     "name": "reelscope-worker"}
+    assert not any(kind == "ScaledObject" for kind, _ in objs)
+
+
+def test_workers_never_outnumber_partitions() -> None:
+    v = values()
+    assert v["worker"]["autoscaling"]["maxReplicas"] <= v["config"]["kafka"]["partitions"]
+    assert v["worker"]["replicaCount"] <= v["config"]["kafka"]["partitions"]
+
+
+def test_monitoring_objects_ship_the_rules_and_dashboard() -> None:
+    objs = objects(ALL_ON)
+    rules = yaml.safe_load((ROOT / "dashboards/alerts/reelscope.rules.yml").read_text())
+    assert objs[("PrometheusRule", "reelscope")]["spec"] == rules
+    board = objs[("ConfigMap", "reelscope-dashboard")]
+    assert board["metadata"]["labels"]["grafana_dashboard"] == "1"
+    dashboard = json.loads((ROOT / "dashboards/grafana/reelscope.json").read_text())
+    assert json.loads(board["data"]["reelscope.json"]) == dashboard
+    assert objs[("ServiceMonitor", "reelscope-api")]["spec"]["endpoints"][0]["port"] == "http"
+    assert objs[("PodMonitor", "reelscope-worker")]["spec"]["podMetricsEndpoints"][0] == {
+        "port": "metrics", "path": "/metrics", "interval": "30s"}
+
+
+@pytest.mark.parametrize(("copy", "source"), [
+    ("files/reelscope.rules.yml", "dashboards/alerts/reelscope.rules.yml"),
+    ("files/reelscope-dashboard.json", "dashboards/grafana/reelscope.json"),
+])
+def test_chart_copies_equal_the_sources(copy: str, source: str) -> None:
+    assert (CHART / copy).read_bytes() == (ROOT / source).read_bytes()
+
+
+def _has_path(tree: Any, path: list[str]) -> bool:
+    for part in path:
+        if not isinstance(tree, dict) or part not in tree:
+            return False
+        tree = tree[part]
+    return True
+
+
+def test_every_values_reference_in_templates_exists() -> None:
+    """Branches the renders above do not take are still checked, by name."""
+    v = values()
+    refs = {
+        ref
+        for path in (CHART / "templates").iterdir()
+        for ref in re.findall(r"\.Values((?:\.[A-Za-z0-9_]+)+)", path.read_text())
+    }
+    assert len(refs) > 30
+    missing = sorted(r for r in refs if not _has_path(v, r.strip(".").split(".")))
+    assert not missing
+
+
+def test_notes_tell_what_to_create(default: dict[Any, Any]) -> None:
+    notes = render()["NOTES.txt"]
+    assert "create secret generic reelscope" in notes and "api-keys" in notes
+    assert "change-me placeholder" in notes
+    configured = render({"config": {"kafka": {"bootstrap": "kafka:9092"},
+                                    "store": {"url": "s3://media"}}})["NOTES.txt"]
+    assert "placeholder" not in configured
+
+
+def test_release_name_prefixes_every_object() -> None:
+    names = {d["metadata"]["name"] for d in manifests(render(release="media-prod"))}
+    assert names and all(n.startswith("media-prod-reelscope") for n in names)
