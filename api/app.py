@@ -27,6 +27,7 @@ from api.results import RecentResults, ResultsFollower
 from api.routers import brands, generations, health, media
 from api.runtime import LakeReader, Runtime
 from processors.config import Settings
+from processors.logs import configure
 from processors.storage import Store, open_store
 
 log = structlog.get_logger("reelscope.api")
@@ -105,7 +106,7 @@ def create_app(
     """
     settings = settings or Settings()
     if configure_logging:
-        logs.configure(settings.log_level)
+        configure(settings.log_level)
     rt = build_runtime(settings, store=store, lake=lake, upload_dir=upload_dir,
                        publisher=publisher)
     app = FastAPI(

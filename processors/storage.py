@@ -230,7 +230,7 @@ class S3Store:
             session_token=creds.token if creds else None,
             region=self.region,
             endpoint_override=endpoint.netloc if endpoint else None,
-            scheme=endpoint.scheme if endpoint else "https",
+            scheme="http" if endpoint and endpoint.scheme == "http" else "https",
         )
         return fs, f"{self.bucket}/{self.prefix}".rstrip("/")
 

@@ -345,7 +345,7 @@ class BrandRules(Model):
     palette: list[BrandColour] = Field(default_factory=list, max_length=64)
     tolerance_de: float = Field(default=12.0, gt=0, le=100)
     min_logo_area_pct: float = Field(default=1.0, ge=0, le=100)
-    logo_zones: list[LogoZone] = Field(default_factory=lambda: ["any"])
+    logo_zones: list[LogoZone] = Field(default_factory=lambda: list[LogoZone](["any"]))
     clear_space_pct: float = Field(default=0.0, ge=0, le=200)
     required_text: list[str] = Field(default_factory=list)
     platforms: list[Platform] = Field(default_factory=list)

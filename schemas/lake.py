@@ -1,4 +1,4 @@
-"""Lake tables: one explicit Arrow schema per table and the one function that maps an event to a row.
+"""Lake tables: one explicit Arrow schema per table and the function that maps an event to a row.
 
 Columns are declared, never inferred from dicts, so files never drift. Every row carries its
 provenance (`topic`, `partition`, `offset`) and the full event as JSON in `payload`, so a
@@ -28,12 +28,12 @@ from schemas.ids import uuid7_time
 _TS = pa.timestamp("us", tz="UTC")
 _STRINGS = pa.list_(pa.string())
 
-PROVENANCE: Final = [
+PROVENANCE: Final[list[pa.Field[Any]]] = [
     pa.field("topic", pa.string(), nullable=False),
     pa.field("partition", pa.int32(), nullable=False),
     pa.field("offset", pa.int64(), nullable=False),
 ]
-_ENVELOPE: Final = [
+_ENVELOPE: Final[list[pa.Field[Any]]] = [
     pa.field("event_id", pa.string(), nullable=False),
     pa.field("media_id", pa.string()),
     pa.field("occurred_at", _TS, nullable=False),
@@ -212,7 +212,9 @@ def _columns(event: LakeEvent) -> dict[str, Any]:
                 "prompt": gen.prompt if gen else None,
                 "gen_model": gen.model if gen else None,
                 "gen_cost_usd": gen.cost_usd if gen else None,
-                "parent_media_id": str(gen.parent_media_id) if gen and gen.parent_media_id else None,
+                "parent_media_id": str(gen.parent_media_id)
+                if gen and gen.parent_media_id
+                else None,
             }
         case BrandCheck():
             return _brand_check_columns(event)

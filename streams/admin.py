@@ -10,7 +10,9 @@ COMPACTED = {topics.BRANDS}
 
 
 def ensure_topics(
-    bootstrap: str, names: Iterable[str] = topics.ALL_TOPICS, partitions: int = 6,
+    bootstrap: str,
+    names: Iterable[str] = topics.ALL_TOPICS,
+    partitions: int = 6,
     replication: int = 1,
 ) -> list[str]:
     """Create the topics that do not exist yet; return the names created."""
@@ -23,7 +25,9 @@ def ensure_topics(
         wanted = [n for n in names if n not in existing]
         new = [
             NewTopic(
-                n, partitions, replication,
+                n,
+                partitions,
+                replication,
                 topic_configs={"cleanup.policy": "compact"} if n in COMPACTED else {},
             )
             for n in wanted

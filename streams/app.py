@@ -10,7 +10,7 @@ from __future__ import annotations
 import asyncio
 import time
 from collections import defaultdict
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from typing import Any
 
 import faust
@@ -31,11 +31,13 @@ from schemas.events import (
     MediaUploaded,
 )
 from streams import metrics
-from streams.codec import DERIVED_EVENT, DecodeError, decode, dead_letter
+from streams.codec import DERIVED_EVENT, DecodeError, dead_letter, decode
 from streams.stages import Stages
 
 log = structlog.get_logger(__name__)
 StagesFactory = Callable[[], Awaitable[Stages]]
+# faust.Stream at run time; its StreamT protocol lacks noack()/noack_take(), hence Any
+RawStream = Any
 
 
 def faust_settings(settings: Settings, bootstrap: str) -> dict[str, Any]:
@@ -71,19 +73,26 @@ def create_app(settings: Settings, bootstrap: str, stages: StagesFactory) -> fau
         fut = await topic[name].send(key=key_bytes, value=value)
         await fut
 
-    async def reject(event: faust.EventT, stage: str, err: DecodeError) -> None:
+    async def reject(event: faust.EventT[bytes], stage: str, err: DecodeError) -> None:
         m = event.message
         entry = dead_letter(
-            value=m.value, key=m.key, topic=m.topic, partition=m.partition, offset=m.offset,
-            stage=stage, reason=err.reason, error_type=err.error_type, producer=producer,
+            value=m.value,
+            key=m.key,
+            topic=m.topic,
+            partition=m.partition,
+            offset=m.offset,
+            stage=stage,
+            reason=err.reason,
+            error_type=err.error_type,
+            producer=producer,
         )
         await publish(topics.DEADLETTER, entry.media_id, entry.to_bytes())
         metrics.DEADLETTERS.labels(stage, err.error_type).inc()
         log.warning("dead_lettered", stage=stage, topic=m.topic, offset=m.offset, reason=err.reason)
 
-    async def inputs_of(stream: faust.StreamT, stage: str, owner: bool) -> AsyncIterator[
-        MediaUploaded | MediaGenerated
-    ]:
+    async def inputs_of(
+        stream: RawStream, stage: str, owner: bool
+    ) -> AsyncIterator[MediaUploaded | MediaGenerated]:
         """Valid input events; the owning stage dead-letters the rest (once, not per stage)."""
         async for event in stream.events():
             try:
@@ -94,7 +103,7 @@ def create_app(settings: Settings, bootstrap: str, stages: StagesFactory) -> fau
                 metrics.EVENTS.labels(stage, "rejected").inc()
 
     @app.agent(inputs, concurrency=settings.worker.check_processes)
-    async def brand_checks(stream: faust.StreamT) -> None:
+    async def brand_checks(stream: RawStream) -> None:
         s = await stages()
         async for ev in inputs_of(stream, "brand_check", owner=True):
             with metrics.STAGE_SECONDS.labels("brand_check").time():
@@ -103,7 +112,7 @@ def create_app(settings: Settings, bootstrap: str, stages: StagesFactory) -> fau
             metrics.EVENTS.labels("brand_check", check.status).inc()
 
     @app.agent(inputs, concurrency=settings.analyzer.concurrency)
-    async def analyses(stream: faust.StreamT) -> None:
+    async def analyses(stream: RawStream) -> None:
         s = await stages()
         async for ev in inputs_of(stream, "analysis", owner=False):
             with metrics.STAGE_SECONDS.labels("analysis").time():
@@ -112,10 +121,10 @@ def create_app(settings: Settings, bootstrap: str, stages: StagesFactory) -> fau
             metrics.EVENTS.labels("analysis", analysis.status).inc()
 
     @app.agent(derived)
-    async def results(stream: faust.StreamT) -> None:
+    async def results(stream: RawStream) -> None:
         """Join per media id; both halves stay unacknowledged until the result is published,
         so a restart replays whatever was pending instead of losing it."""
-        joiner: Joiner[faust.EventT] = Joiner(producer)
+        joiner: Joiner[faust.EventT[bytes]] = Joiner(producer)
         manual = stream.noack()
         async for event in manual.events():
             try:
@@ -135,7 +144,7 @@ def create_app(settings: Settings, bootstrap: str, stages: StagesFactory) -> fau
                 await manual.ack(e)
 
     @app.agent(lake_topics)
-    async def lake_sink(stream: faust.StreamT) -> None:
+    async def lake_sink(stream: RawStream) -> None:
         """Write each batch per topic-partition to Parquet, then acknowledge it."""
         s = await stages()
         writer = LakeWriter(s.store)
@@ -159,7 +168,7 @@ _LAKE_ADAPTERS: dict[str, TypeAdapter[Any]] = {
 }
 
 
-def _write_batch(writer: LakeWriter, batch: list[faust.EventT]) -> None:
+def _write_batch(writer: LakeWriter, batch: Sequence[faust.EventT[bytes]]) -> None:
     """Group a batch by topic-partition and write one object per group (and day).
 
     Values that do not decode are left out: input topics dead-letter them at intake, and the

@@ -7,7 +7,7 @@ import sys
 from collections.abc import Sequence
 
 from processors.config import Settings
-from streams.logs import configure
+from processors.logs import configure
 
 
 def _up(settings: Settings, args: argparse.Namespace) -> None:
@@ -29,8 +29,12 @@ def _api(settings: Settings, args: argparse.Namespace) -> None:
 
     # by module path: streams never imports api (the factory reads its own settings)
     uvicorn.run(
-        "api.app:create_app", factory=True, host=settings.api.host, port=settings.api.port,
-        log_config=None, access_log=False,
+        "api.app:create_app",
+        factory=True,
+        host=settings.api.host,
+        port=settings.api.port,
+        log_config=None,
+        access_log=False,
     )
 
 
@@ -70,8 +74,12 @@ def parser() -> argparse.ArgumentParser:
         if name == "demo":
             cmd.add_argument("--exit", action="store_true", help="exit after showing results")
         if name == "tail":
-            cmd.add_argument("what", nargs="?", default="results",
-                             choices=["results", "checks", "analyses", "deadletter", "uploads"])
+            cmd.add_argument(
+                "what",
+                nargs="?",
+                default="results",
+                choices=["results", "checks", "analyses", "deadletter", "uploads"],
+            )
             cmd.add_argument("--from-beginning", action="store_true")
         if name == "sql":
             cmd.add_argument("query", nargs="?", help="SQL to run; omit for a prompt")

@@ -32,13 +32,16 @@ class DecodeError(ValueError):
 def decode(adapter: TypeAdapter[T], value: bytes | None) -> T:
     """Validate one raw Kafka value against a contract."""
     if not value:
-        raise DecodeError("empty message value: expected a JSON event", "empty_value")
+        msg = "empty message value: expected a JSON event"
+        raise DecodeError(msg, "empty_value")
     try:
         return adapter.validate_json(value)
     except ValidationError as e:
         if any(err["type"] == "json_invalid" for err in e.errors()):
-            raise DecodeError(f"not valid JSON: {e.errors()[0]['msg']}", "invalid_json") from e
-        raise DecodeError(f"does not match the event schema: {_summary(e)}", "schema") from e
+            msg = f"not valid JSON: {e.errors()[0]['msg']}"
+            raise DecodeError(msg, "invalid_json") from e
+        msg = f"does not match the event schema: {_summary(e)}"
+        raise DecodeError(msg, "schema") from e
 
 
 def _summary(e: ValidationError, most: int = 5) -> str:
@@ -69,8 +72,17 @@ def _field(value: bytes | None, name: str) -> Any:
 
 
 def dead_letter(
-    *, value: bytes | None, key: bytes | None, topic: str, partition: int, offset: int,
-    stage: str, reason: str, error_type: str, producer: str, attempts: int = 1,
+    *,
+    value: bytes | None,
+    key: bytes | None,
+    topic: str,
+    partition: int,
+    offset: int,
+    stage: str,
+    reason: str,
+    error_type: str,
+    producer: str,
+    attempts: int = 1,
 ) -> DeadLetter:
     """Build the dead-letter entry that keeps the whole message and why it was refused."""
     return DeadLetter(

@@ -19,7 +19,7 @@ from processors.samples import demo_set
 from streams.supervisor import Stack
 
 BRAND = "acme-demo"
-RULES = {
+RULES: dict[str, Any] = {
     "name": "ACME (demo)",
     "palette": [
         {"hex": "#E4002B", "role": "primary"},
@@ -69,15 +69,20 @@ def _wait_ready(http: httpx.Client, stack: Stack, deadline: float) -> None:
         except httpx.TransportError:
             pass
         time.sleep(0.3)
-    raise SystemExit("the API did not become ready within 60 s")
+    msg = "the API did not become ready within 60 s"
+    raise SystemExit(msg)
 
 
 def _register_brand(http: httpx.Client, logo: Path) -> None:
     http.put(f"/v1/brands/{BRAND}", json=RULES).raise_for_status()
-    r = http.put(f"/v1/brands/{BRAND}/logo", content=logo.read_bytes(),
-                 headers={"content-type": "image/png"})
+    r = http.put(
+        f"/v1/brands/{BRAND}/logo", content=logo.read_bytes(), headers={"content-type": "image/png"}
+    )
     r.raise_for_status()
-    print(f"brand {BRAND!r}: palette {[c['hex'] for c in RULES['palette']]}, logo v{r.json()['version']}")
+    print(
+        f"brand {BRAND!r}: palette {[c['hex'] for c in RULES['palette']]}, "
+        f"logo v{r.json()['version']}"
+    )
 
 
 def _upload(http: httpx.Client, path: Path, platforms: str) -> str:
@@ -112,8 +117,10 @@ def _wait_results(
 
 
 def _print_table(results: dict[str, dict[str, Any]]) -> None:
-    print(f"\n{'sample':<22} {'status':<10} {'verdict':<7} {'score':>5}  {'logo':<5} "
-          f"{'palette':>7}  violations / error")
+    print(
+        f"\n{'sample':<22} {'status':<10} {'verdict':<7} {'score':>5}  {'logo':<5} "
+        f"{'palette':>7}  violations / error"
+    )
     for name, r in results.items():
         check = r.get("brand_check") or {}
         logo = (check.get("logo") or {}).get("found")
@@ -134,8 +141,10 @@ def _print_lake_summary(settings: Settings, expected: int, wait: float = 20.0) -
     store = open_store(settings.store.url, endpoint_url=settings.store.endpoint_url)
     lake = Lake(store)
     deadline = time.monotonic() + wait
-    sql = ("select status, coalesce(verdict, '-') as verdict, count(*) as n "
-           "from media_results group by all order by all")
+    sql = (
+        "select status, coalesce(verdict, '-') as verdict, count(*) as n "
+        "from media_results group by all order by all"
+    )
     rows: list[Any] = []
     while time.monotonic() < deadline:
         lake.refresh()

@@ -9,7 +9,9 @@ DEADLETTERS = Counter(
     "reelscope_deadletters_total", "Messages sent to the dead-letter topic", ["stage", "error_type"]
 )
 STAGE_SECONDS = Histogram(
-    "reelscope_stage_seconds", "Time spent per event in a stage", ["stage"],
+    "reelscope_stage_seconds",
+    "Time spent per event in a stage",
+    ["stage"],
     buckets=(0.05, 0.1, 0.25, 0.5, 1, 2, 5, 10, 30, 60, 120),
 )
 JOIN_PENDING = Gauge("reelscope_join_pending", "Media waiting for their other half")

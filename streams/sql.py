@@ -6,9 +6,8 @@ import sys
 from collections.abc import Iterator
 from typing import Any
 
-from processors.lake.query import Lake
-
 from processors.config import Settings
+from processors.lake.query import Lake
 from processors.storage import open_store
 
 

@@ -13,7 +13,7 @@ import shutil
 import tempfile
 import time
 from collections.abc import Callable
-from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures import Executor, Future, ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -27,16 +27,41 @@ from processors.brand_store import BrandCache
 from processors.config import Settings
 from processors.errors import AnalyzerRejected, AnalyzerUnavailable, ObjectNotFound
 from processors.storage import LocalStore, Store
-from schemas.events import BrandCheck, MediaAnalysis, MediaGenerated, MediaUploaded
+from schemas.events import BrandCheck, BrandProfile, MediaAnalysis, MediaGenerated, MediaUploaded
 
 log = structlog.get_logger(__name__)
 R = TypeVar("R")
 InputEvent = MediaUploaded | MediaGenerated
 
 
-def new_pool(size: int) -> ProcessPoolExecutor:
-    """A pool of fresh interpreters (spawn: forking a process with threads is unsafe)."""
-    return ProcessPoolExecutor(size, mp_context=multiprocessing.get_context("spawn"))
+class RenewingPool(Executor):
+    """A process pool that replaces itself once a child dies.
+
+    A decoder killed by its limits (or crashing on hostile input) breaks a
+    `ProcessPoolExecutor` for good; the task that broke it fails, the next submit gets a new
+    pool. Children are spawned: forking a process that has threads is unsafe.
+    """
+
+    def __init__(self, size: int) -> None:
+        self._size = size
+        self._pool = self._new()
+
+    def _new(self) -> ProcessPoolExecutor:
+        return ProcessPoolExecutor(self._size, mp_context=multiprocessing.get_context("spawn"))
+
+    def submit(
+        self, fn: Callable[..., R], /, *args: Any, **kwargs: Any
+    ) -> Future[R]:
+        try:
+            return self._pool.submit(fn, *args, **kwargs)
+        except BrokenProcessPool:
+            log.error("worker_pool_broken", hint="a decoder process died; starting a new pool")
+            self._pool.shutdown(wait=False)
+            self._pool = self._new()
+            return self._pool.submit(fn, *args, **kwargs)
+
+    def shutdown(self, wait: bool = True, *, cancel_futures: bool = False) -> None:
+        self._pool.shutdown(wait=wait, cancel_futures=cancel_futures)
 
 
 @dataclass
@@ -77,29 +102,28 @@ class Stages:
     settings: Settings
     store: Store
     analyzer: Analyzer
-    pool: ProcessPoolExecutor
+    pool: RenewingPool
     files: MediaFiles
     brands: BrandCache
 
-    async def _in_pool(self, fn: Callable[..., R], *args: Any) -> R:
-        loop = asyncio.get_running_loop()
-        try:
-            return await loop.run_in_executor(self.pool, fn, *args)
-        except BrokenProcessPool:
-            log.error("worker_pool_broken", hint="a decoder process died; starting a new pool")
-            self.pool = new_pool(self.settings.worker.check_processes)
-            raise
-
     async def brand_check(self, event: InputEvent) -> BrandCheck:
         """Check one asset against its brand; missing media or a dead decoder is a failed check."""
-        profile, logos = (None, [])
+        profile: BrandProfile | None = None
+        logos: list[bytes] = []
         if event.brand_id:
             profile, logos = await asyncio.to_thread(self.brands.get, event.brand_id)
         try:
             path = await self.files.fetch(event)
-            return await self._in_pool(
-                check_media, path, event, profile, logos, self.settings.limits,
-                self.settings.worker.sample_frames, self.settings.producer_id,
+            return await asyncio.get_running_loop().run_in_executor(
+                self.pool,
+                check_media,
+                path,
+                event,
+                profile,
+                logos,
+                self.settings.limits,
+                self.settings.worker.sample_frames,
+                self.settings.producer_id,
             )
         except (ObjectNotFound, BrokenProcessPool) as e:
             return failed_check(event, _describe(e), self.settings.producer_id)
@@ -121,7 +145,8 @@ class Stages:
                 log.warning("analyzer_retry", media_id=str(event.media_id), attempt=attempt)
                 await asyncio.sleep(delay)
                 delay *= 2
-        raise AssertionError("unreachable")
+        msg = "unreachable"
+        raise AssertionError(msg)
 
     async def aclose(self) -> None:
         await self.analyzer.aclose()
@@ -139,8 +164,12 @@ def _describe(e: BaseException) -> str:
 
 def failed_check(event: InputEvent, error: str, producer: str) -> BrandCheck:
     return BrandCheck(
-        media_id=event.media_id, producer=producer, source=source_ref(event), status="failed",
-        error=error, checks_version=CHECKS_VERSION,
+        media_id=event.media_id,
+        producer=producer,
+        source=source_ref(event),
+        status="failed",
+        error=error,
+        checks_version=CHECKS_VERSION,
     )
 
 
@@ -148,6 +177,10 @@ def failed_analysis(
     event: InputEvent, analyzer: str, error: str, settings: Settings
 ) -> MediaAnalysis:
     return MediaAnalysis(
-        media_id=event.media_id, producer=settings.producer_id, source=source_ref(event),
-        status="failed", error=error, analyzer=analyzer,
+        media_id=event.media_id,
+        producer=settings.producer_id,
+        source=source_ref(event),
+        status="failed",
+        error=error,
+        analyzer=analyzer,
     )

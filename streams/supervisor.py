@@ -41,8 +41,11 @@ class Stack:
         if self.settings.kafka.bootstrap == "embedded":
             self.broker = EmbeddedBroker().start()
             log.info("broker_started", bootstrap=self.broker.bootstrap)
-        ensure_topics(self.bootstrap, partitions=self.settings.kafka.partitions,
-                      replication=self.settings.kafka.replication_factor)
+        ensure_topics(
+            self.bootstrap,
+            partitions=self.settings.kafka.partitions,
+            replication=self.settings.kafka.replication_factor,
+        )
         env = {**os.environ, "REELSCOPE_KAFKA__BOOTSTRAP": self.bootstrap}
         for role in ("worker", "api"):
             self.children[role] = subprocess.Popen(

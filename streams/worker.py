@@ -15,7 +15,7 @@ from processors.errors import ReelscopeError
 from processors.storage import open_store
 from streams.admin import ensure_topics
 from streams.app import StagesFactory, create_app
-from streams.stages import MediaFiles, Stages, new_pool
+from streams.stages import MediaFiles, RenewingPool, Stages
 
 log = structlog.get_logger(__name__)
 
@@ -33,10 +33,13 @@ def stages_factory(settings: Settings) -> StagesFactory:
     async def get() -> Stages:
         async with lock:
             if not made:
-                pool = new_pool(settings.worker.check_processes)
+                pool = RenewingPool(settings.worker.check_processes)
                 loop = asyncio.get_running_loop()
                 await asyncio.gather(
-                    *(loop.run_in_executor(pool, _warm, i) for i in range(pool._max_workers))
+                    *(
+                        loop.run_in_executor(pool, _warm, i)
+                        for i in range(settings.worker.check_processes)
+                    )
                 )
                 store = open_store(
                     settings.store.url,
@@ -67,12 +70,19 @@ def run_worker(settings: Settings) -> None:
             "or set REELSCOPE_KAFKA__BOOTSTRAP=host:port"
         )
         raise ReelscopeError(msg)
-    ensure_topics(bootstrap, partitions=settings.kafka.partitions,
-                  replication=settings.kafka.replication_factor)
+    ensure_topics(
+        bootstrap,
+        partitions=settings.kafka.partitions,
+        replication=settings.kafka.replication_factor,
+    )
     if settings.worker.web_port:
         start_http_server(settings.worker.web_port, addr="0.0.0.0")  # noqa: S104
     app = create_app(settings, bootstrap, stages_factory(settings))
-    log.info("worker_starting", bootstrap=bootstrap, store=settings.store.url,
-             analyzer=settings.analyzer_name)
+    log.info(
+        "worker_starting",
+        bootstrap=bootstrap,
+        store=settings.store.url,
+        analyzer=settings.analyzer_name,
+    )
     worker = faust.Worker(app, loglevel=settings.log_level, override_logging=False)
     worker.execute_from_commandline()

@@ -54,8 +54,12 @@ class Deployment:
     def _spawn(self, role: str) -> subprocess.Popen[bytes]:
         log = (self.logs / f"{role}.log").open("ab")
         return subprocess.Popen(
-            [sys.executable, "-m", "streams.cli", role], env=self.env, cwd=ROOT,
-            stdout=log, stderr=log, start_new_session=True,
+            [sys.executable, "-m", "streams.cli", role],
+            env=self.env,
+            cwd=ROOT,
+            stdout=log,
+            stderr=log,
+            start_new_session=True,
         )
 
     def start_worker(self) -> None:
@@ -108,9 +112,7 @@ def local_stack(
 
 
 @pytest.fixture(scope="session")
-def s3_stack(
-    s3_endpoint: str, tmp_path_factory: pytest.TempPathFactory
-) -> Iterator[Deployment]:
+def s3_stack(s3_endpoint: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Deployment]:
     """The production shape on one machine: an S3 bucket (moto) and its own broker."""
     import boto3
 
@@ -121,7 +123,9 @@ def s3_stack(
     with EmbeddedBroker() as own_broker:
         ensure_topics(own_broker.bootstrap)
         deployment = Deployment(
-            own_broker.bootstrap, f"s3://{bucket}", tmp_path_factory.mktemp("s3logs"),
+            own_broker.bootstrap,
+            f"s3://{bucket}",
+            tmp_path_factory.mktemp("s3logs"),
             extra_env={"REELSCOPE_STORE__ENDPOINT_URL": s3_endpoint},
         )
         yield deployment.start()

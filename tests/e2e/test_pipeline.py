@@ -27,14 +27,18 @@ TABLES = ("uploads", "brand_checks", "analyses", "media_results")
 
 def register_brand(stack: Deployment, brand_id: str, logo: Path) -> None:
     httpx.put(f"{stack.url}/v1/brands/{brand_id}", json=BRAND).raise_for_status()
-    httpx.put(f"{stack.url}/v1/brands/{brand_id}/logo", content=logo.read_bytes(),
-              headers={"content-type": "image/png"}).raise_for_status()
+    httpx.put(
+        f"{stack.url}/v1/brands/{brand_id}/logo",
+        content=logo.read_bytes(),
+        headers={"content-type": "image/png"},
+    ).raise_for_status()
 
 
 def upload(stack: Deployment, path: Path, **form: str) -> str:
     with path.open("rb") as fh:
-        r = httpx.post(f"{stack.url}/v1/media", files={"file": (path.name, fh)}, data=form,
-                       timeout=30)
+        r = httpx.post(
+            f"{stack.url}/v1/media", files={"file": (path.name, fh)}, data=form, timeout=30
+        )
     assert r.status_code == 202, r.text
     media_id: str = r.json()["media_id"]
     return media_id
@@ -54,7 +58,9 @@ def wait_final(stack: Deployment, media_id: str, timeout: float = 60) -> dict[st
 
 def lake_counts(stack: Deployment, media_ids: list[str], timeout: float = 20) -> dict[str, int]:
     """Rows per view for these media, once every table has them (the sink flushes each second)."""
-    lake = Lake(open_store(stack.store_url, endpoint_url=stack.env.get("REELSCOPE_STORE__ENDPOINT_URL")))
+    lake = Lake(
+        open_store(stack.store_url, endpoint_url=stack.env.get("REELSCOPE_STORE__ENDPOINT_URL"))
+    )
     deadline = time.monotonic() + timeout
     counts: dict[str, int] = {}
     while time.monotonic() < deadline:
@@ -73,7 +79,9 @@ def lake_counts(stack: Deployment, media_ids: list[str], timeout: float = 20) ->
     return counts
 
 
-async def topic_events(bootstrap: str, topic: str, wanted: set[str], timeout: float = 15) -> list[dict[str, Any]]:
+async def topic_events(
+    bootstrap: str, topic: str, wanted: set[str], timeout: float = 15
+) -> list[dict[str, Any]]:
     """Read a topic from the beginning as a downstream app would, keeping events of `wanted`."""
     consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False)
     await consumer.start()
@@ -81,7 +89,9 @@ async def topic_events(bootstrap: str, topic: str, wanted: set[str], timeout: fl
         parts = [TopicPartition(topic, p) for p in (consumer.partitions_for_topic(topic) or set())]
         if not parts:
             await consumer.client.force_metadata_update()
-            parts = [TopicPartition(topic, p) for p in consumer.partitions_for_topic(topic) or set()]
+            parts = [
+                TopicPartition(topic, p) for p in consumer.partitions_for_topic(topic) or set()
+            ]
         consumer.assign(parts)
         await consumer.seek_to_beginning(*parts)
         found: list[dict[str, Any]] = []
@@ -105,8 +115,9 @@ async def test_upload_reaches_api_lake_and_result_topic(
     local_stack: Deployment, broker: Any, samples: dict[str, Path]
 ) -> None:
     register_brand(local_stack, "acme", samples["logo"])
-    media_id = upload(local_stack, samples["on_brand_vertical"], brand_id="acme",
-                      platforms="instagram_reels")
+    media_id = upload(
+        local_stack, samples["on_brand_vertical"], brand_id="acme", platforms="instagram_reels"
+    )
 
     result = await asyncio.to_thread(wait_final, local_stack, media_id)
 
@@ -142,8 +153,9 @@ async def test_poison_events_are_dead_lettered_and_the_worker_goes_on(
     producer = AIOKafkaProducer(bootstrap_servers=broker.bootstrap)
     await producer.start()
     try:
-        not_json = await producer.send_and_wait(topics.MEDIA_UPLOADED, b"\x00garbage",
-                                                key=poison_id.encode())
+        not_json = await producer.send_and_wait(
+            topics.MEDIA_UPLOADED, b"\x00garbage", key=poison_id.encode()
+        )
         bad_schema = await producer.send_and_wait(
             topics.MEDIA_GENERATED,
             json.dumps({"schema": "reelscope.media.generated/1", "media_id": poison_id}).encode(),
@@ -168,8 +180,10 @@ async def test_poison_events_are_dead_lettered_and_the_worker_goes_on(
 async def test_worker_killed_mid_stream_leaves_nothing_processing_or_doubled(
     local_stack: Deployment, samples: dict[str, Path]
 ) -> None:
-    ids = [upload(local_stack, samples[name])
-           for name in ("image", "off_brand_landscape", "on_brand_vertical", "image")]
+    ids = [
+        upload(local_stack, samples[name])
+        for name in ("image", "off_brand_landscape", "on_brand_vertical", "image")
+    ]
     await asyncio.to_thread(wait_final, local_stack, ids[0])
     local_stack.kill_worker()
     ids += [upload(local_stack, samples["image"]) for _ in range(2)]

@@ -46,9 +46,16 @@ def test_uuid7_is_time_ordered_and_carries_its_time() -> None:
 
 def _uploaded(**extra: object) -> MediaUploaded:
     return MediaUploaded(
-        media_id=uuid7(), producer="test", object_key="media/2026/01/01/x", sha256="a" * 64,
-        size_bytes=10, content_type="video/mp4", media_kind="video", brand_id="acme",
-        platforms=["tiktok"], **extra,  # type: ignore[arg-type]
+        media_id=uuid7(),
+        producer="test",
+        object_key="media/2026/01/01/x",
+        sha256="a" * 64,
+        size_bytes=10,
+        content_type="video/mp4",
+        media_kind="video",
+        brand_id="acme",
+        platforms=["tiktok"],
+        **extra,  # type: ignore[arg-type]
     )
 
 
@@ -70,26 +77,71 @@ def test_media_id_must_be_uuid7() -> None:
 
 def _full_events() -> dict[str, lake.LakeEvent]:
     up = _uploaded()
-    src = SourceRef(event_id=up.event_id, schema_id=up.schema_id, accepted_at=up.occurred_at,
-                    brand_id="acme")
-    info = MediaInfo(kind="video", container="mp4", codec="h264", width=1080, height=1920,
-                     duration_s=6.0, fps=30, has_audio=True, size_bytes=10)
+    src = SourceRef(
+        event_id=up.event_id, schema_id=up.schema_id, accepted_at=up.occurred_at, brand_id="acme"
+    )
+    info = MediaInfo(
+        kind="video",
+        container="mp4",
+        codec="h264",
+        width=1080,
+        height=1920,
+        duration_s=6.0,
+        fps=30,
+        has_audio=True,
+        size_bytes=10,
+    )
     check = BrandCheck(
-        media_id=up.media_id, producer="t", source=src, status="done", checks_version="c/1",
-        verdict="warn", score=0.7, media=info, frames_sampled=8, brand_version=3,
+        media_id=up.media_id,
+        producer="t",
+        source=src,
+        status="done",
+        checks_version="c/1",
+        verdict="warn",
+        score=0.7,
+        media=info,
+        frames_sampled=8,
+        brand_version=3,
         palette=PaletteCheck(status="ok", on_palette_ratio=0.9),
         logo=LogoCheck(status="ok", found=True, bbox=[0.1, 0.1, 0.2, 0.1], confidence=0.9),
         platforms={"tiktok": PlatformFit(ok=False, problems=["too long"])},
         violations=[Violation(code="logo.too_small", severity="warn", message="m")],
     )
-    analysis = MediaAnalysis(media_id=up.media_id, producer="t", source=src, status="done",
-                             analyzer="local", usage=Usage(cost_usd=0.0))
-    result = MediaResult(media_id=up.media_id, producer="t", source=src, status="done",
-                         verdict="warn", score=0.7, brand_check=check, analysis=analysis)
-    dead = DeadLetter(producer="t", stage="intake", reason="not JSON", error_type="invalid_json",
-                      source_topic="x", source_partition=1, source_offset=2, payload_b64="")
-    return {"uploads": up, "brand_checks": check, "analyses": analysis,
-            "media_results": result, "deadletters": dead}
+    analysis = MediaAnalysis(
+        media_id=up.media_id,
+        producer="t",
+        source=src,
+        status="done",
+        analyzer="local",
+        usage=Usage(cost_usd=0.0),
+    )
+    result = MediaResult(
+        media_id=up.media_id,
+        producer="t",
+        source=src,
+        status="done",
+        verdict="warn",
+        score=0.7,
+        brand_check=check,
+        analysis=analysis,
+    )
+    dead = DeadLetter(
+        producer="t",
+        stage="intake",
+        reason="not JSON",
+        error_type="invalid_json",
+        source_topic="x",
+        source_partition=1,
+        source_offset=2,
+        payload_b64="",
+    )
+    return {
+        "uploads": up,
+        "brand_checks": check,
+        "analyses": analysis,
+        "media_results": result,
+        "deadletters": dead,
+    }
 
 
 @pytest.mark.parametrize("table_name", sorted(lake.TABLES))

@@ -31,8 +31,15 @@ def test_dead_letter_keeps_payload_and_provenance() -> None:
     media_id = uuid7()
     value = b'{"media_id": "%s", "oops": 1}' % str(media_id).encode()
     entry = dead_letter(
-        value=value, key=None, topic="t", partition=2, offset=9, stage="intake",
-        reason="bad", error_type="schema", producer="w",
+        value=value,
+        key=None,
+        topic="t",
+        partition=2,
+        offset=9,
+        stage="intake",
+        reason="bad",
+        error_type="schema",
+        producer="w",
     )
     assert base64.b64decode(entry.payload_b64) == value
     assert (entry.source_topic, entry.source_partition, entry.source_offset) == ("t", 2, 9)
