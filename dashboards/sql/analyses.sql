@@ -1,8 +1,9 @@
--- analyses: one row per Kafka record (topic, partition, offset), however many files a replay wrote.
--- Reads raw_analyses, which Lake binds to lake/analyses/dt=*/ under the lake root.
--- dt and media_id are in the window key (they follow from the record) so filters on them
--- reach the scan: a lookup by media id opens one day folder.
+-- analyses: the latest analysis per media (a replay or reprocessing publishes it again).
+-- At-least-once delivery means the same answer can reach the lake more than once, as the same
+-- record rewritten by a replayed flush or as a new record; raw_analyses keeps them all for audits.
+-- media_id and dt lead the window key so filters on them reach the scan: a lookup by media id
+-- opens one day folder.
 CREATE OR REPLACE VIEW analyses AS
 SELECT *
 FROM raw_analyses
-QUALIFY row_number() OVER (PARTITION BY "topic", "partition", "offset", dt, media_id) = 1;
+QUALIFY row_number() OVER (PARTITION BY media_id, dt ORDER BY occurred_at DESC, "offset" DESC) = 1;

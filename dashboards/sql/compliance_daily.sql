@@ -11,5 +11,5 @@ SELECT
     count(*) AS total,
     count(*) FILTER (WHERE verdict = 'pass')
         / nullif(count(*) FILTER (WHERE verdict IS NOT NULL), 0) AS pass_rate
-FROM latest_results
+FROM media_results
 GROUP BY brand_id, dt;

@@ -1,8 +1,9 @@
--- deadletters: one row per Kafka record (topic, partition, offset), however many files a replay wrote.
--- Reads raw_deadletters, which Lake binds to lake/deadletters/dt=*/ under the lake root.
--- dt and media_id are in the window key (they follow from the record) so filters on them
--- reach the scan: a lookup by media id opens one day folder.
+-- deadletters: one row per refused source message and stage (a replay refuses it again).
+-- raw_deadletters keeps every entry for audits.
 CREATE OR REPLACE VIEW deadletters AS
 SELECT *
 FROM raw_deadletters
-QUALIFY row_number() OVER (PARTITION BY "topic", "partition", "offset", dt, media_id) = 1;
+QUALIFY row_number() OVER (
+    PARTITION BY source_topic, source_partition, source_offset, stage, dt, media_id
+    ORDER BY occurred_at, "topic", "partition", "offset"
+) = 1;

@@ -6,5 +6,5 @@ SELECT
     quantile_cont(latency_ms, 0.5) AS p50_ms,
     quantile_cont(latency_ms, 0.95) AS p95_ms,
     max(latency_ms) AS max_ms
-FROM latest_results
+FROM media_results
 GROUP BY dt;

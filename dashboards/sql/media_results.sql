@@ -1,8 +1,9 @@
--- media_results: one row per Kafka record (topic, partition, offset), however many files a replay wrote.
--- Reads raw_media_results, which Lake binds to lake/media_results/dt=*/ under the lake root.
--- dt and media_id are in the window key (they follow from the record) so filters on them
--- reach the scan: a lookup by media id opens one day folder.
+-- media_results: the latest result per media (a replay or reprocessing publishes it again).
+-- At-least-once delivery means the same answer can reach the lake more than once, as the same
+-- record rewritten by a replayed flush or as a new record; raw_media_results keeps them all for audits.
+-- media_id and dt lead the window key so filters on them reach the scan: a lookup by media id
+-- opens one day folder.
 CREATE OR REPLACE VIEW media_results AS
 SELECT *
 FROM raw_media_results
-QUALIFY row_number() OVER (PARTITION BY "topic", "partition", "offset", dt, media_id) = 1;
+QUALIFY row_number() OVER (PARTITION BY media_id, dt ORDER BY occurred_at DESC, "offset" DESC) = 1;

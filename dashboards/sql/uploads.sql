@@ -1,8 +1,9 @@
--- uploads: one row per Kafka record (topic, partition, offset), however many files a replay wrote.
--- Reads raw_uploads, which Lake binds to lake/uploads/dt=*/ under the lake root.
--- dt and media_id are in the window key (they follow from the record) so filters on them
--- reach the scan: a lookup by media id opens one day folder.
+-- uploads: the first accepted upload event per media (an API retry or a replay publishes it again).
+-- At-least-once delivery means the same answer can reach the lake more than once, as the same
+-- record rewritten by a replayed flush or as a new record; raw_uploads keeps them all for audits.
+-- media_id and dt lead the window key so filters on them reach the scan: a lookup by media id
+-- opens one day folder.
 CREATE OR REPLACE VIEW uploads AS
 SELECT *
 FROM raw_uploads
-QUALIFY row_number() OVER (PARTITION BY "topic", "partition", "offset", dt, media_id) = 1;
+QUALIFY row_number() OVER (PARTITION BY media_id, dt ORDER BY occurred_at, "topic", "partition", "offset") = 1;

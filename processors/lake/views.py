@@ -20,7 +20,6 @@ from schemas.lake import TABLES
 
 DERIVED_VIEWS: Final = (
     "media_status",
-    "latest_results",
     "compliance_daily",
     "violation_counts",
     "latency_daily",

@@ -104,7 +104,8 @@ async def topic_events(
                     if str(doc.get("media_id")) in wanted:
                         found.append(doc)
             end = await consumer.end_offsets(parts)
-            if all(await consumer.position(p) >= end[p] for p in parts) and found:
+            positions = [await consumer.position(p) for p in parts]
+            if found and all(pos >= end[p] for pos, p in zip(positions, parts, strict=True)):
                 break
         return found
     finally:
