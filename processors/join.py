@@ -13,7 +13,7 @@ Token = TypeVar("Token")
 
 def combine(check: BrandCheck, analysis: MediaAnalysis, producer: str) -> MediaResult:
     """Join the two halves; the asset fails when either stage could not read it."""
-    errors = [e for e in (check.error, analysis.error) if e]
+    errors = list(dict.fromkeys(e for e in (check.error, analysis.error) if e))
     failed = check.status == "failed" or analysis.status == "failed"
     return MediaResult(
         media_id=check.media_id,

@@ -44,5 +44,5 @@ def configure(level: str = "INFO") -> None:
         server_log.handlers[:] = []
         server_log.propagate = True
     logging.getLogger("uvicorn.access").setLevel(logging.WARNING)  # AccessLogMiddleware logs it
-    for noisy in ("aiokafka", "kafka", "faust", "mode"):
+    for noisy in ("aiokafka", "kafka", "faust", "mode", "httpx", "httpcore"):
         logging.getLogger(noisy).setLevel(max(logging.WARNING, root.level))

@@ -296,7 +296,7 @@ def demo_set(folder: Path) -> dict[str, Path]:
             seconds=6,
             background=BRAND_COLOURS,
             logo=logo,
-            logo_pos=(0.05, 0.05),
+            logo_pos=(0.08, 0.16),
             logo_scale=0.15,
             text="SUMMER SALE",
         ),

@@ -56,6 +56,25 @@ def _sql(settings: Settings, args: argparse.Namespace) -> None:
     sys.exit(run_sql(settings, args.query))
 
 
+def _compact(settings: Settings, args: argparse.Namespace) -> None:
+    from datetime import UTC, date, datetime, timedelta
+
+    from processors.lake.compact import compact
+    from processors.storage import open_store
+
+    before = (
+        date.fromisoformat(args.before)
+        if args.before
+        else (datetime.now(tz=UTC).date() - timedelta(days=1))
+    )
+    store = open_store(settings.store.url, endpoint_url=settings.store.endpoint_url)
+    for c in compact(store, before=before):
+        print(
+            f"{c.table:<14} {c.day}  files {c.files_before} -> {c.files_after}  "
+            f"rows {c.rows_before} -> {c.rows_after}"
+        )
+
+
 COMMANDS = {
     "up": (_up, "broker + worker + API in one command (Ctrl-C stops all)"),
     "worker": (_worker, "one stream worker (needs REELSCOPE_KAFKA__BOOTSTRAP)"),
@@ -63,6 +82,7 @@ COMMANDS = {
     "demo": (_demo, "generate sample media, run them through the stack, show the results"),
     "tail": (_tail, "print events of a topic as they arrive (results, checks, deadletter…)"),
     "sql": (_sql, "run SQL over the lake with the shipped views (no query: interactive)"),
+    "compact": (_compact, "merge the lake's small files of closed days, dropping duplicates"),
 }
 
 
@@ -81,6 +101,8 @@ def parser() -> argparse.ArgumentParser:
                 choices=["results", "checks", "analyses", "deadletter", "uploads"],
             )
             cmd.add_argument("--from-beginning", action="store_true")
+        if name == "compact":
+            cmd.add_argument("--before", help="compact days before this date (default: today)")
         if name == "sql":
             cmd.add_argument("query", nargs="?", help="SQL to run; omit for a prompt")
     return p

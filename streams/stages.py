@@ -49,9 +49,7 @@ class RenewingPool(Executor):
     def _new(self) -> ProcessPoolExecutor:
         return ProcessPoolExecutor(self._size, mp_context=multiprocessing.get_context("spawn"))
 
-    def submit(
-        self, fn: Callable[..., R], /, *args: Any, **kwargs: Any
-    ) -> Future[R]:
+    def submit(self, fn: Callable[..., R], /, *args: Any, **kwargs: Any) -> Future[R]:
         try:
             return self._pool.submit(fn, *args, **kwargs)
         except BrokenProcessPool:

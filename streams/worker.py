@@ -84,5 +84,5 @@ def run_worker(settings: Settings) -> None:
         store=settings.store.url,
         analyzer=settings.analyzer_name,
     )
-    worker = faust.Worker(app, loglevel=settings.log_level, override_logging=False)
+    worker = faust.Worker(app, loglevel=settings.log_level, override_logging=False, quiet=True)
     worker.execute_from_commandline()

@@ -130,20 +130,6 @@ def test_unknown_and_non_v7_ids_are_none(store: LocalStore, sink: Sink) -> None:
     assert lake.media(UUID("12345678-1234-4234-8234-123456789abc")) is None
 
 
-def test_a_reprocessed_media_shows_once_with_its_latest_result(
-    store: LocalStore, sink: Sink
-) -> None:
-    first = syn.life(syn.day(2026, 1, 7), verdict="fail")
-    later = first.result.model_copy(update={"verdict": "pass", "occurred_at": syn.day(2026, 1, 8)})
-    sink.put(first.uploaded, first.result, later)
-    lake = Lake(store)
-    rows = lake.query("SELECT media_id, verdict FROM media_status")
-    assert rows == [{"media_id": str(first.uploaded.media_id), "verdict": "pass"}]
-    assert lake.query("SELECT pass_count, fail_count FROM compliance_daily") == [
-        {"pass_count": 1, "fail_count": 0}
-    ]
-
-
 def test_list_media_filters_and_pages_across_days(store: LocalStore, sink: Sink) -> None:
     lives = [
         syn.life(syn.day(2026, 1, 1 + i // 3, 9 + i), brand_id=("acme", "zeta")[i % 2], counter=i)
@@ -297,3 +283,25 @@ def test_windows_double_and_cover_every_day_once() -> None:
     late = list(windows({date(2026, 1, 1)}, datetime(2026, 1, 1, 23, 30, tzinfo=UTC)))
     assert [(w["lo_day"], w["hi_day"]) for w in late] == [(date(2026, 1, 1), date(2026, 1, 1))]
     assert list(windows(set(), None)) == []
+
+
+def test_a_reprocessed_media_counts_once_with_its_latest_answer(
+    store: LocalStore, sink: Sink
+) -> None:
+    """At-least-once: a worker restart can publish a second check and result as new records."""
+    first = syn.life(syn.day(2026, 1, 9), verdict="fail", violations=("logo.missing",))
+    again = first.result.model_copy(
+        update={"event_id": syn.uuid7_at(syn.day(2026, 1, 9, 13)), "verdict": "pass",
+                "occurred_at": first.result.occurred_at + timedelta(seconds=5)}
+    )
+    sink.put(first.uploaded, first.uploaded, first.brand_check, first.brand_check)
+    sink.put(first.analysis, first.result, again)
+    lake = Lake(store, max_staleness_s=0)
+    media_id = str(first.uploaded.media_id)
+    for view in ("uploads", "brand_checks", "analyses", "media_results", "media_status"):
+        rows = lake.query(f"SELECT * FROM {view} WHERE media_id = ?", [media_id])  # noqa: S608
+        assert len(rows) == 1, view
+    assert lake.query("SELECT count(*) AS n FROM raw_media_results")[0]["n"] == 2
+    assert lake.media(first.uploaded.media_id)["verdict"] == "pass"  # type: ignore[index]
+    daily = lake.query("SELECT sum(total) AS n FROM compliance_daily")
+    assert daily[0]["n"] == 1
