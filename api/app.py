@@ -20,7 +20,7 @@ from fastapi.openapi.utils import get_openapi
 
 from api import errors, logs
 from api.auth import KeyRing
-from api.metrics import Metrics, MetricsMiddleware
+from api.metrics import Metrics
 from api.models import GenerationRequest
 from api.publisher import Publisher
 from api.results import RecentResults, ResultsFollower
@@ -117,7 +117,6 @@ def create_app(
     errors.install(app)
     for router in (media.router, generations.router, brands.router, health.router):
         app.include_router(router)
-    app.add_middleware(MetricsMiddleware, metrics=rt.metrics)
-    app.add_middleware(logs.AccessLogMiddleware)
+    app.add_middleware(logs.RequestObserver, metrics=rt.metrics)
     app.openapi = lambda: _openapi(app)  # type: ignore[method-assign]
     return app

@@ -1,4 +1,4 @@
-"""Access log: one JSON line per request, with no keys, tokens or bodies."""
+"""Observe every request once: a JSON access-log line (no keys, tokens or bodies) and metrics."""
 
 from __future__ import annotations
 
@@ -8,16 +8,20 @@ import uuid
 import structlog
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from api.metrics import route_of
+from api.metrics import Metrics, route_of
 
 log = structlog.get_logger("reelscope.api.access")
 
 
-class AccessLogMiddleware:
-    """Log method, route template, status and duration of each request under a request id."""
+class RequestObserver:
+    """Log and count each request by route template and status, under a request id.
 
-    def __init__(self, app: ASGIApp) -> None:
+    Pure ASGI, so request bodies (uploads) stream through untouched.
+    """
+
+    def __init__(self, app: ASGIApp, metrics: Metrics) -> None:
         self.app = app
+        self.metrics = metrics
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -39,7 +43,9 @@ class AccessLogMiddleware:
             try:
                 await self.app(scope, receive, send_wrapper)
             finally:
-                log.info(
-                    "request", method=scope.get("method"), route=route_of(scope),
-                    status=status, ms=round((time.perf_counter() - start) * 1000, 1),
-                )
+                route, method = route_of(scope), str(scope.get("method", ""))
+                seconds = time.perf_counter() - start
+                self.metrics.requests.labels(method, route, str(status)).inc()
+                self.metrics.latency.labels(method, route).observe(seconds)
+                log.info("request", method=method, route=route, status=status,
+                         ms=round(seconds * 1000, 1))

@@ -43,6 +43,6 @@ def configure(level: str = "INFO") -> None:
         server_log = logging.getLogger(name)  # hand uvicorn's lines to the JSON handler
         server_log.handlers[:] = []
         server_log.propagate = True
-    logging.getLogger("uvicorn.access").setLevel(logging.WARNING)  # AccessLogMiddleware logs it
+    logging.getLogger("uvicorn.access").setLevel(logging.WARNING)  # api.logs.RequestObserver logs it
     for noisy in ("aiokafka", "kafka", "faust", "mode", "httpx", "httpcore"):
         logging.getLogger(noisy).setLevel(max(logging.WARNING, root.level))
