@@ -13,6 +13,8 @@ from typing import Literal
 from pydantic import BaseModel, Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from processors.analyzers.gemini_options import GeminiOptions
+
 Scope = Literal["media:write", "results:read", "admin"]
 
 
@@ -45,7 +47,9 @@ class LimitSettings(BaseModel):
     decoder_memory_mb: int = Field(default=2048, ge=64)
 
 
-class GeminiSettings(BaseModel):
+class GeminiSettings(GeminiOptions):
+    """The key and model, plus every option of the analyzer (media, faults, cost, budgets)."""
+
     api_key: SecretStr | None = None
     base_url: str | None = Field(default=None, description="override for tests or a proxy")
     model: str = "gemini-2.5-flash"

@@ -119,7 +119,7 @@ class GeminiAnalyzer:
             model=g.model,
             base_url=g.base_url,
             timeout_s=g.timeout_s,
-            options=options,
+            options=options or g,
             concurrency=settings.analyzer.concurrency,
             cache=cache,
         )

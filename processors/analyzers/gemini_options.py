@@ -1,4 +1,4 @@
-"""Knobs of the Gemini analyzer that `GeminiSettings` does not (yet) hold: media, cost, faults.
+"""Options of the Gemini analyzer: media, cost, faults (`GeminiSettings` extends them).
 
 Prices are USD per million tokens and change with Google's price list: keep them in
 configuration. An unknown model id is charged at `fallback_price` (deliberately high) so a
