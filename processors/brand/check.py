@@ -1,0 +1,194 @@
+"""Brand checks of one asset: palette, logo, quality and platform fit, then a verdict.
+
+`check_media` is what the stream worker calls in a process pool (module-level, picklable
+arguments): it probes and samples the media itself and always returns a complete `BrandCheck`,
+with `status="failed"` and a readable `error` for media it cannot read. `check_frames` runs the
+same checks on frames already in memory, for tests and benchmarks.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Protocol
+
+import cv2
+import numpy as np
+import numpy.typing as npt
+
+from processors.analyzers.base import source_ref
+from processors.brand import logo_check, palette, quality
+from processors.brand.logo import LogoDetector
+from processors.brand.platforms import fit
+from processors.brand.templates import LogoDecodeError, LogoTemplate, decode_logo, prepare_logo
+from processors.brand.verdict import (
+    DEFAULT_THRESHOLDS,
+    decide,
+    platforms_score,
+    weighted_score,
+)
+from processors.config import LimitSettings
+from processors.errors import MediaError
+from processors.media import probe, sample_frames, sniff
+from schemas.events import (
+    BrandCheck,
+    BrandProfile,
+    LogoCheck,
+    MediaGenerated,
+    MediaInfo,
+    MediaUploaded,
+    PaletteCheck,
+    Platform,
+    PlatformFit,
+    QualityCheck,
+    Verdict,
+    Violation,
+)
+
+CHECKS_VERSION = "brand-checks/1"
+ANALYSIS_WIDTH = 512  # every check sees frames this wide
+
+Image = npt.NDArray[np.uint8]
+
+
+class FrameLike(Protocol):
+    """A sampled frame: its time and a BGR image (`processors.media.Frame` is one)."""
+
+    @property
+    def t_s(self) -> float: ...
+
+    @property
+    def image(self) -> Image: ...
+
+
+@dataclass(frozen=True)
+class BrandParts:
+    """Everything a `BrandCheck` reports about the frames, without the envelope."""
+
+    palette: PaletteCheck
+    logo: LogoCheck
+    quality: QualityCheck
+    platforms: dict[str, PlatformFit]
+    violations: list[Violation]
+    score: float | None
+    verdict: Verdict | None
+    scores: dict[str, float] = field(default_factory=dict)
+
+
+def check_frames(frames: Sequence[FrameLike], info: MediaInfo, profile: BrandProfile | None,
+                 logos: Sequence[npt.NDArray[np.generic] | LogoTemplate],
+                 platforms: Sequence[Platform], logo_error: str | None = None) -> BrandParts:
+    """Run every check on sampled frames (any width; they are brought to 512 px)."""
+    if not frames:
+        msg = "no frames to check"
+        raise ValueError(msg)
+    images = [(f.t_s, _analysis_size(f.image)) for f in frames]
+    scores: dict[str, float] = {}
+    violations: list[Violation] = []
+    pal = _palette(images, profile, scores, violations)
+    logo, sightings, logo_failed = _logo(images, profile, logos, logo_error, scores, violations)
+    qual, qual_violations, scores["quality"] = quality.summarise(
+        [quality.measure_frame(img, t) for t, img in images])
+    violations += qual_violations
+    fits: dict[str, PlatformFit] = {}
+    for name in platforms:
+        fits[name], found = fit(name, info, sightings)
+        violations += found
+    if (platform_score := platforms_score(fits)) is not None:
+        scores["platforms"] = platform_score
+    weights = profile.weights if profile else {}
+    score = weighted_score(scores, weights)
+    thresholds = profile.thresholds if profile else DEFAULT_THRESHOLDS
+    verdict = decide(score, thresholds, violations, failed_checks=int(logo_failed))
+    return BrandParts(pal, logo, qual, fits, violations,
+                      None if score is None else round(score, 4), verdict, scores)
+
+
+def _analysis_size(image: Image) -> Image:
+    h, w = image.shape[:2]
+    if w == ANALYSIS_WIDTH:
+        return image
+    size = (ANALYSIS_WIDTH, max(2, round(h * ANALYSIS_WIDTH / w)))
+    flags = cv2.INTER_AREA if w > ANALYSIS_WIDTH else cv2.INTER_LINEAR
+    return np.asarray(cv2.resize(image, size, interpolation=flags), np.uint8)
+
+
+def _palette(images: list[tuple[float, Image]], profile: BrandProfile | None,
+             scores: dict[str, float], violations: list[Violation]) -> PaletteCheck:
+    if profile is None:
+        return PaletteCheck(status="skipped", reason="no brand profile for this asset")
+    if not profile.palette:
+        return PaletteCheck(status="skipped", reason="the brand profile has no palette")
+    lut = palette.palette_lut(tuple(c.hex.upper() for c in profile.palette))
+    measured = [palette.measure_frame(img, t, lut, profile.tolerance_de) for t, img in images]
+    check, found, scores["palette"] = palette.summarise(measured, lut, profile.tolerance_de)
+    violations += found
+    return check
+
+
+def _logo(images: list[tuple[float, Image]], profile: BrandProfile | None,
+          logos: Sequence[npt.NDArray[np.generic] | LogoTemplate], logo_error: str | None,
+          scores: dict[str, float], violations: list[Violation],
+          ) -> tuple[LogoCheck, list[tuple[float, tuple[float, float, float, float]]], bool]:
+    if profile is None:
+        return LogoCheck(status="skipped", reason="no brand profile for this asset"), [], False
+    if logo_error is not None:
+        return LogoCheck(status="failed", reason=logo_error), [], True
+    if not logos and profile.logos:
+        reason = f"the brand profile lists {len(profile.logos)} logo(s) but none was loaded"
+        return LogoCheck(status="failed", reason=reason), [], True
+    if not logos:
+        return LogoCheck(status="skipped", reason="the brand profile has no logo"), [], False
+    try:
+        templates = [lg if isinstance(lg, LogoTemplate) else prepare_logo(lg) for lg in logos]
+    except LogoDecodeError as e:
+        return LogoCheck(status="failed", reason=str(e)), [], True
+    detector = LogoDetector(templates)
+    sightings = [(t, detector.detect(img)) for t, img in images]
+    check, found, scores["logo"] = logo_check.summarise(
+        sightings, profile.logo_zones, profile.min_logo_area_pct)
+    violations += found
+    return check, [(t, hit.bbox) for t, hit in sightings if hit is not None], False
+
+
+def decode_logos(logos: Sequence[bytes]) -> tuple[list[LogoTemplate], str | None]:
+    """Decode the profile's logo files; the error names the first one that is not an image."""
+    out: list[LogoTemplate] = []
+    for i, data in enumerate(logos):
+        try:
+            out.append(decode_logo(data))
+        except LogoDecodeError as e:
+            return [], f"logo {i + 1} of {len(logos)}: {e}"
+    return out, None
+
+
+def check_media(path: Path, event: MediaUploaded | MediaGenerated, profile: BrandProfile | None,
+                logos: list[bytes], limits: LimitSettings, frames: int = 8,
+                producer: str = "reelscope-worker") -> BrandCheck:
+    """Probe, sample and check one asset; never raises for media it cannot read."""
+    cv2.setNumThreads(1)  # one process per core does better than threads inside OpenCV
+    started = time.perf_counter()
+    base = {"media_id": event.media_id, "producer": producer, "source": source_ref(event),
+            "checks_version": CHECKS_VERSION,
+            "brand_version": profile.version if profile else None}
+    info: MediaInfo | None = None
+    try:
+        sniff(path)
+        info = probe(path, limits)
+        sampled = sample_frames(path, info, frames, limits, width=ANALYSIS_WIDTH)
+    except MediaError as e:
+        elapsed = (time.perf_counter() - started) * 1000
+        return BrandCheck(**base, status="failed", error=str(e), media=info,
+                          processing_ms=round(elapsed, 1))
+    templates, logo_error = decode_logos(logos)
+    platforms = list(event.platforms or (profile.platforms if profile else []))
+    parts = check_frames(sampled, info, profile, templates, platforms, logo_error)
+    elapsed = (time.perf_counter() - started) * 1000
+    return BrandCheck(
+        **base, status="done", verdict=parts.verdict, score=parts.score, media=info,
+        frames_sampled=len(sampled), palette=parts.palette, logo=parts.logo,
+        platforms=parts.platforms, quality=parts.quality, violations=parts.violations,
+        processing_ms=round(elapsed, 1),
+    )
