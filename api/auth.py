@@ -66,13 +66,17 @@ class KeyRing:
         principal = self.identify(key) if key else None
         if principal is None:
             raise ApiError(
-                401, "unauthorized", "a valid API key is required",
+                401,
+                "unauthorized",
+                "a valid API key is required",
                 "send 'Authorization: Bearer <key>' or 'X-API-Key: <key>'",
                 headers={"WWW-Authenticate": "Bearer"},
             )
         if not principal.scopes.intersection(scopes):
             raise ApiError(
-                403, "forbidden", f"this key lacks the scope {' or '.join(scopes)}",
+                403,
+                "forbidden",
+                f"this key lacks the scope {' or '.join(scopes)}",
                 "use a key that has the scope, or ask an operator to grant it",
             )
         return principal

@@ -25,7 +25,9 @@ LOGO_TYPES = {"image/png": "png", "image/jpeg": "jpg", "image/webp": "webp"}
 
 def not_found(brand_id: str) -> ApiError:
     return ApiError(
-        404, "not_found", f"no brand {brand_id!r}",
+        404,
+        "not_found",
+        f"no brand {brand_id!r}",
         f"create it with PUT /v1/brands/{brand_id} (a BrandRules body)",
     )
 
@@ -57,17 +59,23 @@ async def put_rules(rt: Runtime, brand_id: str, rules: BrandRules) -> BrandProfi
     """Store the rules as the next version; logos are kept."""
     async with rt.locks.hold(f"brand:{brand_id}"):
         current = await read(rt, brand_id)
-        profile = BrandProfile.model_validate({
-            **rules.model_dump(), "brand_id": brand_id,
-            "version": current.version + 1 if current else 1,
-            "logos": current.logos if current else [], "updated_at": utcnow(),
-        })
+        profile = BrandProfile.model_validate(
+            {
+                **rules.model_dump(),
+                "brand_id": brand_id,
+                "version": current.version + 1 if current else 1,
+                "logos": current.logos if current else [],
+                "updated_at": utcnow(),
+            }
+        )
         return await _save(rt, profile)
 
 
 def _invalid_logo(what: str) -> ApiError:
     return ApiError(
-        422, "invalid_logo", f"a logo must be a PNG, JPEG or WebP image, not {what}",
+        422,
+        "invalid_logo",
+        f"a logo must be a PNG, JPEG or WebP image, not {what}",
         "upload the logo as a PNG (with transparency) or a JPEG/WebP image",
         fields=[{"field": "file", "message": "not a PNG, JPEG or WebP image"}],
     )
@@ -86,9 +94,7 @@ async def logo_extension(received: Received) -> str:
     return ext
 
 
-async def put_logo(
-    rt: Runtime, brand_id: str, received: Received
-) -> BrandProfile:
+async def put_logo(rt: Runtime, brand_id: str, received: Received) -> BrandProfile:
     """Store the logo by content hash and make it the brand's only logo in a new version."""
     ext = await logo_extension(received)
     key = logo_key(brand_id, received.sha256, ext)

@@ -29,7 +29,8 @@ def require(*scopes: Scope) -> Any:
     """Build a dependency that authenticates the caller and requires one of `scopes`."""
 
     def check(
-        request: Request, rt: RuntimeDep,
+        request: Request,
+        rt: RuntimeDep,
         _b: Annotated[HTTPAuthorizationCredentials | None, Security(_bearer)] = None,
         _k: Annotated[str | None, Security(_header)] = None,
     ) -> Principal:
@@ -56,7 +57,8 @@ BrokerReady = Depends(require_broker)
 IdempotencyKey = Annotated[
     str | None,
     Header(
-        alias="Idempotency-Key", max_length=255,
+        alias="Idempotency-Key",
+        max_length=255,
         description="retries with the same key and bytes map to the same media_id",
     ),
 ]

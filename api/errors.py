@@ -1,9 +1,9 @@
 """JSON errors for every failure: `{"error": {"code", "message", "hint"}}` with the right status.
 
-    ApiError                    raised by our code; carries status, code, message, hint, headers
-    RequestValidationError      FastAPI's; answered 422 with the offending fields listed
-    StarletteHTTPException      unknown routes and methods; answered 404/405 in the same shape
-    Exception                   anything else; answered 500 without details (logged instead)
+ApiError                    raised by our code; carries status, code, message, hint, headers
+RequestValidationError      FastAPI's; answered 422 with the offending fields listed
+StarletteHTTPException      unknown routes and methods; answered 404/405 in the same shape
+Exception                   anything else; answered 500 without details (logged instead)
 """
 
 from __future__ import annotations
@@ -33,8 +33,13 @@ class ApiError(Exception):
     """An error the client can act on; the hint says what to change."""
 
     def __init__(
-        self, status: int, code: str, message: str, hint: str = "",
-        headers: Mapping[str, str] | None = None, fields: Sequence[Mapping[str, str]] = (),
+        self,
+        status: int,
+        code: str,
+        message: str,
+        hint: str = "",
+        headers: Mapping[str, str] | None = None,
+        fields: Sequence[Mapping[str, str]] = (),
     ) -> None:
         super().__init__(message)
         self.status = status
@@ -54,7 +59,9 @@ class ApiError(Exception):
 def unavailable(what: str) -> ApiError:
     """A 503 with Retry-After: the bucket or the broker failed, the request may be retried."""
     return ApiError(
-        503, "unavailable", f"{what} is unavailable; nothing was accepted",
+        503,
+        "unavailable",
+        f"{what} is unavailable; nothing was accepted",
         "retry after the number of seconds in Retry-After",
         headers={"Retry-After": str(RETRY_AFTER_S)},
     )
@@ -80,8 +87,11 @@ async def _on_validation(request: Request, exc: Exception) -> JSONResponse:
     fields = [{"field": _field_name(e["loc"]), "message": e["msg"]} for e in exc.errors()]
     names = ", ".join(f["field"] for f in fields)
     err = ApiError(
-        422, "invalid_request", f"invalid fields: {names}",
-        "correct the listed fields; /docs shows every field", fields=fields,
+        422,
+        "invalid_request",
+        f"invalid fields: {names}",
+        "correct the listed fields; /docs shows every field",
+        fields=fields,
     )
     return JSONResponse(err.body(), status_code=422)
 

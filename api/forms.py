@@ -41,7 +41,8 @@ def submission(received: Received, *, generation: bool = False) -> Submission:
     allowed = GENERATION_FIELDS if generation else UPLOAD_FIELDS
     problems = [
         {"field": name, "message": "unknown form field"}
-        for name in received.fields if name not in allowed
+        for name in received.fields
+        if name not in allowed
     ]
     parsed: dict[str, Any] = {}
     for name, check in _CHECKS.items():
@@ -54,13 +55,17 @@ def submission(received: Received, *, generation: bool = False) -> Submission:
     if problems:
         names = ", ".join(p["field"] for p in problems)
         raise ApiError(
-            422, "invalid_request", f"invalid form fields: {names}",
+            422,
+            "invalid_request",
+            f"invalid form fields: {names}",
             "brand_id: a brand id; platforms: comma-separated; labels and generation: JSON objects",
             fields=problems,
         )
     return Submission(
-        brand_id=parsed.get("brand_id"), platforms=parsed.get("platforms", []),
-        labels=parsed.get("labels", {}), generation=parsed.get("generation"),
+        brand_id=parsed.get("brand_id"),
+        platforms=parsed.get("platforms", []),
+        labels=parsed.get("labels", {}),
+        generation=parsed.get("generation"),
     )
 
 
@@ -86,7 +91,9 @@ def _generation(received: Received) -> Generation:
 
 
 _CHECKS: dict[str, Callable[[Received], Any]] = {
-    "brand_id": _brand, "platforms": _platform_list, "labels": _label_map,
+    "brand_id": _brand,
+    "platforms": _platform_list,
+    "labels": _label_map,
     "generation": _generation,
 }
 

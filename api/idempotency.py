@@ -32,7 +32,9 @@ def record_key(caller: str, key: str) -> str:
     """Bucket key of the record; scoped by caller, so two clients never share a key space."""
     if not key or len(key) > MAX_KEY_LENGTH or not key.isprintable():
         raise ApiError(
-            422, "invalid_request", "the Idempotency-Key header is empty, too long or not text",
+            422,
+            "invalid_request",
+            "the Idempotency-Key header is empty, too long or not text",
             f"send up to {MAX_KEY_LENGTH} printable characters, e.g. a UUID",
             fields=[{"field": "header.Idempotency-Key", "message": "invalid"}],
         )
@@ -54,7 +56,8 @@ async def save(store: Store, key: str, record: IdempotencyRecord) -> None:
 
 def conflict() -> ApiError:
     return ApiError(
-        409, "idempotency_conflict",
+        409,
+        "idempotency_conflict",
         "this Idempotency-Key was already used for different bytes",
         "use a new Idempotency-Key for new content; reuse a key only to retry the same upload",
     )

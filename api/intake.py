@@ -47,7 +47,9 @@ async def sniff_or_415(received: Received) -> Sniffed:
         content_type, kind = await asyncio.to_thread(sniff, received.path)
     except MediaError as e:
         raise ApiError(
-            415, "unsupported_media", f"the bytes are not a supported image or video: {e}",
+            415,
+            "unsupported_media",
+            f"the bytes are not a supported image or video: {e}",
             "send MP4, MOV, WebM or Matroska video, or JPEG, PNG or WebP images",
         ) from e
     return Sniffed(content_type, kind)
@@ -72,10 +74,17 @@ def _event(
     rt: Runtime, media_id: UUID, received: Received, sniffed: Sniffed, sub: Submission
 ) -> MediaUploaded | MediaGenerated:
     common = dict(
-        media_id=media_id, producer=rt.settings.producer_id, object_key=media_key(media_id),
-        sha256=received.sha256, size_bytes=received.size, content_type=sniffed.content_type,
-        media_kind=sniffed.kind, filename=received.filename, brand_id=sub.brand_id,
-        platforms=sub.platforms, labels=sub.labels,
+        media_id=media_id,
+        producer=rt.settings.producer_id,
+        object_key=media_key(media_id),
+        sha256=received.sha256,
+        size_bytes=received.size,
+        content_type=sniffed.content_type,
+        media_kind=sniffed.kind,
+        filename=received.filename,
+        brand_id=sub.brand_id,
+        platforms=sub.platforms,
+        labels=sub.labels,
     )
     if sub.generation is not None:
         return MediaGenerated.model_validate({**common, "generation": sub.generation})
@@ -102,7 +111,11 @@ async def _store_and_publish(
 
 
 async def accept(
-    rt: Runtime, received: Received, sub: Submission, *, caller: str,
+    rt: Runtime,
+    received: Received,
+    sub: Submission,
+    *,
+    caller: str,
     idempotency_key: str | None,
 ) -> UUID:
     """Run the whole intake and return the media_id to answer 202 with."""

@@ -47,5 +47,10 @@ class RequestObserver:
                 seconds = time.perf_counter() - start
                 self.metrics.requests.labels(method, route, str(status)).inc()
                 self.metrics.latency.labels(method, route).observe(seconds)
-                log.info("request", method=method, route=route, status=status,
-                         ms=round(seconds * 1000, 1))
+                log.info(
+                    "request",
+                    method=method,
+                    route=route,
+                    status=status,
+                    ms=round(seconds * 1000, 1),
+                )

@@ -21,26 +21,36 @@ class Metrics:
     def __init__(self) -> None:
         self.registry = CollectorRegistry()
         self.requests = Counter(
-            "reelscope_api_requests", "HTTP requests by route and status",
-            ["method", "route", "status"], registry=self.registry,
+            "reelscope_api_requests",
+            "HTTP requests by route and status",
+            ["method", "route", "status"],
+            registry=self.registry,
         )
         self.latency = Histogram(
-            "reelscope_api_request_seconds", "HTTP request latency by route",
-            ["method", "route"], buckets=LATENCY_BUCKETS, registry=self.registry,
+            "reelscope_api_request_seconds",
+            "HTTP request latency by route",
+            ["method", "route"],
+            buckets=LATENCY_BUCKETS,
+            registry=self.registry,
         )
         self.upload_bytes = Counter(
             "reelscope_api_upload_bytes", "bytes of media accepted", registry=self.registry
         )
         self.accepted = Counter(
-            "reelscope_api_media_accepted", "media accepted (202) by source",
-            ["source"], registry=self.registry,
+            "reelscope_api_media_accepted",
+            "media accepted (202) by source",
+            ["source"],
+            registry=self.registry,
         )
         self.publish_failures = Counter(
-            "reelscope_api_publish_failures", "records the broker did not acknowledge",
-            ["topic"], registry=self.registry,
+            "reelscope_api_publish_failures",
+            "records the broker did not acknowledge",
+            ["topic"],
+            registry=self.registry,
         )
         self.storage_failures = Counter(
-            "reelscope_api_storage_failures", "bucket operations that failed",
+            "reelscope_api_storage_failures",
+            "bucket operations that failed",
             registry=self.registry,
         )
 

@@ -36,7 +36,7 @@ def bucket_key(raw: str, store_url: str) -> str:
         if not store_url.startswith("s3://") or not raw.startswith(own):
             msg = "the reference names another bucket"
             raise _bad(msg)
-        key = raw[len(own):]
+        key = raw[len(own) :]
     if not _SAFE.match(key):
         msg = "the key contains characters that are not allowed (URLs, %, \\, spaces, ...)"
         raise _bad(msg)

@@ -29,7 +29,11 @@ class Publisher:
     """Own one AIOKafkaProducer; start it lazily and keep trying while the broker is down."""
 
     def __init__(
-        self, bootstrap: str, *, client_id: str = "reelscope-api", timeout_s: float = 10.0,
+        self,
+        bootstrap: str,
+        *,
+        client_id: str = "reelscope-api",
+        timeout_s: float = 10.0,
         retry_s: float = 2.0,
     ) -> None:
         self.bootstrap = bootstrap
@@ -50,8 +54,11 @@ class Publisher:
 
     async def _connect_once(self) -> bool:
         producer = AIOKafkaProducer(
-            bootstrap_servers=self.bootstrap, client_id=self.client_id, acks="all",
-            enable_idempotence=False, request_timeout_ms=int(self.timeout_s * 1000),
+            bootstrap_servers=self.bootstrap,
+            client_id=self.client_id,
+            acks="all",
+            enable_idempotence=False,
+            request_timeout_ms=int(self.timeout_s * 1000),
             linger_ms=0,
         )
         try:

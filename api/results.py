@@ -63,7 +63,11 @@ class ResultsFollower:
     """Feed a RecentResults from the results topic in a background task."""
 
     def __init__(
-        self, bootstrap: str, recent: RecentResults, *, topic: str = MEDIA_RESULTS,
+        self,
+        bootstrap: str,
+        recent: RecentResults,
+        *,
+        topic: str = MEDIA_RESULTS,
         retry_s: float = 2.0,
     ) -> None:
         self.bootstrap = bootstrap
@@ -86,7 +90,9 @@ class ResultsFollower:
         delay = self.retry_s
         while True:
             consumer = AIOKafkaConsumer(
-                bootstrap_servers=self.bootstrap, group_id=None, enable_auto_commit=False,
+                bootstrap_servers=self.bootstrap,
+                group_id=None,
+                enable_auto_commit=False,
                 client_id="reelscope-api-results",
             )
             try:

@@ -26,8 +26,13 @@ class LakeReader(Protocol):
     def media(self, media_id: UUID) -> dict[str, Any] | None: ...
 
     def list_media(
-        self, *, brand_id: str | None = None, status: str | None = None,
-        since: datetime | None = None, limit: int = 100, after: str | UUID | None = None,
+        self,
+        *,
+        brand_id: str | None = None,
+        status: str | None = None,
+        since: datetime | None = None,
+        limit: int = 100,
+        after: str | UUID | None = None,
     ) -> list[dict[str, Any]]: ...
 
 

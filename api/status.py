@@ -40,8 +40,11 @@ def parse_media_id(raw: str, field: str = "media_id") -> UUID:
 
 def from_result(result: MediaResult) -> MediaStatus:
     return MediaStatus(
-        media_id=result.media_id, status=result.status, verdict=result.verdict,
-        brand_id=result.source.brand_id, error=result.error,
+        media_id=result.media_id,
+        status=result.status,
+        verdict=result.verdict,
+        brand_id=result.source.brand_id,
+        error=result.error,
         brand_check=result.brand_check.model_dump(mode="json", by_alias=True),
         analysis=result.analysis.model_dump(mode="json", by_alias=True),
     )
@@ -58,8 +61,11 @@ def from_row(row: dict[str, Any]) -> MediaStatus:
     return MediaStatus(
         media_id=UUID(str(row["media_id"])),
         status=status if status in _STATES else "processing",
-        verdict=row.get("verdict"), brand_id=row.get("brand_id"), error=row.get("error"),
-        brand_check=_payload(row.get("brand_check")), analysis=_payload(row.get("analysis")),
+        verdict=row.get("verdict"),
+        brand_id=row.get("brand_id"),
+        error=row.get("error"),
+        brand_check=_payload(row.get("brand_check")),
+        analysis=_payload(row.get("analysis")),
     )
 
 
@@ -88,7 +94,9 @@ async def media_status(rt: Runtime, media_id: UUID) -> MediaStatus:
     if accepted:
         return MediaStatus(media_id=media_id, status="processing")
     raise ApiError(
-        404, "not_found", f"no media {media_id}",
+        404,
+        "not_found",
+        f"no media {media_id}",
         "check the id; media appear here as soon as POST /v1/media answered 202",
     )
 
@@ -104,8 +112,13 @@ def _matches(
 
 
 async def list_media(
-    rt: Runtime, *, brand_id: str | None, status: MediaState | None, since: datetime | None,
-    limit: int, after: UUID | None,
+    rt: Runtime,
+    *,
+    brand_id: str | None,
+    status: MediaState | None,
+    since: datetime | None,
+    limit: int,
+    after: UUID | None,
 ) -> MediaPage:
     """One page in media_id (= time) order from the lake, with fresher recent results merged.
 
@@ -114,7 +127,11 @@ async def list_media(
     """
     try:
         rows = await asyncio.to_thread(
-            rt.lake.list_media, brand_id=brand_id, status=status, since=since, limit=limit,
+            rt.lake.list_media,
+            brand_id=brand_id,
+            status=status,
+            since=since,
+            limit=limit,
             after=after,
         )
     except Exception as e:

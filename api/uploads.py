@@ -48,7 +48,9 @@ class Received:
 
 def too_large(limit: int) -> ApiError:
     return ApiError(
-        413, "too_large", f"the file is larger than the limit of {limit} bytes",
+        413,
+        "too_large",
+        f"the file is larger than the limit of {limit} bytes",
         "send a smaller file or ask an operator to raise REELSCOPE_LIMITS__MAX_UPLOAD_BYTES",
     )
 
@@ -62,7 +64,9 @@ def refuse_declared_length(request: Request, limit: int, allowance: int = 0) -> 
 
 def _malformed(why: str) -> ApiError:
     return ApiError(
-        400, "malformed_body", f"the multipart body is malformed: {why}",
+        400,
+        "malformed_body",
+        f"the multipart body is malformed: {why}",
         "send multipart/form-data with the media in a part named 'file'",
     )
 
@@ -120,10 +124,14 @@ class _Form:
 
     def callbacks(self) -> dict[str, object]:
         return {
-            "on_part_begin": self._part_begin, "on_header_field": self._header_field,
-            "on_header_value": self._header_value, "on_header_end": self._header_end,
-            "on_headers_finished": self._headers_done, "on_part_data": self._data,
-            "on_part_end": self._part_end, "on_end": self._end,
+            "on_part_begin": self._part_begin,
+            "on_header_field": self._header_field,
+            "on_header_value": self._header_value,
+            "on_header_end": self._header_end,
+            "on_headers_finished": self._headers_done,
+            "on_part_data": self._data,
+            "on_part_end": self._part_end,
+            "on_end": self._end,
         }
 
     def _part_begin(self) -> None:
@@ -178,7 +186,9 @@ def _boundary(request: Request) -> bytes:
     ctype, options = parse_options_header(request.headers.get("content-type"))
     if ctype != b"multipart/form-data" or not options.get(b"boundary"):
         raise ApiError(
-            415, "unsupported_body", "the body must be multipart/form-data with a boundary",
+            415,
+            "unsupported_body",
+            "the body must be multipart/form-data with a boundary",
             "send the media as a multipart part named 'file'",
         )
     return options[b"boundary"]
@@ -202,7 +212,9 @@ async def receive_multipart(
             raise _malformed(msg)
         if not form.file_seen:
             raise ApiError(
-                422, "invalid_request", f"no '{file_field}' part in the form",
+                422,
+                "invalid_request",
+                f"no '{file_field}' part in the form",
                 f"attach the media as a multipart part named '{file_field}'",
                 fields=[{"field": file_field, "message": "missing"}],
             )

@@ -72,8 +72,14 @@ def logo_set(rng: np.random.Generator, n: int) -> list[LogoCase]:
             others = [k for k in logos if k != name and {k, name} != {"demo", "badge"}]
             other = logos[others[int(rng.integers(len(others)))]]
             size = float(rng.uniform(0.1, 0.35)) * w
-            synth.composite(frame, other, rng.uniform(0, w - size), rng.uniform(0, h - size),
-                            size, float(rng.uniform(-10, 10)))
+            synth.composite(
+                frame,
+                other,
+                rng.uniform(0, w - size),
+                rng.uniform(0, h - size),
+                size,
+                float(rng.uniform(-10, 10)),
+            )
         q, blur = int(rng.choice([60, 75, 90])), float(rng.choice([0.0, 0.6, 1.0]))
         out.append((synth.degrade(frame, q, blur), name, gt, visible))
     return out
@@ -98,8 +104,7 @@ def palette_set(rng: np.random.Generator, n: int) -> list[tuple[Frame, bool]]:
         colours, accents = (PALETTE, others) if on else (others, PALETTE)
         chromatic = [c for c in colours if c not in ("#FFFFFF", "#111111")]
         ground = chromatic[int(rng.integers(len(chromatic)))] if rng.random() < 0.5 else None
-        art, share = synth.artwork(w, h, rng, colours, accents, float(rng.uniform(0, 0.3)),
-                                   ground)
+        art, share = synth.artwork(w, h, rng, colours, accents, float(rng.uniform(0, 0.3)), ground)
         brand_share = share if on else 1 - share
         if (on and brand_share >= 0.8) or (not on and brand_share <= 0.55):
             out.append((synth.degrade(art, int(rng.choice([60, 75, 90]))), on))
@@ -113,10 +118,20 @@ def _platforms(*names: str) -> list[Platform]:
 
 def platform_cases() -> list[tuple[Platform, MediaInfo, bool]]:
     """Formats with the answer the published specs give (not computed from our table)."""
-    def video(w: int, h: int, s: float = 30, fps: float = 30, mb: float = 40,
-              audio: bool = True) -> MediaInfo:
-        return MediaInfo(kind="video", container="mp4", width=w, height=h, duration_s=s, fps=fps,
-                         has_audio=audio, size_bytes=int(mb * 2**20))
+
+    def video(
+        w: int, h: int, s: float = 30, fps: float = 30, mb: float = 40, audio: bool = True
+    ) -> MediaInfo:
+        return MediaInfo(
+            kind="video",
+            container="mp4",
+            width=w,
+            height=h,
+            duration_s=s,
+            fps=fps,
+            has_audio=audio,
+            size_bytes=int(mb * 2**20),
+        )
 
     def image(w: int, h: int) -> MediaInfo:
         return MediaInfo(kind="image", container="jpeg", width=w, height=h, size_bytes=900_000)
@@ -124,26 +139,47 @@ def platform_cases() -> list[tuple[Platform, MediaInfo, bool]]:
     v916, v169, v11 = video(1080, 1920), video(1920, 1080), video(1080, 1080)
     reels, stories, feed, shorts = _platforms("reels", "stories", "feed", "shorts")
     return [
-        (reels, v916, True), (reels, v169, False), (reels, video(1080, 1350), True),
-        (reels, v11, False), (reels, video(1080, 1920, s=240), False),
-        (reels, video(360, 640), False), (reels, image(1080, 1920), False),
+        (reels, v916, True),
+        (reels, v169, False),
+        (reels, video(1080, 1350), True),
+        (reels, v11, False),
+        (reels, video(1080, 1920, s=240), False),
+        (reels, video(360, 640), False),
+        (reels, image(1080, 1920), False),
         (reels, video(720, 1280), True),
-        (stories, image(1080, 1920), True), (stories, v916, True),
-        (stories, video(1080, 1920, s=90), False), (stories, image(400, 711), False),
-        (feed, image(1080, 1080), True), (feed, image(1080, 1350), True),
-        (feed, image(1080, 1920), False), (feed, v169, True), (feed, image(500, 500), False),
+        (stories, image(1080, 1920), True),
+        (stories, v916, True),
+        (stories, video(1080, 1920, s=90), False),
+        (stories, image(400, 711), False),
+        (feed, image(1080, 1080), True),
+        (feed, image(1080, 1350), True),
+        (feed, image(1080, 1920), False),
+        (feed, v169, True),
+        (feed, image(500, 500), False),
         (feed, video(1080, 1080, s=1800), True),
-        ("tiktok", v916, True), ("tiktok", v169, True), ("tiktok", video(480, 854), False),
-        ("tiktok", video(1080, 1920, s=900), False), ("tiktok", video(1080, 1920, mb=800), False),
-        ("tiktok", image(1080, 1920), False), ("tiktok", video(2560, 1080), False),
-        (shorts, v916, True), (shorts, v11, True), (shorts, v169, False),
-        (shorts, video(1080, 1920, s=170), True), (shorts, video(1080, 1920, s=200), False),
-        ("youtube", v169, True), ("youtube", v916, True),
+        ("tiktok", v916, True),
+        ("tiktok", v169, True),
+        ("tiktok", video(480, 854), False),
+        ("tiktok", video(1080, 1920, s=900), False),
+        ("tiktok", video(1080, 1920, mb=800), False),
+        ("tiktok", image(1080, 1920), False),
+        ("tiktok", video(2560, 1080), False),
+        (shorts, v916, True),
+        (shorts, v11, True),
+        (shorts, v169, False),
+        (shorts, video(1080, 1920, s=170), True),
+        (shorts, video(1080, 1920, s=200), False),
+        ("youtube", v169, True),
+        ("youtube", v916, True),
         ("youtube", video(1920, 1080, s=3 * 3600), True),
-        ("youtube", video(1920, 1080, s=13 * 3600), False), ("youtube", image(1920, 1080), False),
-        ("youtube", video(320, 180), False), ("linkedin", v169, True),
-        ("linkedin", image(1200, 627), True), ("linkedin", video(1920, 1080, s=1200), False),
-        ("linkedin", video(3000, 1000), False), ("linkedin", video(1080, 1920, fps=8), True),
+        ("youtube", video(1920, 1080, s=13 * 3600), False),
+        ("youtube", image(1920, 1080), False),
+        ("youtube", video(320, 180), False),
+        ("linkedin", v169, True),
+        ("linkedin", image(1200, 627), True),
+        ("linkedin", video(1920, 1080, s=1200), False),
+        ("linkedin", video(3000, 1000), False),
+        ("linkedin", video(1080, 1920, fps=8), True),
         ("linkedin", video(200, 120), False),
     ]
 
@@ -169,16 +205,20 @@ def bench_logo(frames: list[LogoCase], hits: list[LogoHit | None]) -> dict[str, 
         found[group][0] += ok
         found[group][1] += 1
         if group == "big":
-            per_logo[name] = [a + b for a, b in zip(per_logo.get(name, [0, 0]), (ok, 1),
-                                                    strict=True)]
+            per_logo[name] = [
+                a + b for a, b in zip(per_logo.get(name, [0, 0]), (ok, 1), strict=True)
+            ]
         if ok and hit is not None:
             ious.append(synth.iou(hit.bbox, gt))
     out = {f"recall_{k}": v[0] / max(1, v[1]) for k, v in found.items()}
     out |= {f"n_{k}": v[1] for k, v in found.items()}
     out |= {f"logo_{k}": v[0] / max(1, v[1]) for k, v in sorted(per_logo.items())}
-    return out | {"precision": tp / max(1, tp + fp), "detections": tp + fp,
-                  "mean_iou": statistics.fmean(ious) if ious else 0.0,
-                  "min_iou": min(ious, default=0)}
+    return out | {
+        "precision": tp / max(1, tp + fp),
+        "detections": tp + fp,
+        "mean_iou": statistics.fmean(ious) if ious else 0.0,
+        "min_iou": min(ious, default=0),
+    }
 
 
 def bench_palette(frames: list[tuple[Frame, bool]], profile: BrandProfile) -> float:
@@ -208,7 +248,7 @@ def per_frame_costs(logo: Frame) -> None:
 
     rng = np.random.default_rng(3)
     grey = cv2.cvtColor(synth.background("photo", 512, 288, rng), cv2.COLOR_BGR2GRAY)
-    tmpls = [np.ascontiguousarray(grey[10:10 + s, 10:10 + s]) for s in (24, 32, 40, 48, 64)]
+    tmpls = [np.ascontiguousarray(grey[10 : 10 + s, 10 : 10 + s]) for s in (24, 32, 40, 48, 64)]
     ref = _ms(lambda _: [cv2.matchTemplate(grey, t, cv2.TM_CCOEFF_NORMED) for t in tmpls], [0] * 20)
     print(f"  reference: 5-scale matchTemplate at 512x288 = {ref:.1f} ms (limits table: 8 ms)")
     lut = palette.palette_lut(tuple(PALETTE))
@@ -223,8 +263,16 @@ def per_frame_costs(logo: Frame) -> None:
         ms = {k: _ms(fn, frames) for k, fn in costs.items()}
         text = "  ".join(f"{k} {v:5.1f} ms ({v / ref:.1f}x ref)" for k, v in ms.items())
         print(f"  {w}x{h}: {text}")
-    info = MediaInfo(kind="video", container="mp4", width=1080, height=1920, duration_s=30,
-                     fps=30, has_audio=True, size_bytes=50_000_000)
+    info = MediaInfo(
+        kind="video",
+        container="mp4",
+        width=1080,
+        height=1920,
+        duration_s=30,
+        fps=30,
+        has_audio=True,
+        size_bytes=50_000_000,
+    )
     boxes = [(float(t), (0.1, 0.1, 0.2, 0.1)) for t in range(CLIP_FRAMES)]
     every = list(PLATFORM_SPECS)
     fits = _ms(lambda _: [fit(p, info, boxes) for p in every], [0] * 50)
@@ -243,19 +291,30 @@ def clip_costs(profile: BrandProfile) -> None:
     with tempfile.TemporaryDirectory() as tmp:
         logo_path = samples.make_logo(Path(tmp) / "logo.png")
         for w, h in ((1280, 720), (720, 1280)):
-            clip = samples.make_video(Path(tmp) / f"clip_{w}x{h}.mp4", width=w, height=h,
-                                      seconds=30, fps=25, logo=logo_path, cuts=4, text="SALE")
+            clip = samples.make_video(
+                Path(tmp) / f"clip_{w}x{h}.mp4",
+                width=w,
+                height=h,
+                seconds=30,
+                fps=25,
+                logo=logo_path,
+                cuts=4,
+                text="SALE",
+            )
             info = probe(clip, LimitSettings())
             start = time.perf_counter()
             frames = sample_frames(clip, info, CLIP_FRAMES, LimitSettings())
             decode = time.perf_counter() - start
             start = time.perf_counter()
-            parts = check_frames(frames, info, profile, [synth.demo_logo()], ["instagram_reels",
-                                                                         "youtube"])
+            parts = check_frames(
+                frames, info, profile, [synth.demo_logo()], ["instagram_reels", "youtube"]
+            )
             checks = time.perf_counter() - start
-            print(f"  30 s {w}x{h}: {len(frames)} frames, checks {checks * 1000:.0f} ms "
-                  f"(decode {decode * 1000:.0f} ms, not counted); verdict {parts.verdict}, "
-                  f"logo found {parts.logo.found}")
+            print(
+                f"  30 s {w}x{h}: {len(frames)} frames, checks {checks * 1000:.0f} ms "
+                f"(decode {decode * 1000:.0f} ms, not counted); verdict {parts.verdict}, "
+                f"logo found {parts.logo.found}"
+            )
 
 
 def main() -> None:
@@ -265,18 +324,25 @@ def main() -> None:
     args = parser.parse_args()
     cv2.setNumThreads(1)
     rng = np.random.default_rng(args.seed)
-    profile = BrandProfile(brand_id="bench", version=1, name="Bench",
-                           palette=[BrandColour(hex=c) for c in PALETTE])
+    profile = BrandProfile(
+        brand_id="bench", version=1, name="Bench", palette=[BrandColour(hex=c) for c in PALETTE]
+    )
     logo_frames = logo_set(rng, args.frames)
     hits = detect_all(logo_frames)
     m = bench_logo(logo_frames, hits)
-    print(f"logo: {args.frames} frames, {m['n_big']:.0f} visible logos >= 2 % of the frame, "
-          f"{m['n_small']:.0f} smaller, {m['n_invisible']:.0f} invisible")
-    print(f"  precision {m['precision']:.3f} ({m['detections']:.0f} detections)  "
-          f"recall(>=2%) {m['recall_big']:.3f}  recall(<2%) {m['recall_small']:.3f}  "
-          f"recall(invisible) {m['recall_invisible']:.3f}")
-    print(f"  mean IoU {m['mean_iou']:.3f} (min {m['min_iou']:.3f}); recall(>=2%) by logo: "
-          + ", ".join(f"{k[5:]} {v:.2f}" for k, v in m.items() if k.startswith("logo_")))
+    print(
+        f"logo: {args.frames} frames, {m['n_big']:.0f} visible logos >= 2 % of the frame, "
+        f"{m['n_small']:.0f} smaller, {m['n_invisible']:.0f} invisible"
+    )
+    print(
+        f"  precision {m['precision']:.3f} ({m['detections']:.0f} detections)  "
+        f"recall(>=2%) {m['recall_big']:.3f}  recall(<2%) {m['recall_small']:.3f}  "
+        f"recall(invisible) {m['recall_invisible']:.3f}"
+    )
+    print(
+        f"  mean IoU {m['mean_iou']:.3f} (min {m['min_iou']:.3f}); recall(>=2%) by logo: "
+        + ", ".join(f"{k[5:]} {v:.2f}" for k, v in m.items() if k.startswith("logo_"))
+    )
     print(f"palette accuracy {bench_palette(palette_set(rng, args.frames // 2), profile):.3f}")
     print(f"platform accuracy {bench_platforms(logo_frames, hits):.3f}")
     print("per-frame cost at 512 px wide, one core:")

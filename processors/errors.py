@@ -1,14 +1,14 @@
 """The exception tree of reelscope.
 
-    ReelscopeError
-    ├── StorageError            the bucket failed or refused (retry later)
-    │   └── ObjectNotFound      no object under that key
-    ├── MediaError              the bytes are not media we can analyse (permanent: failed result)
-    │   ├── UnsupportedMedia    a type we do not accept
-    │   └── MediaLimitExceeded  too large, too long, too many pixels, too slow to decode
-    └── AnalyzerError
-        ├── AnalyzerUnavailable a transient fault: retry later
-        └── AnalyzerRejected    the analyzer will never accept this input: dead-letter
+ReelscopeError
+├── StorageError            the bucket failed or refused (retry later)
+│   └── ObjectNotFound      no object under that key
+├── MediaError              the bytes are not media we can analyse (permanent: failed result)
+│   ├── UnsupportedMedia    a type we do not accept
+│   └── MediaLimitExceeded  too large, too long, too many pixels, too slow to decode
+└── AnalyzerError
+    ├── AnalyzerUnavailable a transient fault: retry later
+    └── AnalyzerRejected    the analyzer will never accept this input: dead-letter
 """
 
 

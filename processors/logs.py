@@ -28,14 +28,16 @@ def configure(level: str = "INFO") -> None:
         cache_logger_on_first_use=True,
     )
     handler = logging.StreamHandler(sys.stderr)
-    handler.setFormatter(structlog.stdlib.ProcessorFormatter(
-        foreign_pre_chain=shared,
-        processors=[
-            structlog.stdlib.ProcessorFormatter.remove_processors_meta,
-            structlog.processors.format_exc_info,
-            structlog.processors.JSONRenderer(),
-        ],
-    ))
+    handler.setFormatter(
+        structlog.stdlib.ProcessorFormatter(
+            foreign_pre_chain=shared,
+            processors=[
+                structlog.stdlib.ProcessorFormatter.remove_processors_meta,
+                structlog.processors.format_exc_info,
+                structlog.processors.JSONRenderer(),
+            ],
+        )
+    )
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level.upper())
@@ -43,6 +45,7 @@ def configure(level: str = "INFO") -> None:
         server_log = logging.getLogger(name)  # hand uvicorn's lines to the JSON handler
         server_log.handlers[:] = []
         server_log.propagate = True
-    logging.getLogger("uvicorn.access").setLevel(logging.WARNING)  # api.logs.RequestObserver logs it
+    # api.logs.RequestObserver writes the access log
+    logging.getLogger("uvicorn.access").setLevel(logging.WARNING)
     for noisy in ("aiokafka", "kafka", "faust", "mode", "httpx", "httpcore"):
         logging.getLogger(noisy).setLevel(max(logging.WARNING, root.level))

@@ -28,7 +28,8 @@ LOGO_BODY: dict[str, Any] = {
             "image/webp": {"schema": {"type": "string", "format": "binary"}},
             "multipart/form-data": {
                 "schema": {
-                    "type": "object", "required": ["file"],
+                    "type": "object",
+                    "required": ["file"],
                     "properties": {"file": {"type": "string", "format": "binary"}},
                 }
             },
@@ -38,7 +39,9 @@ LOGO_BODY: dict[str, Any] = {
 
 
 @router.put(
-    "/{brand_id}", dependencies=[BrokerReady], response_model_by_alias=True,
+    "/{brand_id}",
+    dependencies=[BrokerReady],
+    response_model_by_alias=True,
     responses=error_responses(401, 403, 422, 503),
 )
 async def put_brand(
@@ -60,8 +63,11 @@ async def get_brand(brand_id: BrandIdPath, rt: RuntimeDep, caller: BrandReader) 
 
 
 @router.put(
-    "/{brand_id}/logo", dependencies=[BrokerReady], response_model_by_alias=True,
-    openapi_extra=LOGO_BODY, responses=error_responses(401, 403, 404, 413, 422, 503),
+    "/{brand_id}/logo",
+    dependencies=[BrokerReady],
+    response_model_by_alias=True,
+    openapi_extra=LOGO_BODY,
+    responses=error_responses(401, 403, 404, 413, 422, 503),
 )
 async def put_logo(
     brand_id: BrandIdPath, request: Request, rt: RuntimeDep, caller: Admin

@@ -23,9 +23,7 @@ BODY: dict[str, Any] = {
     "requestBody": {
         "required": True,
         "content": {
-            "application/json": {
-                "schema": {"$ref": "#/components/schemas/GenerationRequest"}
-            },
+            "application/json": {"schema": {"$ref": "#/components/schemas/GenerationRequest"}},
             "multipart/form-data": {
                 "schema": {
                     "type": "object",
@@ -50,8 +48,11 @@ def _invalid_json(e: ValidationError) -> ApiError:
     ]
     names = ", ".join(f["field"] for f in fields)
     return ApiError(
-        422, "invalid_request", f"invalid fields: {names}",
-        "send a GenerationRequest as JSON (see /docs)", fields=fields,
+        422,
+        "invalid_request",
+        f"invalid fields: {names}",
+        "send a GenerationRequest as JSON (see /docs)",
+        fields=fields,
     )
 
 
@@ -63,7 +64,9 @@ async def _from_json(request: Request, rt: Runtime) -> tuple[Received, intake.Su
     key = objects.bucket_key(body.object_key, rt.store.url)
     received = await objects.fetch(rt, key)
     sub = intake.Submission(
-        brand_id=body.brand_id, platforms=list(body.platforms), labels=dict(body.labels),
+        brand_id=body.brand_id,
+        platforms=list(body.platforms),
+        labels=dict(body.labels),
         generation=body.generation,
     )
     return received, sub
@@ -81,11 +84,17 @@ async def _from_multipart(request: Request, rt: Runtime) -> tuple[Received, inta
 
 
 @router.post(
-    "", status_code=202, dependencies=[BrokerReady], openapi_extra=BODY,
+    "",
+    status_code=202,
+    dependencies=[BrokerReady],
+    openapi_extra=BODY,
     responses=error_responses(400, 401, 403, 409, 413, 415, 422, 503),
 )
 async def register_generation(
-    request: Request, response: Response, rt: RuntimeDep, caller: Writer,
+    request: Request,
+    response: Response,
+    rt: RuntimeDep,
+    caller: Writer,
     idempotency_key: IdempotencyKey = None,
 ) -> Accepted:
     """Register a generated asset (in the bucket, or attached); 202 once its event is acked."""

@@ -45,11 +45,17 @@ def accepted(response: Response, media_id: UUID) -> Accepted:
 
 
 @router.post(
-    "", status_code=202, dependencies=[BrokerReady], openapi_extra=MULTIPART_BODY,
+    "",
+    status_code=202,
+    dependencies=[BrokerReady],
+    openapi_extra=MULTIPART_BODY,
     responses=error_responses(400, 401, 403, 409, 413, 415, 422, 503),
 )
 async def upload_media(
-    request: Request, response: Response, rt: RuntimeDep, caller: Writer,
+    request: Request,
+    response: Response,
+    rt: RuntimeDep,
+    caller: Writer,
     idempotency_key: IdempotencyKey = None,
 ) -> Accepted:
     """Upload an image or video; 202 once it is stored and its event acknowledged."""
@@ -74,7 +80,8 @@ async def get_media(media_id: str, rt: RuntimeDep, caller: Reader) -> MediaStatu
 
 @router.get("", responses=error_responses(401, 403, 422, 503))
 async def list_media(
-    rt: RuntimeDep, caller: Reader,
+    rt: RuntimeDep,
+    caller: Reader,
     brand_id: Annotated[BrandId | None, Query()] = None,
     status_: Annotated[MediaState | None, Query(alias="status")] = None,
     since: Annotated[AwareDatetime | None, Query(description="RFC 3339, with a time zone")] = None,

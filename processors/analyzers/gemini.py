@@ -223,11 +223,12 @@ class GeminiAnalyzer:
         )
         model_cls, problem = answer_model(request.event), ""
         client = self.client  # built outside the timed call
+        contents = types.Content(role="user", parts=[part, types.Part.from_text(text=prompt)])
         for _ in range(2):
             response = await self._retrier.call(
                 "generate_content",
                 lambda: client.aio.models.generate_content(
-                    model=self.model, contents=[part, prompt], config=config
+                    model=self.model, contents=contents, config=config
                 ),
                 timeout_s=self.timeout_s,
                 limited=True,

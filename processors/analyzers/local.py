@@ -5,8 +5,11 @@ Scales of the measures (null when they do not apply, never guessed):
 - `brightness`: mean luma of the sampled frames, 0–1;
 - `colourfulness`: Hasler–Süsstrunk M, 0 (grey) to ~150 (very colourful);
 - `sharpness`: variance of the Laplacian of 512-px-wide grey frames;
-- `loudness_lufs`: EBU R128 integrated loudness; `silence_ratio`: share of time below -50 dBFS.
-`faces_max` stays null: OpenCV 5 ships no face model (no Haar cascades), and nothing is downloaded.
+- `loudness_lufs`: EBU R128 integrated loudness; `silence_ratio`: share of time below -50 dBFS;
+- `text_coverage`: share of the frame inside OCR text boxes, the most of `OCR_FRAMES` frames;
+- `faces_max`: most faces found in one sampled frame (null if the face model is not installed).
+A 320-px JPEG of the sharpest middle frame is returned with the measures; `thumbnail_key` is set
+only when the caller gives the analyzer a `ThumbnailSink` that stores it.
 """
 
 from __future__ import annotations
@@ -15,17 +18,22 @@ import asyncio
 import logging
 import re
 import time
+from collections.abc import Awaitable, Callable
 from concurrent.futures import BrokenExecutor, Executor
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import NamedTuple
+from uuid import UUID
 
 import cv2
 import numpy as np
 
 from processors.analyzers.base import AnalysisRequest, source_ref
 from processors.config import LimitSettings
-from processors.errors import AnalyzerUnavailable, MediaError
+from processors.errors import AnalyzerUnavailable, MediaError, StorageError
 from processors.media import Frame, input_args, probe, run_limited, sample_frames, sniff
+from processors.vision import detect_faces, faces_available, read_text, text_coverage
+from processors.vision.frames import pick_thumbnail, spread, thumbnail_jpeg
 from schemas.events import MediaAnalysis, MediaInfo, TechnicalAnalysis, Usage
 
 log = logging.getLogger(__name__)
@@ -35,6 +43,7 @@ CUT_MIN_CHANGE = 4.0  # a cut changes at least 4 % of full scale on average per 
 CUT_RATIO = 3.0  # ... and at least 3x the typical change of its neighbourhood
 CUT_WINDOW = 8  # frames each side that define the neighbourhood
 MIN_SHOT_S = 0.3
+OCR_FRAMES = 3  # OCR costs ~50 ms a frame plus ~45 ms a text line: a few frames only
 _FRAME_T = re.compile(
     r"^\[Parsed_metadata_\d+ @ 0x[0-9a-f]+\] frame:\s*\d+\s+pts:\s*-?\d+\s+pts_time:(\S+)"
 )
@@ -43,6 +52,17 @@ _SILENCE = re.compile(
     r"^\[Parsed_silencedetect_\d+ @ 0x[0-9a-f]+\] silence_(start|end): (-?[\d.]+)"
 )
 _LUFS = re.compile(r"^\s+I:\s+(-?[\d.]+) LUFS")
+
+ThumbnailSink = Callable[[UUID, bytes], Awaitable[str]]
+"""Store a thumbnail JPEG for a media id and return its object key (e.g. `thumbs/<id>.jpg`)."""
+
+
+class LocalResult(NamedTuple):
+    """What one file gave: the probe, the measures, and a JPEG thumbnail (None if not encodable)."""
+
+    info: MediaInfo
+    technical: TechnicalAnalysis
+    thumbnail: bytes | None
 
 
 @dataclass
@@ -161,40 +181,61 @@ def frame_measures(frames: list[Frame]) -> dict[str, object]:
         "brightness": round(float(np.mean([g.mean() for g in greys])) / 255, 4),
         "colourfulness": round(float(np.mean([colourfulness(f.image) for f in frames])), 3),
         "sharpness": round(float(np.mean([cv2.Laplacian(g, cv2.CV_64F).var() for g in greys])), 3),
-        "faces_max": None,
     }
 
 
+def vision_measures(frames: list[Frame], ocr_frames: int = OCR_FRAMES) -> dict[str, object]:
+    """Text coverage (OCR on a few frames) and the most faces in one frame (all frames)."""
+    picked = spread(frames, ocr_frames)
+    coverage = max((text_coverage(read_text(f.image)) for f in picked), default=0.0)
+    faces = max(len(detect_faces(f.image)) for f in frames) if faces_available() else None
+    return {"text_coverage": coverage, "faces_max": faces}
+
+
 def analyze_media(
-    path: Path, info: MediaInfo | None, limits: LimitSettings, frames: int
-) -> tuple[MediaInfo, TechnicalAnalysis]:
-    """Probe (if needed) and measure one file; raises `MediaError` for unreadable media."""
+    path: Path,
+    info: MediaInfo | None,
+    limits: LimitSettings,
+    frames: int,
+    ocr_frames: int = OCR_FRAMES,
+) -> LocalResult:
+    """Probe (if needed), measure one file and make its thumbnail; `MediaError` if unreadable."""
     info = info or probe(path, limits)
     sampled = sample_frames(path, info, frames, limits)
-    measures = frame_measures(sampled)
+    measures = frame_measures(sampled) | vision_measures(sampled, ocr_frames)
     if info.kind == "video":
         measures |= video_measures(path, info, limits)
-    return info, TechnicalAnalysis.model_validate(measures)
+    thumbnail = thumbnail_jpeg(sampled[pick_thumbnail([f.image for f in sampled])].image)
+    return LocalResult(info, TechnicalAnalysis.model_validate(measures), thumbnail)
 
 
 def analyze_file(
     path: Path, info: MediaInfo | None, limits: LimitSettings, frames: int
 ) -> TechnicalAnalysis:
     """Measure one file in this process (picklable: runs in a ProcessPoolExecutor)."""
-    return analyze_media(path, info, limits, frames)[1]
+    return analyze_media(path, info, limits, frames).technical
 
 
 class LocalAnalyzer:
-    """Offline technical analysis; CPU work runs in `executor` (default: the loop's threads)."""
+    """Offline technical analysis; CPU work runs in `executor` (default: the loop's threads).
+
+    With `thumbnails`, each thumbnail is handed to that sink and its key lands in
+    `technical.thumbnail_key`; a sink's `StorageError` only leaves the key null.
+    """
 
     name = "local"
 
     def __init__(
-        self, limits: LimitSettings, executor: Executor | None = None, frames: int = 16
+        self,
+        limits: LimitSettings,
+        executor: Executor | None = None,
+        frames: int = 16,
+        thumbnails: ThumbnailSink | None = None,
     ) -> None:
         self._limits = limits
         self._executor = executor
         self._frames = frames
+        self._thumbnails = thumbnails
 
     async def analyze(self, request: AnalysisRequest) -> MediaAnalysis:
         """Analyse one file; unreadable media give a `failed` analysis, not an exception."""
@@ -202,7 +243,7 @@ class LocalAnalyzer:
         loop = asyncio.get_running_loop()
         info, technical, error = request.media, None, None
         try:
-            info, technical = await loop.run_in_executor(
+            info, technical, thumbnail = await loop.run_in_executor(
                 self._executor,
                 analyze_media,
                 request.path,
@@ -210,6 +251,7 @@ class LocalAnalyzer:
                 self._limits,
                 self._frames,
             )
+            technical = await self._store_thumbnail(request, technical, thumbnail)
         except MediaError as exc:
             error = str(exc)
         except BrokenExecutor as exc:
@@ -227,6 +269,19 @@ class LocalAnalyzer:
             usage=Usage(cost_usd=0.0),
             latency_ms=round((time.perf_counter() - started) * 1000, 1),
         )
+
+    async def _store_thumbnail(
+        self, request: AnalysisRequest, technical: TechnicalAnalysis, thumbnail: bytes | None
+    ) -> TechnicalAnalysis:
+        """Hand the thumbnail to the sink, if any, and record the key it was stored under."""
+        if self._thumbnails is None or thumbnail is None:
+            return technical
+        try:
+            key = await self._thumbnails(request.event.media_id, thumbnail)
+        except StorageError as exc:
+            log.warning("thumbnail not stored for %s: %s", request.event.media_id, exc)
+            return technical
+        return technical.model_copy(update={"thumbnail_key": key})
 
     async def aclose(self) -> None:
         """Release nothing: the executor belongs to the caller."""

@@ -7,17 +7,24 @@ from concurrent.futures import Executor
 from typing import cast
 
 from processors.analyzers.base import Analyzer
-from processors.analyzers.local import LocalAnalyzer
+from processors.analyzers.local import LocalAnalyzer, ThumbnailSink
 from processors.config import Settings
 
 NAMES = ("local", "gemini")
 
 
-def create_analyzer(settings: Settings, *, executor: Executor | None = None) -> Analyzer:
+def create_analyzer(
+    settings: Settings,
+    *,
+    executor: Executor | None = None,
+    thumbnails: ThumbnailSink | None = None,
+) -> Analyzer:
     """Build the configured analyzer ('auto' resolves to gemini only when a key is set)."""
     name = settings.analyzer_name
     if name == "local":
-        return LocalAnalyzer(settings.limits, executor, frames=settings.worker.sample_frames)
+        return LocalAnalyzer(
+            settings.limits, executor, frames=settings.worker.sample_frames, thumbnails=thumbnails
+        )
     if name == "gemini":
         module = importlib.import_module("processors.analyzers.gemini")
         return cast(Analyzer, module.GeminiAnalyzer.from_settings(settings))

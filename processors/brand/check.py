@@ -77,9 +77,14 @@ class BrandParts:
     scores: dict[str, float] = field(default_factory=dict)
 
 
-def check_frames(frames: Sequence[FrameLike], info: MediaInfo, profile: BrandProfile | None,
-                 logos: Sequence[npt.NDArray[np.generic] | LogoTemplate],
-                 platforms: Sequence[Platform], logo_error: str | None = None) -> BrandParts:
+def check_frames(
+    frames: Sequence[FrameLike],
+    info: MediaInfo,
+    profile: BrandProfile | None,
+    logos: Sequence[npt.NDArray[np.generic] | LogoTemplate],
+    platforms: Sequence[Platform],
+    logo_error: str | None = None,
+) -> BrandParts:
     """Run every check on sampled frames (any width; they are brought to 512 px)."""
     if not frames:
         msg = "no frames to check"
@@ -90,7 +95,8 @@ def check_frames(frames: Sequence[FrameLike], info: MediaInfo, profile: BrandPro
     pal = _palette(images, profile, scores, violations)
     logo, sightings, logo_failed = _logo(images, profile, logos, logo_error, scores, violations)
     qual, qual_violations, scores["quality"] = quality.summarise(
-        [quality.measure_frame(img, t) for t, img in images])
+        [quality.measure_frame(img, t) for t, img in images]
+    )
     violations += qual_violations
     fits: dict[str, PlatformFit] = {}
     for name in platforms:
@@ -102,8 +108,16 @@ def check_frames(frames: Sequence[FrameLike], info: MediaInfo, profile: BrandPro
     score = weighted_score(scores, weights)
     thresholds = profile.thresholds if profile else DEFAULT_THRESHOLDS
     verdict = decide(score, thresholds, violations, failed_checks=int(logo_failed))
-    return BrandParts(pal, logo, qual, fits, violations,
-                      None if score is None else round(score, 4), verdict, scores)
+    return BrandParts(
+        pal,
+        logo,
+        qual,
+        fits,
+        violations,
+        None if score is None else round(score, 4),
+        verdict,
+        scores,
+    )
 
 
 def _analysis_size(image: Image) -> Image:
@@ -115,8 +129,12 @@ def _analysis_size(image: Image) -> Image:
     return np.asarray(cv2.resize(image, size, interpolation=flags), np.uint8)
 
 
-def _palette(images: list[tuple[float, Image]], profile: BrandProfile | None,
-             scores: dict[str, float], violations: list[Violation]) -> PaletteCheck:
+def _palette(
+    images: list[tuple[float, Image]],
+    profile: BrandProfile | None,
+    scores: dict[str, float],
+    violations: list[Violation],
+) -> PaletteCheck:
     if profile is None:
         return PaletteCheck(status="skipped", reason="no brand profile for this asset")
     if not profile.palette:
@@ -128,10 +146,14 @@ def _palette(images: list[tuple[float, Image]], profile: BrandProfile | None,
     return check
 
 
-def _logo(images: list[tuple[float, Image]], profile: BrandProfile | None,
-          logos: Sequence[npt.NDArray[np.generic] | LogoTemplate], logo_error: str | None,
-          scores: dict[str, float], violations: list[Violation],
-          ) -> tuple[LogoCheck, list[tuple[float, tuple[float, float, float, float]]], bool]:
+def _logo(
+    images: list[tuple[float, Image]],
+    profile: BrandProfile | None,
+    logos: Sequence[npt.NDArray[np.generic] | LogoTemplate],
+    logo_error: str | None,
+    scores: dict[str, float],
+    violations: list[Violation],
+) -> tuple[LogoCheck, list[tuple[float, tuple[float, float, float, float]]], bool]:
     if profile is None:
         return LogoCheck(status="skipped", reason="no brand profile for this asset"), [], False
     if logo_error is not None:
@@ -148,7 +170,8 @@ def _logo(images: list[tuple[float, Image]], profile: BrandProfile | None,
     detector = LogoDetector(templates)
     sightings = [(t, detector.detect(img)) for t, img in images]
     check, found, scores["logo"] = logo_check.summarise(
-        sightings, profile.logo_zones, profile.min_logo_area_pct)
+        sightings, profile.logo_zones, profile.min_logo_area_pct
+    )
     violations += found
     return check, [(t, hit.bbox) for t, hit in sightings if hit is not None], False
 
@@ -164,15 +187,25 @@ def decode_logos(logos: Sequence[bytes]) -> tuple[list[LogoTemplate], str | None
     return out, None
 
 
-def check_media(path: Path, event: MediaUploaded | MediaGenerated, profile: BrandProfile | None,
-                logos: list[bytes], limits: LimitSettings, frames: int = 8,
-                producer: str = "reelscope-worker") -> BrandCheck:
+def check_media(
+    path: Path,
+    event: MediaUploaded | MediaGenerated,
+    profile: BrandProfile | None,
+    logos: list[bytes],
+    limits: LimitSettings,
+    frames: int = 8,
+    producer: str = "reelscope-worker",
+) -> BrandCheck:
     """Probe, sample and check one asset; never raises for media it cannot read."""
     cv2.setNumThreads(1)  # one process per core does better than threads inside OpenCV
     started = time.perf_counter()
-    base = {"media_id": event.media_id, "producer": producer, "source": source_ref(event),
-            "checks_version": CHECKS_VERSION,
-            "brand_version": profile.version if profile else None}
+    base = {
+        "media_id": event.media_id,
+        "producer": producer,
+        "source": source_ref(event),
+        "checks_version": CHECKS_VERSION,
+        "brand_version": profile.version if profile else None,
+    }
     info: MediaInfo | None = None
     try:
         sniff(path)
@@ -180,15 +213,24 @@ def check_media(path: Path, event: MediaUploaded | MediaGenerated, profile: Bran
         sampled = sample_frames(path, info, frames, limits, width=ANALYSIS_WIDTH)
     except MediaError as e:
         elapsed = (time.perf_counter() - started) * 1000
-        return BrandCheck(**base, status="failed", error=str(e), media=info,
-                          processing_ms=round(elapsed, 1))
+        return BrandCheck(
+            **base, status="failed", error=str(e), media=info, processing_ms=round(elapsed, 1)
+        )
     templates, logo_error = decode_logos(logos)
     platforms = list(event.platforms or (profile.platforms if profile else []))
     parts = check_frames(sampled, info, profile, templates, platforms, logo_error)
     elapsed = (time.perf_counter() - started) * 1000
     return BrandCheck(
-        **base, status="done", verdict=parts.verdict, score=parts.score, media=info,
-        frames_sampled=len(sampled), palette=parts.palette, logo=parts.logo,
-        platforms=parts.platforms, quality=parts.quality, violations=parts.violations,
+        **base,
+        status="done",
+        verdict=parts.verdict,
+        score=parts.score,
+        media=info,
+        frames_sampled=len(sampled),
+        palette=parts.palette,
+        logo=parts.logo,
+        platforms=parts.platforms,
+        quality=parts.quality,
+        violations=parts.violations,
         processing_ms=round(elapsed, 1),
     )

@@ -23,9 +23,11 @@ BINS = 1 << BITS
 _SHIFT = 8 - BITS
 
 _RGB_TO_XYZ = np.array(
-    [[0.4124564, 0.3575761, 0.1804375],
-     [0.2126729, 0.7151522, 0.0721750],
-     [0.0193339, 0.1191920, 0.9503041]]
+    [
+        [0.4124564, 0.3575761, 0.1804375],
+        [0.2126729, 0.7151522, 0.0721750],
+        [0.0193339, 0.1191920, 0.9503041],
+    ]
 )
 _WHITE_D65 = np.array([0.95047, 1.0, 1.08883])
 _EPS = (6 / 29) ** 3
@@ -83,8 +85,13 @@ def ciede2000(lab1: npt.ArrayLike, lab2: npt.ArrayLike) -> Floats:
     wrapped = np.where(h_sum < 360, (h_sum + 360) / 2, (h_sum - 360) / 2)
     h_bar = np.where(np.abs(h1p - h2p) <= 180, h_sum / 2, wrapped)
     h_bar = np.where(chroma_zero, h_sum, h_bar)
-    t = (1 - 0.17 * np.cos(np.radians(h_bar - 30)) + 0.24 * np.cos(np.radians(2 * h_bar))
-         + 0.32 * np.cos(np.radians(3 * h_bar + 6)) - 0.20 * np.cos(np.radians(4 * h_bar - 63)))
+    t = (
+        1
+        - 0.17 * np.cos(np.radians(h_bar - 30))
+        + 0.24 * np.cos(np.radians(2 * h_bar))
+        + 0.32 * np.cos(np.radians(3 * h_bar + 6))
+        - 0.20 * np.cos(np.radians(4 * h_bar - 63))
+    )
     d_theta = 30 * np.exp(-(((h_bar - 275) / 25) ** 2))
     r_c = 2 * np.sqrt(cp_bar**7 / (cp_bar**7 + 25.0**7))
     s_l = 1 + 0.015 * (l_bar - 50) ** 2 / np.sqrt(20 + (l_bar - 50) ** 2)

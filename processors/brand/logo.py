@@ -132,8 +132,11 @@ class LogoDetector:
 
     def detect(self, bgr: Image) -> LogoHit | None:
         """Return the most confident verified logo in the frame, or None."""
-        hits = [h for h in self.verified(bgr)
-                if h.confidence >= self.required(h.size) and h.colour_de <= self.tolerance(h)]
+        hits = [
+            h
+            for h in self.verified(bgr)
+            if h.confidence >= self.required(h.size) and h.colour_de <= self.tolerance(h)
+        ]
         return max(hits, key=lambda h: h.confidence, default=None)
 
     def tolerance(self, hit: LogoHit) -> float:
@@ -174,8 +177,9 @@ class LogoDetector:
             for angle in COARSE_ANGLES if elongated and size >= SMALL_PX else (0.0,):
                 yield from self._coarse(pyr[level], level, index, size, angle)
 
-    def _coarse(self, image: Image, level: int, index: int, size: float,
-                angle: float) -> Iterator[Candidate]:
+    def _coarse(
+        self, image: Image, level: int, index: int, size: float, angle: float
+    ) -> Iterator[Candidate]:
         logo, f = self.logos[index], 2**level
         tmpl = _unmasked(logo.render(size * math.sqrt(logo.aspect) / f, angle), logo.silhouette)
         th, tw = tmpl.shape
@@ -187,7 +191,7 @@ class LogoDetector:
             if score < CANDIDATE_MIN:
                 return
             yield Candidate(float(score), (x + tw / 2) * f, (y + th / 2) * f, size, level, index)
-            res[max(0, y - th // 2): y + th // 2 + 1, max(0, x - tw // 2): x + tw // 2 + 1] = -1
+            res[max(0, y - th // 2) : y + th // 2 + 1, max(0, x - tw // 2) : x + tw // 2 + 1] = -1
 
     def _verify(self, frame: _Frame, cand: Candidate) -> LogoHit | None:
         """Search the pose locally in grey, then score the best pose in colour, by quarters."""
@@ -198,13 +202,20 @@ class LogoDetector:
         width = cand.size * math.sqrt(logo.aspect) / f
         margin = int(0.25 * side / f) + 2 ** max(0, cand.level - level) + 2
         centre = (cand.cx / f, cand.cy / f)
-        best = max((_pose(image, logo, width, a, centre, margin) for a in ANGLES),
-                   key=lambda p: p.score)
+        best = max(
+            (_pose(image, logo, width, a, centre, margin) for a in ANGLES), key=lambda p: p.score
+        )
         if best.score < EARLY_REJECT:
             return None
         fine = math.sqrt(SCALE_STEP)
-        for step in ((1 / SCALE_STEP, 0.0), (SCALE_STEP, 0.0), (1.0, -ANGLE_REFINE),
-                     (1.0, ANGLE_REFINE), (1 / fine, 0.0), (fine, 0.0)):
+        for step in (
+            (1 / SCALE_STEP, 0.0),
+            (SCALE_STEP, 0.0),
+            (1.0, -ANGLE_REFINE),
+            (1.0, ANGLE_REFINE),
+            (1 / fine, 0.0),
+            (fine, 0.0),
+        ):
             best = max(best, _refine(image, logo, best, *step), key=lambda p: p.score)
         tmpl = logo.render(best.width, best.angle)
         image = frame.score(cand.logo)[level]
@@ -214,8 +225,9 @@ class LogoDetector:
         x0, y0 = max(0.0, (best.x + bx) * f / w), max(0.0, (best.y + by) * f / h)
         x1, y1 = min(1.0, (best.x + bx + bw) * f / w), min(1.0, (best.y + by + bh) * f / h)
         bbox = (round(x0, 4), round(y0, 4), round(x1 - x0, 4), round(y1 - y0, 4))
-        return LogoHit(bbox, round(confidence, 4), cand.logo, math.sqrt(bw * bh) * f,
-                       round(colour_de, 2))
+        return LogoHit(
+            bbox, round(confidence, 4), cand.logo, math.sqrt(bw * bh) * f, round(colour_de, 2)
+        )
 
 
 def _sizes(logo: LogoTemplate, width: int, height: int) -> list[float]:
@@ -241,8 +253,14 @@ def _unmasked(tmpl: Rendered, silhouette: bool) -> Image:
     return np.where(opaque, tmpl.grey, np.uint8(tmpl.grey[opaque].mean())).astype(np.uint8)
 
 
-def _pose(image: Image, logo: LogoTemplate, width: float, angle: float,
-          centre: tuple[float, float], margin: int) -> _Pose:
+def _pose(
+    image: Image,
+    logo: LogoTemplate,
+    width: float,
+    angle: float,
+    centre: tuple[float, float],
+    margin: int,
+) -> _Pose:
     """Best grey masked NCC of the mark at this width and angle near `centre`."""
     tmpl = logo.render(width, angle)
     th, tw = tmpl.grey.shape
@@ -254,17 +272,16 @@ def _pose(image: Image, logo: LogoTemplate, width: float, angle: float,
     return _Pose(float(score), width, angle, x0 + x, y0 + y)
 
 
-def _refine(image: Image, logo: LogoTemplate, pose: _Pose, factor: float,
-            turn: float) -> _Pose:
+def _refine(image: Image, logo: LogoTemplate, pose: _Pose, factor: float, turn: float) -> _Pose:
     """Try a nearby pose in a tight window around the current one."""
     old = logo.render(pose.width, pose.angle).grey.shape
     centre = (pose.x + old[1] / 2, pose.y + old[0] / 2)
-    return _pose(image, logo, pose.width * factor, pose.angle + turn, centre,
-                 margin=3 + int(0.06 * max(old)))
+    return _pose(
+        image, logo, pose.width * factor, pose.angle + turn, centre, margin=3 + int(0.06 * max(old))
+    )
 
 
 def _same_place(a: Candidate, b: Candidate) -> bool:
     """Two candidates describe the same spot if their centres are within half a logo."""
     near = math.hypot(a.cx - b.cx, a.cy - b.cy) < 0.5 * max(a.size, b.size)
     return near and a.logo == b.logo
-

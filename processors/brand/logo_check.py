@@ -39,35 +39,60 @@ def in_zone(bbox: Sequence[float], zone: LogoZone) -> bool:
     return where == zone
 
 
-def summarise(sightings: Sequence[tuple[float, LogoHit | None]], zones: Sequence[LogoZone],
-              min_area_pct: float) -> tuple[LogoCheck, list[Violation], float]:
+def summarise(
+    sightings: Sequence[tuple[float, LogoHit | None]],
+    zones: Sequence[LogoZone],
+    min_area_pct: float,
+) -> tuple[LogoCheck, list[Violation], float]:
     """Aggregate per-frame detections (time, hit or None) into the check, violations, score."""
     seen = [(t, h) for t, h in sightings if h is not None]
     if not seen:
         check = LogoCheck(status="ok", found=False, screen_share=0.0)
-        missing = Violation(code="logo.missing", severity="fail", measured=0.0, required=1.0,
-                            message=f"no brand logo in any of {len(sightings)} sampled frames")
+        missing = Violation(
+            code="logo.missing",
+            severity="fail",
+            measured=0.0,
+            required=1.0,
+            message=f"no brand logo in any of {len(sightings)} sampled frames",
+        )
         return check, [missing], 0.0
     best_t, best = max(seen, key=lambda s: s[1].confidence)
     area_pct = round(best.bbox[2] * best.bbox[3] * 100, 3)
     outside = next(((t, h) for t, h in seen if not any(in_zone(h.bbox, z) for z in zones)), None)
     check = LogoCheck(
-        status="ok", found=True, bbox=list(best.bbox), confidence=best.confidence,
-        area_pct=area_pct, first_seen_s=min(t for t, _ in seen),
-        screen_share=round(len(seen) / len(sightings), 4), in_allowed_zone=outside is None,
+        status="ok",
+        found=True,
+        bbox=list(best.bbox),
+        confidence=best.confidence,
+        area_pct=area_pct,
+        first_seen_s=min(t for t, _ in seen),
+        screen_share=round(len(seen) / len(sightings), 4),
+        in_allowed_zone=outside is None,
     )
     violations: list[Violation] = []
     if area_pct < min_area_pct:
-        violations.append(Violation(
-            code="logo.too_small", severity="warn", frame_s=best_t, bbox=list(best.bbox),
-            message=f"the logo covers {area_pct:.2f} % of the frame (needs {min_area_pct:g} %)",
-            measured=area_pct, required=min_area_pct,
-        ))
+        violations.append(
+            Violation(
+                code="logo.too_small",
+                severity="warn",
+                frame_s=best_t,
+                bbox=list(best.bbox),
+                message=f"the logo covers {area_pct:.2f} % of the frame (needs {min_area_pct:g} %)",
+                measured=area_pct,
+                required=min_area_pct,
+            )
+        )
     if outside is not None:
         t, hit = outside
-        violations.append(Violation(
-            code="logo.outside_zone", severity="warn", frame_s=t, bbox=list(hit.bbox),
-            message=f"the logo is at {zone_of(hit.bbox)}; allowed: {', '.join(zones)}",
-            measured=zone_of(hit.bbox), required=",".join(zones),
-        ))
+        violations.append(
+            Violation(
+                code="logo.outside_zone",
+                severity="warn",
+                frame_s=t,
+                bbox=list(hit.bbox),
+                message=f"the logo is at {zone_of(hit.bbox)}; allowed: {', '.join(zones)}",
+                measured=zone_of(hit.bbox),
+                required=",".join(zones),
+            )
+        )
     return check, violations, max(0.0, 1.0 - PENALTY * len(violations))

@@ -91,16 +91,22 @@ def measure_frame(bgr: Image, t_s: float, lut: PaletteLut, tolerance: float) -> 
     return FramePalette(t_s, int(on.sum()), int(mask.sum()), pixels[::step][:SAMPLES_PER_FRAME])
 
 
-def summarise(frames: list[FramePalette], lut: PaletteLut,
-              tolerance: float) -> tuple[PaletteCheck, list[Violation], float]:
+def summarise(
+    frames: list[FramePalette], lut: PaletteLut, tolerance: float
+) -> tuple[PaletteCheck, list[Violation], float]:
     """Aggregate frames into the check, its violations and its score (0–1)."""
     counted = sum(f.counted for f in frames)
     ratio = sum(f.on for f in frames) / counted if counted else 0.0
     dominant = dominant_colours(np.concatenate([f.sample for f in frames]), lut)
-    off = [d for d in dominant
-           if (d.delta_e or 0.0) > tolerance and d.share >= OFF_PALETTE_MIN_SHARE]
-    check = PaletteCheck(status="ok", on_palette_ratio=round(ratio, 4), dominant=dominant,
-                         off_palette=[d.hex for d in off])
+    off = [
+        d for d in dominant if (d.delta_e or 0.0) > tolerance and d.share >= OFF_PALETTE_MIN_SHARE
+    ]
+    check = PaletteCheck(
+        status="ok",
+        on_palette_ratio=round(ratio, 4),
+        dominant=dominant,
+        off_palette=[d.hex for d in off],
+    )
     flagged = [_off_violation(d, tolerance) for d in off[:MAX_OFF_PALETTE_FLAGS]]
     violations = _coverage_violation(frames, ratio) + flagged
     return check, violations, min(1.0, ratio / OK_RATIO)
@@ -111,20 +117,29 @@ def _coverage_violation(frames: list[FramePalette], ratio: float) -> list[Violat
         return []
     worst = min(frames, key=lambda f: f.on / f.counted if f.counted else 1.0)
     severity = "fail" if ratio < FAIL_RATIO else "warn"
-    return [Violation(
-        code="palette.low_coverage", severity=severity, frame_s=worst.t_s,
-        message=f"only {ratio:.0%} of the artwork is in brand colours (needs {OK_RATIO:.0%})",
-        measured=round(ratio, 4), required=OK_RATIO,
-    )]
+    return [
+        Violation(
+            code="palette.low_coverage",
+            severity=severity,
+            frame_s=worst.t_s,
+            message=f"only {ratio:.0%} of the artwork is in brand colours (needs {OK_RATIO:.0%})",
+            measured=round(ratio, 4),
+            required=OK_RATIO,
+        )
+    ]
 
 
 def _off_violation(colour: DominantColour, tolerance: float) -> Violation:
     return Violation(
-        code="palette.off_palette_colour", severity="warn",
-        message=(f"dominant colour {colour.hex} ({colour.share:.0%} of the artwork) is "
-                 f"ΔE {colour.delta_e:.1f} from the nearest brand colour "
-                 f"{colour.nearest_brand_hex}"),
-        measured=colour.delta_e, required=tolerance,
+        code="palette.off_palette_colour",
+        severity="warn",
+        message=(
+            f"dominant colour {colour.hex} ({colour.share:.0%} of the artwork) is "
+            f"ΔE {colour.delta_e:.1f} from the nearest brand colour "
+            f"{colour.nearest_brand_hex}"
+        ),
+        measured=colour.delta_e,
+        required=tolerance,
     )
 
 
@@ -144,9 +159,14 @@ def dominant_colours(pixels: Image, lut: PaletteLut) -> list[DominantColour]:
         centre = rgb[members].mean(axis=0)
         de = ciede2000(srgb_to_lab(centre)[None, :], lut.palette_lab)
         nearest = int(de.argmin())
-        out.append(DominantColour(hex=rgb_to_hex(centre), share=round(share, 4),
-                                  nearest_brand_hex=lut.palette_hex[nearest],
-                                  delta_e=round(float(de[nearest]), 2)))
+        out.append(
+            DominantColour(
+                hex=rgb_to_hex(centre),
+                share=round(share, 4),
+                nearest_brand_hex=lut.palette_hex[nearest],
+                delta_e=round(float(de[nearest]), 2),
+            )
+        )
     return sorted(out, key=lambda d: -d.share)
 
 
@@ -163,6 +183,10 @@ def _kmeans(points: npt.NDArray[np.float64], k: int, iterations: int = 12) -> np
     labels = np.zeros(len(points), np.intp)
     for _ in range(iterations):
         labels = ((points[:, None, :] - c[None, :, :]) ** 2).sum(axis=2).argmin(axis=1)
-        c = np.array([points[labels == j].mean(axis=0) if (labels == j).any() else c[j]
-                      for j in range(len(c))])
+        c = np.array(
+            [
+                points[labels == j].mean(axis=0) if (labels == j).any() else c[j]
+                for j in range(len(c))
+            ]
+        )
     return labels

@@ -61,32 +61,90 @@ VIDEO: frozenset[MediaKind] = frozenset({"video"})
 ANY: frozenset[MediaKind] = frozenset({"image", "video"})
 
 PLATFORM_SPECS: dict[Platform, PlatformSpec] = {
-    "instagram_reels": PlatformSpec(VIDEO, (9 / 16, 4 / 5), ((9, 16),), (500, 888), 180,
-                                    4 * GB, None, (23, 60), True, SafeZone(.14, .35, .06, .06)),
-    "instagram_stories": PlatformSpec(ANY, (9 / 16, 1.91), ((9, 16),), (500, 0), 60, 4 * GB,
-                                      30 * MB, (23, 60), False, SafeZone(.14, .14, .03, .03)),
-    "instagram_feed": PlatformSpec(ANY, (4 / 5, 1.91), ((4, 5), (1, 1)), (600, 0), 3600,
-                                   4 * GB, 30 * MB, (23, 60), False),
-    "tiktok": PlatformSpec(VIDEO, (9 / 16, 16 / 9), ((9, 16),), (540, 540), 600, 500 * MB, None,
-                           (23, 60), True, SafeZone(.08, .23, .14, .14)),
-    "youtube_shorts": PlatformSpec(VIDEO, (9 / 16, 1.0), ((9, 16),), (240, 240), 180, 256 * GB,
-                                   None, (23, 60), True, SafeZone(.15, .25, .06, .15)),
-    "youtube": PlatformSpec(VIDEO, (0.25, 4.0), ((16, 9),), (240, 240), 12 * 3600, 256 * GB,
-                            None, (23, 60), True),
-    "linkedin": PlatformSpec(ANY, (1 / 2.4, 2.4), ((1, 1), (4, 5), (16, 9), (9, 16)), (144, 144),
-                             15 * 60, 5 * GB, None, (10, 60), False),
+    "instagram_reels": PlatformSpec(
+        VIDEO,
+        (9 / 16, 4 / 5),
+        ((9, 16),),
+        (500, 888),
+        180,
+        4 * GB,
+        None,
+        (23, 60),
+        True,
+        SafeZone(0.14, 0.35, 0.06, 0.06),
+    ),
+    "instagram_stories": PlatformSpec(
+        ANY,
+        (9 / 16, 1.91),
+        ((9, 16),),
+        (500, 0),
+        60,
+        4 * GB,
+        30 * MB,
+        (23, 60),
+        False,
+        SafeZone(0.14, 0.14, 0.03, 0.03),
+    ),
+    "instagram_feed": PlatformSpec(
+        ANY, (4 / 5, 1.91), ((4, 5), (1, 1)), (600, 0), 3600, 4 * GB, 30 * MB, (23, 60), False
+    ),
+    "tiktok": PlatformSpec(
+        VIDEO,
+        (9 / 16, 16 / 9),
+        ((9, 16),),
+        (540, 540),
+        600,
+        500 * MB,
+        None,
+        (23, 60),
+        True,
+        SafeZone(0.08, 0.23, 0.14, 0.14),
+    ),
+    "youtube_shorts": PlatformSpec(
+        VIDEO,
+        (9 / 16, 1.0),
+        ((9, 16),),
+        (240, 240),
+        180,
+        256 * GB,
+        None,
+        (23, 60),
+        True,
+        SafeZone(0.15, 0.25, 0.06, 0.15),
+    ),
+    "youtube": PlatformSpec(
+        VIDEO, (0.25, 4.0), ((16, 9),), (240, 240), 12 * 3600, 256 * GB, None, (23, 60), True
+    ),
+    "linkedin": PlatformSpec(
+        ANY,
+        (1 / 2.4, 2.4),
+        ((1, 1), (4, 5), (16, 9), (9, 16)),
+        (144, 144),
+        15 * 60,
+        5 * GB,
+        None,
+        (10, 60),
+        False,
+    ),
 }
 
 Box = tuple[float, float, float, float]
 
 
-def fit(platform: Platform, info: MediaInfo,
-        logo_boxes: Sequence[tuple[float, Box]] = ()) -> tuple[PlatformFit, list[Violation]]:
+def fit(
+    platform: Platform, info: MediaInfo, logo_boxes: Sequence[tuple[float, Box]] = ()
+) -> tuple[PlatformFit, list[Violation]]:
     """Judge one platform; `ok` is False only for fail-severity problems, warnings are listed."""
     spec = PLATFORM_SPECS[platform]
     found = [v for v in _format_problems(platform, spec, info) if v is not None]
-    unsafe = next((v for t, box in logo_boxes
-                   if (v := _logo_unsafe(platform, spec.safe, t, box)) is not None), None)
+    unsafe = next(
+        (
+            v
+            for t, box in logo_boxes
+            if (v := _logo_unsafe(platform, spec.safe, t, box)) is not None
+        ),
+        None,
+    )
     if unsafe is not None:
         found.append(unsafe)
     problems = [f"{v.code.rsplit('.', 1)[-1]}: {v.message}" for v in found]
@@ -94,24 +152,49 @@ def fit(platform: Platform, info: MediaInfo,
 
 
 def _format_problems(name: str, spec: PlatformSpec, info: MediaInfo) -> list[Violation | None]:
-    return [_kind(name, spec, info), *_aspect(name, spec, info), _resolution(name, spec, info),
-            _duration(name, spec, info), _size(name, spec, info), _fps(name, spec, info),
-            _audio(name, spec, info)]
+    return [
+        _kind(name, spec, info),
+        *_aspect(name, spec, info),
+        _resolution(name, spec, info),
+        _duration(name, spec, info),
+        _size(name, spec, info),
+        _fps(name, spec, info),
+        _audio(name, spec, info),
+    ]
 
 
-def _v(name: str, rule: str, severity: str, message: str, measured: float | str | None,
-       required: float | str | None, **extra: object) -> Violation:
-    return Violation.model_validate({
-        "code": f"platform.{name}.{rule}", "severity": severity, "message": message,
-        "measured": measured, "required": required, **extra,
-    })
+def _v(
+    name: str,
+    rule: str,
+    severity: str,
+    message: str,
+    measured: float | str | None,
+    required: float | str | None,
+    **extra: object,
+) -> Violation:
+    return Violation.model_validate(
+        {
+            "code": f"platform.{name}.{rule}",
+            "severity": severity,
+            "message": message,
+            "measured": measured,
+            "required": required,
+            **extra,
+        }
+    )
 
 
 def _kind(name: str, spec: PlatformSpec, info: MediaInfo) -> Violation | None:
     if info.kind in spec.kinds:
         return None
-    return _v(name, "media_kind", "fail", f"{name} does not take {info.kind}s", info.kind,
-              "/".join(sorted(spec.kinds)))
+    return _v(
+        name,
+        "media_kind",
+        "fail",
+        f"{name} does not take {info.kind}s",
+        info.kind,
+        "/".join(sorted(spec.kinds)),
+    )
 
 
 def _aspect(name: str, spec: PlatformSpec, info: MediaInfo) -> list[Violation | None]:
@@ -120,22 +203,42 @@ def _aspect(name: str, spec: PlatformSpec, info: MediaInfo) -> list[Violation | 
     shape = f"{info.width}×{info.height} ({ratio:.2f})"
     wanted = " or ".join(f"{w}:{h}" for w, h in spec.preferred)
     if not lo * (1 - ASPECT_TOLERANCE) <= ratio <= hi * (1 + ASPECT_TOLERANCE):
-        return [_v(name, "aspect_ratio", "fail",
-                   f"{shape} is outside what {name} accepts ({lo:.2f}–{hi:.2f})",
-                   round(ratio, 4), f"{lo:.4f}-{hi:.4f}")]
+        return [
+            _v(
+                name,
+                "aspect_ratio",
+                "fail",
+                f"{shape} is outside what {name} accepts ({lo:.2f}–{hi:.2f})",
+                round(ratio, 4),
+                f"{lo:.4f}-{hi:.4f}",
+            )
+        ]
     if any(abs(ratio / (w / h) - 1) <= ASPECT_TOLERANCE for w, h in spec.preferred):
         return []
-    return [_v(name, "aspect_ratio_not_preferred", "warn",
-               f"{shape} will be letterboxed or cropped on {name}; it prefers {wanted}",
-               round(ratio, 4), wanted)]
+    return [
+        _v(
+            name,
+            "aspect_ratio_not_preferred",
+            "warn",
+            f"{shape} will be letterboxed or cropped on {name}; it prefers {wanted}",
+            round(ratio, 4),
+            wanted,
+        )
+    ]
 
 
 def _resolution(name: str, spec: PlatformSpec, info: MediaInfo) -> Violation | None:
     mw, mh = spec.min_size
     if info.width >= mw and info.height >= mh:
         return None
-    return _v(name, "resolution", "fail", f"{info.width}×{info.height} is below {name}'s minimum "
-              f"of {mw}×{mh}", f"{info.width}x{info.height}", f"{mw}x{mh}")
+    return _v(
+        name,
+        "resolution",
+        "fail",
+        f"{info.width}×{info.height} is below {name}'s minimum of {mw}×{mh}",
+        f"{info.width}x{info.height}",
+        f"{mw}x{mh}",
+    )
 
 
 def _duration(name: str, spec: PlatformSpec, info: MediaInfo) -> Violation | None:
@@ -143,16 +246,28 @@ def _duration(name: str, spec: PlatformSpec, info: MediaInfo) -> Violation | Non
         return None
     if info.duration_s <= spec.max_duration_s:
         return None
-    return _v(name, "duration", "fail", f"{info.duration_s:.1f} s is longer than {name} allows "
-              f"({spec.max_duration_s:.0f} s)", round(info.duration_s, 3), spec.max_duration_s)
+    return _v(
+        name,
+        "duration",
+        "fail",
+        f"{info.duration_s:.1f} s is longer than {name} allows ({spec.max_duration_s:.0f} s)",
+        round(info.duration_s, 3),
+        spec.max_duration_s,
+    )
 
 
 def _size(name: str, spec: PlatformSpec, info: MediaInfo) -> Violation | None:
     limit = spec.max_video_bytes if info.kind == "video" else spec.max_image_bytes
     if limit is None or info.size_bytes <= limit:
         return None
-    return _v(name, "file_size", "fail", f"{info.size_bytes / MB:.1f} MB is more than {name} "
-              f"accepts ({limit / MB:.0f} MB)", info.size_bytes, limit)
+    return _v(
+        name,
+        "file_size",
+        "fail",
+        f"{info.size_bytes / MB:.1f} MB is more than {name} accepts ({limit / MB:.0f} MB)",
+        info.size_bytes,
+        limit,
+    )
 
 
 def _fps(name: str, spec: PlatformSpec, info: MediaInfo) -> Violation | None:
@@ -161,15 +276,27 @@ def _fps(name: str, spec: PlatformSpec, info: MediaInfo) -> Violation | None:
     lo, hi = spec.fps
     if lo <= info.fps <= hi + 0.5:
         return None
-    return _v(name, "fps", "warn", f"{info.fps:.2f} fps is outside {lo:g}–{hi:g} fps for {name}",
-              round(info.fps, 3), f"{lo:g}-{hi:g}")
+    return _v(
+        name,
+        "fps",
+        "warn",
+        f"{info.fps:.2f} fps is outside {lo:g}–{hi:g} fps for {name}",
+        round(info.fps, 3),
+        f"{lo:g}-{hi:g}",
+    )
 
 
 def _audio(name: str, spec: PlatformSpec, info: MediaInfo) -> Violation | None:
     if info.kind != "video" or not spec.audio_expected or info.has_audio:
         return None
-    return _v(name, "audio", "warn", f"the video is silent; {name} plays sound by default",
-              "none", "audio track")
+    return _v(
+        name,
+        "audio",
+        "warn",
+        f"the video is silent; {name} plays sound by default",
+        "none",
+        "audio track",
+    )
 
 
 def unsafe_share(safe: SafeZone, box: Box) -> float:
@@ -185,6 +312,13 @@ def _logo_unsafe(name: str, safe: SafeZone, t_s: float, box: Box) -> Violation |
     share = unsafe_share(safe, box)
     if share <= UNSAFE_MAX_SHARE:
         return None
-    return _v(name, "logo_in_unsafe_zone", "warn",
-              f"{share:.0%} of the logo sits under {name}'s interface", round(share, 4),
-              UNSAFE_MAX_SHARE, frame_s=t_s, bbox=list(box))
+    return _v(
+        name,
+        "logo_in_unsafe_zone",
+        "warn",
+        f"{share:.0%} of the logo sits under {name}'s interface",
+        round(share, 4),
+        UNSAFE_MAX_SHARE,
+        frame_s=t_s,
+        bbox=list(box),
+    )

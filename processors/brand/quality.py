@@ -56,8 +56,11 @@ def measure_frame(bgr: Image, t_s: float) -> FrameQuality:
     if edges.mean() >= MIN_EDGE_SHARE:
         sharpness = float(cv2.Laplacian(g, cv2.CV_32F)[edges].var())
     return FrameQuality(
-        t_s=t_s, sharpness=sharpness, brightness=float(g.mean() / 255),
-        contrast=float(g.std() / 255), highlights=float((grey >= CLIP_HIGH).mean()),
+        t_s=t_s,
+        sharpness=sharpness,
+        brightness=float(g.mean() / 255),
+        contrast=float(g.std() / 255),
+        highlights=float((grey >= CLIP_HIGH).mean()),
         shadows=float((grey <= CLIP_LOW).mean()),
         black=bool((grey < BLACK_LUMA).mean() >= BLACK_PIXEL_SHARE),
     )
@@ -80,36 +83,79 @@ def summarise(frames: list[FrameQuality]) -> tuple[QualityCheck, list[Violation]
     return check, violations, max(0.0, 1.0 - PENALTY * len(violations))
 
 
-def _violations(check: QualityCheck, frames: list[FrameQuality],
-                lit: list[FrameQuality]) -> list[Violation]:
+def _violations(
+    check: QualityCheck, frames: list[FrameQuality], lit: list[FrameQuality]
+) -> list[Violation]:
     out: list[Violation] = []
     if check.sharpness is not None and check.sharpness < BLURRY_BELOW:
         worst = min((f for f in lit if f.sharpness is not None), key=lambda f: f.sharpness or 0)
-        out.append(_warn("quality.blurry", "the picture is soft: edges lack detail",
-                         worst.t_s, check.sharpness, BLURRY_BELOW))
+        out.append(
+            _warn(
+                "quality.blurry",
+                "the picture is soft: edges lack detail",
+                worst.t_s,
+                check.sharpness,
+                BLURRY_BELOW,
+            )
+        )
     if all(f.black for f in frames):
         lit = []
     if lit and (check.brightness or 0) < TOO_DARK_BELOW:
         darkest = min(lit, key=lambda f: f.brightness)
-        out.append(_warn("quality.too_dark", "the picture is too dark", darkest.t_s,
-                         check.brightness, TOO_DARK_BELOW))
+        out.append(
+            _warn(
+                "quality.too_dark",
+                "the picture is too dark",
+                darkest.t_s,
+                check.brightness,
+                TOO_DARK_BELOW,
+            )
+        )
     if lit and (check.brightness or 0) > TOO_BRIGHT_ABOVE:
         brightest = max(lit, key=lambda f: f.brightness)
-        out.append(_warn("quality.too_bright", "the picture is washed out", brightest.t_s,
-                         check.brightness, TOO_BRIGHT_ABOVE))
+        out.append(
+            _warn(
+                "quality.too_bright",
+                "the picture is washed out",
+                brightest.t_s,
+                check.brightness,
+                TOO_BRIGHT_ABOVE,
+            )
+        )
     if lit and (check.contrast or 0) < LOW_CONTRAST_BELOW:
         flattest = min(lit, key=lambda f: f.contrast)
-        out.append(_warn("quality.low_contrast", "the picture has almost no contrast",
-                         flattest.t_s, check.contrast, LOW_CONTRAST_BELOW))
+        out.append(
+            _warn(
+                "quality.low_contrast",
+                "the picture has almost no contrast",
+                flattest.t_s,
+                check.contrast,
+                LOW_CONTRAST_BELOW,
+            )
+        )
     ratio = check.black_frame_ratio or 0.0
     if ratio > BLACK_FRAMES_MAX or (ratio and len(frames) == 1):
         first = next(f for f in frames if f.black)
-        out.append(_warn("quality.black_frames", f"{ratio:.0%} of the sampled frames are black",
-                         first.t_s, ratio, BLACK_FRAMES_MAX))
+        out.append(
+            _warn(
+                "quality.black_frames",
+                f"{ratio:.0%} of the sampled frames are black",
+                first.t_s,
+                ratio,
+                BLACK_FRAMES_MAX,
+            )
+        )
     return out
 
 
-def _warn(code: str, message: str, t_s: float, measured: float | None,
-          required: float) -> Violation:
-    return Violation(code=code, severity="warn", message=message, frame_s=t_s,
-                     measured=measured, required=required)
+def _warn(
+    code: str, message: str, t_s: float, measured: float | None, required: float
+) -> Violation:
+    return Violation(
+        code=code,
+        severity="warn",
+        message=message,
+        frame_s=t_s,
+        measured=measured,
+        required=required,
+    )

@@ -63,8 +63,9 @@ def _ncc(patch: Image, tmpl: Image, keep: npt.NDArray[np.bool_]) -> float:
     return float((a * b).sum()) / den if den > 0 else 0.0
 
 
-def _weakest_quarter(patch: Image, tmpl: Image, keep: npt.NDArray[np.bool_],
-                     box: tuple[int, int, int, int]) -> float:
+def _weakest_quarter(
+    patch: Image, tmpl: Image, keep: npt.NDArray[np.bool_], box: tuple[int, int, int, int]
+) -> float:
     """The lowest NCC over the mark's quarters that hold structure (1.0 if none does)."""
     bx, by, bw, bh = box
     cx, cy = bx + bw // 2, by + bh // 2

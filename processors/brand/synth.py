@@ -57,8 +57,9 @@ def badge_logo(size: int = 200, fill: str = "#E4002B", ink: str = "#FFFFFF") -> 
     cv2.fillPoly(img, [tri], (*bgr(ink), 255), cv2.LINE_AA)
     thick = max(3, s // 14)
     (tw, th), _ = cv2.getTextSize("R", FONT, s / 52, thick)
-    cv2.putText(img, "R", ((s - tw) // 2, (s + th) // 2), FONT, s / 52, (*bgr(ink), 255), thick,
-                cv2.LINE_AA)
+    cv2.putText(
+        img, "R", ((s - tw) // 2, (s + th) // 2), FONT, s / 52, (*bgr(ink), 255), thick, cv2.LINE_AA
+    )
     return img
 
 
@@ -79,8 +80,9 @@ def emblem_logo(size: int = 200, ring: str = "#FFC72C", core: str = "#111111") -
     cv2.circle(img, (c, c), int(c * 0.72), (*bgr(core), 255), -1, cv2.LINE_AA)
     tri = np.array([[c * 0.62, c * 1.38], [c * 1.0, c * 0.5], [c * 1.3, c * 1.25]], np.int32)
     cv2.fillPoly(img, [tri], (*bgr(ring), 255), cv2.LINE_AA)
-    cv2.rectangle(img, (int(c * 1.32), int(c * 0.7)), (int(c * 1.46), int(c * 1.3)),
-                  (*bgr(ring), 255), -1)
+    cv2.rectangle(
+        img, (int(c * 1.32), int(c * 0.7)), (int(c * 1.46), int(c * 1.3)), (*bgr(ring), 255), -1
+    )
     return img
 
 
@@ -89,8 +91,20 @@ def silhouette_logo(size: int = 200, colour: str = "#FFFFFF") -> Image:
     img, s = _canvas(size, size), size
     shield = np.array([[0.1, 0.05], [0.9, 0.05], [0.9, 0.55], [0.5, 0.97], [0.1, 0.55]]) * s
     cv2.fillPoly(img, [shield.astype(np.int32)], (*bgr(colour), 255), cv2.LINE_AA)
-    bolt = np.array([[0.55, 0.12], [0.3, 0.52], [0.48, 0.52], [0.4, 0.86], [0.72, 0.4],
-                     [0.53, 0.4], [0.66, 0.12]]) * s
+    bolt = (
+        np.array(
+            [
+                [0.55, 0.12],
+                [0.3, 0.52],
+                [0.48, 0.52],
+                [0.4, 0.86],
+                [0.72, 0.4],
+                [0.53, 0.4],
+                [0.66, 0.12],
+            ]
+        )
+        * s
+    )
     cv2.fillPoly(img, [bolt.astype(np.int32)], (0, 0, 0, 0), cv2.LINE_AA)
     return img
 
@@ -103,8 +117,11 @@ def demo_logo() -> Image:
 
 
 LOGOS: dict[str, Callable[[], Image]] = {
-    "badge": badge_logo, "wordmark": wordmark_logo, "emblem": emblem_logo,
-    "silhouette": silhouette_logo, "demo": demo_logo,
+    "badge": badge_logo,
+    "wordmark": wordmark_logo,
+    "emblem": emblem_logo,
+    "silhouette": silhouette_logo,
+    "demo": demo_logo,
 }
 
 
@@ -178,8 +195,9 @@ def _clutter(img: Image, rng: np.random.Generator, count: int, texture: bool = F
     return out
 
 
-def composite(frame: Image, logo: Image, x: float, y: float, width: float,
-              angle: float = 0.0) -> Box:
+def composite(
+    frame: Image, logo: Image, x: float, y: float, width: float, angle: float = 0.0
+) -> Box:
     """Alpha-blend `logo` (BGRA), `width` px wide and rotated, with its box's top-left at (x, y)."""
     scale = width / logo.shape[1]
     size = (max(2, round(logo.shape[1] * scale)), max(2, round(logo.shape[0] * scale)))
@@ -193,18 +211,17 @@ def composite(frame: Image, logo: Image, x: float, y: float, width: float,
         m[1, 2] += nh / 2 - h / 2
         img = cv2.warpAffine(img, m, (nw, nh), flags=cv2.INTER_LINEAR, borderValue=(0, 0, 0, 0))
     ys, xs = np.nonzero(img[..., 3] >= 128)
-    img = img[ys.min(): ys.max() + 1, xs.min(): xs.max() + 1]
+    img = img[ys.min() : ys.max() + 1, xs.min() : xs.max() + 1]
     fh, fw = frame.shape[:2]
     x0, y0 = int(round(x)), int(round(y))
     h, w = min(img.shape[0], fh - y0), min(img.shape[1], fw - x0)
     alpha = img[:h, :w, 3:4].astype(np.float32) / 255.0
-    roi = frame[y0: y0 + h, x0: x0 + w].astype(np.float32)
-    frame[y0: y0 + h, x0: x0 + w] = (img[:h, :w, :3] * alpha + roi * (1 - alpha)).astype(np.uint8)
+    roi = frame[y0 : y0 + h, x0 : x0 + w].astype(np.float32)
+    frame[y0 : y0 + h, x0 : x0 + w] = (img[:h, :w, :3] * alpha + roi * (1 - alpha)).astype(np.uint8)
     return x0 / fw, y0 / fh, w / fw, h / fh
 
 
-def visible(frame: Image, logo: Image, x: float, y: float, width: float,
-             angle: float) -> bool:
+def visible(frame: Image, logo: Image, x: float, y: float, width: float, angle: float) -> bool:
     """Whether a person would see the mark: it has inner detail, or half its outline stands out
     (ΔE76 > 12 between the pixels just outside it and the colour just inside it)."""
     lab = BIN_LAB[bin_index(logo[..., :3][logo[..., 3] >= 128])]
@@ -245,8 +262,15 @@ def iou(a: Box, b: Box) -> float:
     return inter / union if union > 0 else 0.0
 
 
-def artwork(w: int, h: int, rng: np.random.Generator, colours: list[str], accents: list[str],
-            accent_chance: float, ground: str | None) -> tuple[Image, float]:
+def artwork(
+    w: int,
+    h: int,
+    rng: np.random.Generator,
+    colours: list[str],
+    accents: list[str],
+    accent_chance: float,
+    ground: str | None,
+) -> tuple[Image, float]:
     """Flat-design artwork and the true share of its painted area in `colours`.
 
     Shapes are drawn in `colours`, or in `accents` with probability `accent_chance`, on `ground`
@@ -277,8 +301,9 @@ def artwork(w: int, h: int, rng: np.random.Generator, colours: list[str], accent
     return out, float((label == 1).sum() / painted) if painted else 1.0
 
 
-def off_palette_colours(palette: list[str], count: int, min_de: float,
-                        rng: np.random.Generator) -> list[str]:
+def off_palette_colours(
+    palette: list[str], count: int, min_de: float, rng: np.random.Generator
+) -> list[str]:
     """Pick random colours at least `min_de` (CIEDE2000) from every palette colour."""
     pal = srgb_to_lab(np.array([hex_to_rgb(c) for c in palette], np.float64))
     out: list[str] = []

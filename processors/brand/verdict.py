@@ -18,8 +18,7 @@ from collections.abc import Mapping, Sequence
 
 from schemas.events import PlatformFit, Thresholds, Verdict, Violation
 
-DEFAULT_WEIGHTS: dict[str, float] = {"palette": 0.3, "logo": 0.3, "quality": 0.2,
-                                     "platforms": 0.2}
+DEFAULT_WEIGHTS: dict[str, float] = {"palette": 0.3, "logo": 0.3, "quality": 0.2, "platforms": 0.2}
 DEFAULT_THRESHOLDS = Thresholds()
 
 
@@ -41,13 +40,18 @@ def weighted_score(scores: Mapping[str, float], weights: Mapping[str, float]) ->
     return sum(scores[n] * w for n, w in used.items() if w > 0) / total
 
 
-def decide(score: float | None, thresholds: Thresholds, violations: Sequence[Violation],
-           failed_checks: int = 0) -> Verdict | None:
+def decide(
+    score: float | None,
+    thresholds: Thresholds,
+    violations: Sequence[Violation],
+    failed_checks: int = 0,
+) -> Verdict | None:
     """Map the score to pass/warn/fail, then apply the caps."""
     if score is None:
         return None
-    verdict: Verdict = ("pass" if score >= thresholds.pass_at
-                        else "warn" if score >= thresholds.warn_at else "fail")
+    verdict: Verdict = (
+        "pass" if score >= thresholds.pass_at else "warn" if score >= thresholds.warn_at else "fail"
+    )
     capped = failed_checks > 0 or any(v.severity == "fail" for v in violations)
     if capped and verdict == "pass":
         return "warn"

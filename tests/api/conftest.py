@@ -99,8 +99,7 @@ def serve(app: FastAPI, timeout: float = 15) -> Iterator[str]:
 
 @contextmanager
 def running_api(settings: Settings, store: Store, upload_dir: Path, **parts: Any) -> Iterator[Api]:
-    app = create_app(settings, store=store, upload_dir=upload_dir, configure_logging=False,
-                     **parts)
+    app = create_app(settings, store=store, upload_dir=upload_dir, configure_logging=False, **parts)
     with serve(app) as url:
         yield Api(url, store, upload_dir, app, settings)
 
@@ -122,8 +121,7 @@ def media_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 @pytest.fixture(scope="module")
 def video(media_dir: Path) -> Path:
-    return make_video(media_dir / "clip.mp4", width=320, height=240, seconds=2, cuts=1,
-                      audio=False)
+    return make_video(media_dir / "clip.mp4", width=320, height=240, seconds=2, cuts=1, audio=False)
 
 
 @pytest.fixture(scope="module")
@@ -140,8 +138,9 @@ async def events_for(bootstrap: str, topic: str, key: str) -> list[dict[str, Any
     """Every record on `topic` (beginning to current end) whose key is `key`, decoded."""
     import json
 
-    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, group_id=None,
-                                enable_auto_commit=False)
+    consumer = AIOKafkaConsumer(
+        bootstrap_servers=bootstrap, group_id=None, enable_auto_commit=False
+    )
     await consumer.start()
     try:
         tps = [TopicPartition(topic, p) for p in sorted(await partitions_of(consumer, topic))]
@@ -161,8 +160,12 @@ async def events_for(bootstrap: str, topic: str, key: str) -> list[dict[str, Any
 
 
 def upload(
-    client: httpx.Client, path: Path, *, data: dict[str, Any] | None = None,
-    headers: dict[str, str] | None = None, filename: str | None = None,
+    client: httpx.Client,
+    path: Path,
+    *,
+    data: dict[str, Any] | None = None,
+    headers: dict[str, str] | None = None,
+    filename: str | None = None,
 ) -> httpx.Response:
     with path.open("rb") as fh:
         files = {"file": (filename or path.name, fh, "application/octet-stream")}
@@ -175,9 +178,13 @@ def media_id_of(response: httpx.Response) -> UUID:
 
 
 def create_brand(client: httpx.Client, brand_id: str, name: str = "Acme") -> dict[str, Any]:
-    response = client.put(f"/v1/brands/{brand_id}", json={
-        "name": name, "palette": [{"hex": "#E4002B", "role": "primary"}],
-    })
+    response = client.put(
+        f"/v1/brands/{brand_id}",
+        json={
+            "name": name,
+            "palette": [{"hex": "#E4002B", "role": "primary"}],
+        },
+    )
     assert response.status_code == 200, response.text
     body: dict[str, Any] = response.json()
     return body

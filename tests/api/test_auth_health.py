@@ -13,8 +13,10 @@ from tests.api.conftest import Api, create_brand, media_id_of, upload
 def test_no_key_or_a_wrong_key_is_401(api: Api, image: Path) -> None:
     with api.client(key=None) as anonymous, api.client(key="not-a-key") as wrong:
         responses = [
-            upload(anonymous, image), anonymous.get(f"/v1/media/{uuid7()}"),
-            wrong.get("/v1/media"), wrong.put("/v1/brands/x", json={"name": "x"}),
+            upload(anonymous, image),
+            anonymous.get(f"/v1/media/{uuid7()}"),
+            wrong.get("/v1/media"),
+            wrong.put("/v1/brands/x", json={"name": "x"}),
         ]
     for response in responses:
         assert response.status_code == 401
@@ -57,8 +59,13 @@ def test_health_ready_docs_need_no_key(api: Api) -> None:
     assert ready.json()["checks"] == {"broker": True, "bucket": True}
     assert docs.status_code == 200
     paths = spec.json()["paths"]
-    assert {"/v1/media", "/v1/media/{media_id}", "/v1/generations", "/v1/brands/{brand_id}",
-            "/v1/brands/{brand_id}/logo"} <= set(paths)
+    assert {
+        "/v1/media",
+        "/v1/media/{media_id}",
+        "/v1/generations",
+        "/v1/brands/{brand_id}",
+        "/v1/brands/{brand_id}/logo",
+    } <= set(paths)
     assert "multipart/form-data" in paths["/v1/media"]["post"]["requestBody"]["content"]
     assert "GenerationRequest" in spec.json()["components"]["schemas"]
     assert unknown.status_code == 404
@@ -70,8 +77,7 @@ def test_metrics_count_requests_by_route_and_status(api: Api) -> None:
         client.get(f"/v1/media/{uuid7()}")
         client.get(f"/v1/media/{uuid7()}")
         text = client.get("/metrics").text
-    line = ('reelscope_api_requests_total{method="GET",route="/v1/media/{media_id}",'
-            'status="404"}')
+    line = 'reelscope_api_requests_total{method="GET",route="/v1/media/{media_id}",status="404"}'
     counts = [float(row.split()[-1]) for row in text.splitlines() if row.startswith(line)]
     assert counts and counts[0] >= 2
     assert "reelscope_api_request_seconds_bucket" in text

@@ -33,8 +33,11 @@ async def test_logo_is_stored_by_hash_and_kept_across_rule_changes(
     brand = f"logoco-{topic_suffix}"
     with api.client() as client:
         create_brand(client, brand)
-        response = client.put(f"/v1/brands/{brand}/logo", content=logo.read_bytes(),
-                              headers={"Content-Type": "image/png"})
+        response = client.put(
+            f"/v1/brands/{brand}/logo",
+            content=logo.read_bytes(),
+            headers={"Content-Type": "image/png"},
+        )
         assert response.status_code == 200, response.text
         with logo.open("rb") as fh:
             again = client.put(f"/v1/brands/{brand}/logo", files={"file": ("logo.png", fh)})
@@ -53,8 +56,11 @@ async def test_logo_is_stored_by_hash_and_kept_across_rule_changes(
 def test_logo_that_is_not_an_image_is_422(api: Api, tmp_path: Path, video: Path) -> None:
     with api.client() as client:
         create_brand(client, "badlogo")
-        text = client.put("/v1/brands/badlogo/logo", content=b"<svg>not allowed</svg>" * 10,
-                          headers={"Content-Type": "image/png"})
+        text = client.put(
+            "/v1/brands/badlogo/logo",
+            content=b"<svg>not allowed</svg>" * 10,
+            headers={"Content-Type": "image/png"},
+        )
         movie = client.put("/v1/brands/badlogo/logo", content=video.read_bytes())
         profile = client.get("/v1/brands/badlogo").json()
     for response in (text, movie):
@@ -70,8 +76,9 @@ def test_unknown_brand_and_bad_ids(api: Api, logo: Path) -> None:
         missing = client.get("/v1/brands/ghost")
         logo_missing = client.put("/v1/brands/ghost/logo", content=logo.read_bytes())
         bad_id = client.put("/v1/brands/Bad%20Id", json={"name": "x"})
-        bad_rules = client.put("/v1/brands/okid", json={"name": "", "tolerance_de": -1,
-                                                        "colour": "red"})
+        bad_rules = client.put(
+            "/v1/brands/okid", json={"name": "", "tolerance_de": -1, "colour": "red"}
+        )
     assert missing.status_code == 404
     assert missing.json()["error"]["hint"].startswith("create it with PUT")
     assert logo_missing.status_code == 404

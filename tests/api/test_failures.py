@@ -86,7 +86,9 @@ async def test_broker_lost_then_back_with_idempotent_retry(
 def test_bucket_down_is_503(broker: EmbeddedBroker, tmp_path: Path, image: Path) -> None:
     store = S3Store("nowhere", endpoint_url=f"http://127.0.0.1:{free_port()}")
     store._client = boto3.client(  # a real client with one attempt, so the test is quick
-        "s3", endpoint_url=store.endpoint_url, region_name="us-east-1",
+        "s3",
+        endpoint_url=store.endpoint_url,
+        region_name="us-east-1",
         config=Config(retries={"max_attempts": 1}, connect_timeout=1),
     )
     settings = make_settings(broker.bootstrap, store.url)
@@ -110,10 +112,13 @@ async def test_on_a_real_s3_endpoint(
         media_id = media_id_of(upload(client, video, data={"brand_id": "s3brand"}))
         status = client.get(f"/v1/media/{media_id}").json()["status"]
         s3_store.put_file("generated/still.png", image)
-        generated = client.post("/v1/generations", json={
-            "object_key": f"s3://{s3_store.bucket}/generated/still.png",
-            "generation": {"prompt": "p", "model": "m"},
-        })
+        generated = client.post(
+            "/v1/generations",
+            json={
+                "object_key": f"s3://{s3_store.bucket}/generated/still.png",
+                "generation": {"prompt": "p", "model": "m"},
+            },
+        )
         ready = client.get("/readyz").status_code
     stored = s3_store.get_bytes(media_key(media_id))
     assert hashlib.sha256(stored).hexdigest() == hashlib.sha256(video.read_bytes()).hexdigest()

@@ -42,8 +42,12 @@ def lake_api(
     root = tmp_path_factory.mktemp("lake-api")
     store = LocalStore(root / "bucket")
     finished = [*lives["done"], lives["failed"]]
-    write(store, "uploads", topics.MEDIA_UPLOADED,
-          [life.uploaded for life in finished] + [lives["pending"]])
+    write(
+        store,
+        "uploads",
+        topics.MEDIA_UPLOADED,
+        [life.uploaded for life in finished] + [lives["pending"]],
+    )
     write(store, "brand_checks", topics.BRAND_CHECKS, [life.brand_check for life in finished])
     write(store, "analyses", topics.MEDIA_ANALYSES, [life.analysis for life in finished])
     write(store, "media_results", topics.MEDIA_RESULTS, [life.result for life in finished])
@@ -52,9 +56,7 @@ def lake_api(
         yield api
 
 
-def test_status_of_older_media_comes_from_the_lake(
-    lake_api: Api, lives: dict[str, Any]
-) -> None:
+def test_status_of_older_media_comes_from_the_lake(lake_api: Api, lives: dict[str, Any]) -> None:
     done, failed, pending = lives["done"][0], lives["failed"], lives["pending"]
     with lake_api.client() as client:
         body = client.get(f"/v1/media/{done.uploaded.media_id}").json()
@@ -81,11 +83,10 @@ def pages(client: Any, **params: Any) -> list[list[dict[str, Any]]]:
             return out
 
 
-def test_listing_pages_through_the_lake_in_id_order(
-    lake_api: Api, lives: dict[str, Any]
-) -> None:
+def test_listing_pages_through_the_lake_in_id_order(lake_api: Api, lives: dict[str, Any]) -> None:
     everything = sorted(
-        str(m) for m in [life.uploaded.media_id for life in lives["done"]]
+        str(m)
+        for m in [life.uploaded.media_id for life in lives["done"]]
         + [lives["failed"].uploaded.media_id, lives["pending"].media_id]
     )
     with lake_api.client() as client:

@@ -20,10 +20,15 @@ def sha256_of(path: Path) -> str:
 async def test_upload_is_stored_and_published_once(api: Api, video: Path) -> None:
     with api.client() as client:
         create_brand(client, "acme-media")
-        response = upload(client, video, data={
-            "brand_id": "acme-media", "platforms": "tiktok, youtube_shorts",
-            "labels": '{"campaign": "summer"}',
-        })
+        response = upload(
+            client,
+            video,
+            data={
+                "brand_id": "acme-media",
+                "platforms": "tiktok, youtube_shorts",
+                "labels": '{"campaign": "summer"}',
+            },
+        )
     media_id = media_id_of(response)
     body = response.json()
     assert is_uuid7(media_id)
@@ -59,8 +64,10 @@ async def test_repeated_platform_fields_and_images(api: Api, image: Path) -> Non
 
 
 def _multipart_stream(boundary: str, total: int, chunk: int = 64 * 1024) -> Iterator[bytes]:
-    yield (f"--{boundary}\r\nContent-Disposition: form-data; name=\"file\"; "
-           f"filename=\"big.mp4\"\r\nContent-Type: video/mp4\r\n\r\n").encode()
+    yield (
+        f'--{boundary}\r\nContent-Disposition: form-data; name="file"; '
+        f'filename="big.mp4"\r\nContent-Type: video/mp4\r\n\r\n'
+    ).encode()
     sent = 0
     while sent < total:
         yield os.urandom(min(chunk, total - sent))
@@ -73,7 +80,8 @@ def test_over_the_cap_while_streaming_is_413_and_leaves_nothing(api: Api) -> Non
     boundary = "reelscope-test-boundary"
     with api.client() as client:
         response = client.post(
-            "/v1/media", content=_multipart_stream(boundary, 3 * MAX_UPLOAD),
+            "/v1/media",
+            content=_multipart_stream(boundary, 3 * MAX_UPLOAD),
             headers={"Content-Type": f"multipart/form-data; boundary={boundary}"},
         )
     assert "content-length" not in response.request.headers  # chunked: refused mid-stream
@@ -83,9 +91,7 @@ def test_over_the_cap_while_streaming_is_413_and_leaves_nothing(api: Api) -> Non
     assert api.store.list("media/") == before
 
 
-def test_declared_length_over_the_cap_is_refused_before_reading(
-    api: Api, tmp_path: Path
-) -> None:
+def test_declared_length_over_the_cap_is_refused_before_reading(api: Api, tmp_path: Path) -> None:
     big = tmp_path / "big.mp4"
     big.write_bytes(os.urandom(2 * MAX_UPLOAD))
     with api.client() as client:
@@ -115,9 +121,15 @@ def test_unknown_brand_is_422(api: Api, image: Path) -> None:
 
 def test_invalid_form_fields_are_422_listing_them(api: Api, image: Path) -> None:
     with api.client() as client:
-        response = upload(client, image, data={
-            "platforms": "tiktok,myspace", "labels": "[1, 2]", "brandid": "x",
-        })
+        response = upload(
+            client,
+            image,
+            data={
+                "platforms": "tiktok,myspace",
+                "labels": "[1, 2]",
+                "brandid": "x",
+            },
+        )
     assert response.status_code == 422
     fields = {f["field"] for f in response.json()["error"]["fields"]}
     assert fields == {"platforms", "labels", "brandid"}

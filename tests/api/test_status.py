@@ -15,14 +15,34 @@ from tests.api.conftest import Api, media_id_of, upload
 
 
 def result_for(media_id: UUID, brand_id: str | None = None) -> MediaResult:
-    source = SourceRef(event_id=uuid7(), schema_id="reelscope.media.uploaded/1",
-                       accepted_at=utcnow(), brand_id=brand_id)
-    check = BrandCheck(media_id=media_id, producer="test", source=source, status="done",
-                       checks_version="test-1", verdict="warn", score=0.7)
-    analysis = MediaAnalysis(media_id=media_id, producer="test", source=source, status="done",
-                             analyzer="local")
-    return MediaResult(media_id=media_id, producer="test", source=source, status="done",
-                       verdict="warn", score=0.7, brand_check=check, analysis=analysis)
+    source = SourceRef(
+        event_id=uuid7(),
+        schema_id="reelscope.media.uploaded/1",
+        accepted_at=utcnow(),
+        brand_id=brand_id,
+    )
+    check = BrandCheck(
+        media_id=media_id,
+        producer="test",
+        source=source,
+        status="done",
+        checks_version="test-1",
+        verdict="warn",
+        score=0.7,
+    )
+    analysis = MediaAnalysis(
+        media_id=media_id, producer="test", source=source, status="done", analyzer="local"
+    )
+    return MediaResult(
+        media_id=media_id,
+        producer="test",
+        source=source,
+        status="done",
+        verdict="warn",
+        score=0.7,
+        brand_check=check,
+        analysis=analysis,
+    )
 
 
 async def publish_result(bootstrap: str, result: MediaResult, garbage: bool = False) -> None:
@@ -57,8 +77,13 @@ def test_accepted_media_is_processing_from_the_ledger(api: Api, image: Path) -> 
         response = client.get(f"/v1/media/{media_id}")
     assert response.status_code == 200
     assert response.json() == {
-        "media_id": str(media_id), "status": "processing", "verdict": None, "brand_id": None,
-        "brand_check": None, "analysis": None, "error": None,
+        "media_id": str(media_id),
+        "status": "processing",
+        "verdict": None,
+        "brand_id": None,
+        "brand_check": None,
+        "analysis": None,
+        "error": None,
     }
 
 

@@ -18,11 +18,27 @@ from api.metrics import Metrics
 ROOT = Path(__file__).resolve().parents[2]
 DASHBOARD = ROOT / "dashboards" / "grafana" / "reelscope.json"
 RULES = ROOT / "dashboards" / "alerts" / "reelscope.rules.yml"
-SUFFIXES = {"counter": ("_total", "_created"), "gauge": ("",),
-            "histogram": ("_bucket", "_count", "_sum", "_created")}
+SUFFIXES = {
+    "counter": ("_total", "_created"),
+    "gauge": ("",),
+    "histogram": ("_bucket", "_count", "_sum", "_created"),
+}
 TARGET_LABELS = {"job", "instance", "namespace", "pod", "container", "service", "endpoint"}
-KEYWORDS = {"and", "or", "unless", "by", "without", "on", "ignoring", "group_left",
-            "group_right", "offset", "bool", "inf", "nan"}
+KEYWORDS = {
+    "and",
+    "or",
+    "unless",
+    "by",
+    "without",
+    "on",
+    "ignoring",
+    "group_left",
+    "group_right",
+    "offset",
+    "bool",
+    "inf",
+    "nan",
+}
 
 
 def collectors() -> list[MetricWrapperBase]:
@@ -87,19 +103,25 @@ def rules() -> list[dict[str, Any]]:
 
 
 def test_the_checker_finds_metric_names_and_refuses_unknown_ones() -> None:
-    expr = ('histogram_quantile(0.95, sum by (le, stage) '
-            '(rate(reelscope_stage_seconds_bucket{stage!="x"}[5m]))) > 1 unless up')
+    expr = (
+        "histogram_quantile(0.95, sum by (le, stage) "
+        '(rate(reelscope_stage_seconds_bucket{stage!="x"}[5m]))) > 1 unless up'
+    )
     assert metric_names(expr) == {"reelscope_stage_seconds_bucket", "up"}
     with pytest.raises(AssertionError, match="not exported"):
         check_expr("rate(reelscope_stage_seconds_total[5m])")
     with pytest.raises(AssertionError, match="unknown labels"):
-        check_expr('sum by (route) (rate(reelscope_worker_events_total[5m]))')
+        check_expr("sum by (route) (rate(reelscope_worker_events_total[5m]))")
 
 
 def test_known_metrics_come_from_both_processes() -> None:
-    assert {"reelscope_worker_events_total", "reelscope_stage_seconds_bucket",
-            "reelscope_join_pending", "reelscope_api_requests_total",
-            "reelscope_api_request_seconds_bucket"} <= set(KNOWN)
+    assert {
+        "reelscope_worker_events_total",
+        "reelscope_stage_seconds_bucket",
+        "reelscope_join_pending",
+        "reelscope_api_requests_total",
+        "reelscope_api_request_seconds_bucket",
+    } <= set(KNOWN)
 
 
 def test_dashboard_layout() -> None:
@@ -123,18 +145,26 @@ def test_dashboard_queries_only_exported_metrics() -> None:
     used = set().union(*(check_expr(e) for e in _exprs(panels())))
     for variable in dashboard()["templating"]["list"][1:]:
         used |= check_expr(re.sub(r"label_values\((\w+),.*", r"\1", variable["query"]["query"]))
-    needed = {"reelscope_worker_events_total", "reelscope_deadletters_total",
-              "reelscope_stage_seconds_bucket", "reelscope_join_pending",
-              "reelscope_lake_rows_total", "reelscope_lake_files_total",
-              "reelscope_api_requests_total", "reelscope_api_request_seconds_bucket"}
+    needed = {
+        "reelscope_worker_events_total",
+        "reelscope_deadletters_total",
+        "reelscope_stage_seconds_bucket",
+        "reelscope_join_pending",
+        "reelscope_lake_rows_total",
+        "reelscope_lake_files_total",
+        "reelscope_api_requests_total",
+        "reelscope_api_request_seconds_bucket",
+    }
     assert needed <= used
 
 
 def test_latency_panels_show_p50_and_p95() -> None:
     for p in panels():
         if "latency" in p["title"].lower():
-            quantiles = {re.search(r"histogram_quantile\(([\d.]+)", e).group(1)  # type: ignore[union-attr]
-                         for e in _exprs([p])}
+            quantiles = {
+                re.search(r"histogram_quantile\(([\d.]+)", e).group(1)  # type: ignore[union-attr]
+                for e in _exprs([p])
+            }
             assert quantiles == {"0.5", "0.95"}, p["title"]
 
 
@@ -152,8 +182,12 @@ def test_alert_rules_are_complete_and_query_exported_metrics() -> None:
         assert templated <= kept, f"{rule['alert']} annotates labels its expr drops"
         assert used
     exprs = " ".join(r["expr"] for r in alerts)
-    for metric in ("reelscope_deadletters_total", "reelscope_stage_seconds_bucket",
-                   "reelscope_join_pending", "reelscope_lake_rows_total"):
+    for metric in (
+        "reelscope_deadletters_total",
+        "reelscope_stage_seconds_bucket",
+        "reelscope_join_pending",
+        "reelscope_lake_rows_total",
+    ):
         assert metric in exprs
 
 

@@ -116,8 +116,13 @@ def _yaml_numbers(value: Any) -> Any:
 
 def to_yaml(value: Any) -> str:
     """Marshal like Helm's toYaml: block style, sorted keys, final newline removed."""
-    text = yaml.safe_dump(_yaml_numbers(value), sort_keys=True, default_flow_style=False,
-                          allow_unicode=True, width=1 << 30)
+    text = yaml.safe_dump(
+        _yaml_numbers(value),
+        sort_keys=True,
+        default_flow_style=False,
+        allow_unicode=True,
+        width=1 << 30,
+    )
     return str(text).removesuffix("...\n").removesuffix("\n")
 
 

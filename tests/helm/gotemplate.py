@@ -69,7 +69,7 @@ def _lex(source: str) -> Iterator[tuple[str, str]]:
     """Yield ("text", s) and ("action", body) items, with the trim markers applied."""
     pos, trim_next = 0, False
     for m in _ACTION.finditer(source):
-        text = source[pos:m.start()]
+        text = source[pos : m.start()]
         text = text.lstrip() if trim_next else text
         yield "text", text.rstrip() if m.group(1) else text
         if not m.group(2).strip().startswith("/*"):
@@ -131,7 +131,7 @@ def _pipeline(toks: list[Token]) -> Pipeline:
     if any(t == ("decl", ":=") for t in toks):
         split = toks.index(("decl", ":="))
         decl = [v for k, v in toks[:split] if k == "var"]
-        toks = toks[split + 1:]
+        toks = toks[split + 1 :]
     commands: list[Command] = [[]]
     depth_items: list[list[Command]] = []
     for kind, value in toks:
@@ -223,8 +223,9 @@ class Engine:
             scopes[-1][pipe.decl[0]] = value
         return value
 
-    def _command(self, cmd: Command, dot: Any, scopes: list[dict[str, Any]],
-                 piped: tuple[Any, ...]) -> Any:
+    def _command(
+        self, cmd: Command, dot: Any, scopes: list[dict[str, Any]], piped: tuple[Any, ...]
+    ) -> Any:
         head, args = cmd[0], [self._operand(op, dot, scopes) for op in cmd[1:]]
         if head[0] == "ident" and head[1] not in ("true", "false", "nil"):
             if head[1] not in self.functions:

@@ -107,8 +107,13 @@ def values(overrides: dict[str, Any] | None = None, chart: Path = CHART) -> dict
     return dict(helm_numbers(merge(defaults, overrides or {})))
 
 
-def render(overrides: dict[str, Any] | None = None, *, chart: Path = CHART,
-           release: str = "reelscope", namespace: str = "media") -> dict[str, str]:
+def render(
+    overrides: dict[str, Any] | None = None,
+    *,
+    chart: Path = CHART,
+    release: str = "reelscope",
+    namespace: str = "media",
+) -> dict[str, str]:
     """Render every template (NOTES.txt included) to text, by file name."""
     meta = yaml.safe_load((chart / "Chart.yaml").read_text())
     engine = Engine(FUNCTIONS)
@@ -122,8 +127,11 @@ def render(overrides: dict[str, Any] | None = None, *, chart: Path = CHART,
     data = {
         "Values": values(overrides, chart),
         "Release": {"Name": release, "Namespace": namespace, "Service": "Helm"},
-        "Chart": {"Name": meta["name"], "Version": meta["version"],
-                  "AppVersion": meta["appVersion"]},
+        "Chart": {
+            "Name": meta["name"],
+            "Version": meta["version"],
+            "AppVersion": meta["appVersion"],
+        },
         "Files": {"Get": get_file},
     }
     return {p.name: engine.execute(p.name, data) for p in templates if not p.name.startswith("_")}

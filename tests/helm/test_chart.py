@@ -14,8 +14,11 @@ from tests.helm.render import CHART, manifests, render, values
 ROOT = CHART.parents[1]
 ALL_ON = {
     "worker": {"autoscaling": {"enabled": True}},
-    "metrics": {"serviceMonitor": {"enabled": True}, "prometheusRule": {"enabled": True},
-                "grafanaDashboard": {"enabled": True}},
+    "metrics": {
+        "serviceMonitor": {"enabled": True},
+        "prometheusRule": {"enabled": True},
+        "grafanaDashboard": {"enabled": True},
+    },
 }
 
 
@@ -50,8 +53,9 @@ def test_default_render_has_exactly_the_core_objects(default: dict[Any, Any]) ->
     assert not any(kind == "Secret" for kind, _ in default), "secrets are never rendered"
 
 
-@pytest.mark.parametrize(("component", "command", "port"), [("api", "api", 8080),
-                                                             ("worker", "worker", 6066)])
+@pytest.mark.parametrize(
+    ("component", "command", "port"), [("api", "api", 8080), ("worker", "worker", 6066)]
+)
 def test_deployment_runs_the_command_on_the_configured_port(
     default: dict[Any, Any], component: str, command: str, port: int
 ) -> None:
@@ -86,8 +90,9 @@ def test_pods_are_locked_down(default: dict[Any, Any], component: str) -> None:
     assert {v["name"]: v for v in pod["volumes"]}["tmp"]["emptyDir"]["sizeLimit"]
     assert c["resources"]["requests"] and c["resources"]["limits"]["memory"]
     soft = pod["affinity"]["podAntiAffinity"]["preferredDuringSchedulingIgnoredDuringExecution"]
-    assert soft[0]["podAffinityTerm"]["labelSelector"]["matchLabels"] == (
-        deployment["spec"]["selector"]["matchLabels"]
+    assert (
+        soft[0]["podAffinityTerm"]["labelSelector"]["matchLabels"]
+        == (deployment["spec"]["selector"]["matchLabels"])
     )
 
 
@@ -98,8 +103,11 @@ def test_secrets_come_from_the_existing_secret(default: dict[Any, Any], componen
     wanted = values()["secrets"][component]
     assert set(refs) == set(wanted)
     for name, ref in refs.items():
-        assert ref == {"name": "reelscope", "key": wanted[name]["key"],
-                       "optional": wanted[name]["optional"]}
+        assert ref == {
+            "name": "reelscope",
+            "key": wanted[name]["key"],
+            "optional": wanted[name]["optional"],
+        }
     assert refs["REELSCOPE_API__KEYS"]["optional"] is False
     assert all("value" not in e or not e["name"].startswith(("REELSCOPE_", "AWS_")) for e in env)
 
@@ -146,8 +154,11 @@ def test_keda_scales_the_worker_on_the_consumer_groups_lag() -> None:
 def test_hpa_is_the_alternative() -> None:
     objs = objects({"worker": {"autoscaling": {"enabled": True, "kind": "hpa"}}})
     hpa = objs[("HorizontalPodAutoscaler", "reelscope-worker")]["spec"]
-    assert hpa["scaleTargetRef"] == {"apiVersion": "apps/v1", "kind": "Deployment",
-                                     "name": "reelscope-worker"}
+    assert hpa["scaleTargetRef"] == {
+        "apiVersion": "apps/v1",
+        "kind": "Deployment",
+        "name": "reelscope-worker",
+    }
     assert not any(kind == "ScaledObject" for kind, _ in objs)
 
 
@@ -167,13 +178,19 @@ def test_monitoring_objects_ship_the_rules_and_dashboard() -> None:
     assert json.loads(board["data"]["reelscope.json"]) == dashboard
     assert objs[("ServiceMonitor", "reelscope-api")]["spec"]["endpoints"][0]["port"] == "http"
     assert objs[("PodMonitor", "reelscope-worker")]["spec"]["podMetricsEndpoints"][0] == {
-        "port": "metrics", "path": "/metrics", "interval": "30s"}
+        "port": "metrics",
+        "path": "/metrics",
+        "interval": "30s",
+    }
 
 
-@pytest.mark.parametrize(("copy", "source"), [
-    ("files/reelscope.rules.yml", "dashboards/alerts/reelscope.rules.yml"),
-    ("files/reelscope-dashboard.json", "dashboards/grafana/reelscope.json"),
-])
+@pytest.mark.parametrize(
+    ("copy", "source"),
+    [
+        ("files/reelscope.rules.yml", "dashboards/alerts/reelscope.rules.yml"),
+        ("files/reelscope-dashboard.json", "dashboards/grafana/reelscope.json"),
+    ],
+)
 def test_chart_copies_equal_the_sources(copy: str, source: str) -> None:
     assert (CHART / copy).read_bytes() == (ROOT / source).read_bytes()
 
@@ -203,8 +220,9 @@ def test_notes_tell_what_to_create(default: dict[Any, Any]) -> None:
     notes = render()["NOTES.txt"]
     assert "create secret generic reelscope" in notes and "api-keys" in notes
     assert "change-me placeholder" in notes
-    configured = render({"config": {"kafka": {"bootstrap": "kafka:9092"},
-                                    "store": {"url": "s3://media"}}})["NOTES.txt"]
+    configured = render(
+        {"config": {"kafka": {"bootstrap": "kafka:9092"}, "store": {"url": "s3://media"}}}
+    )["NOTES.txt"]
     assert "placeholder" not in configured
 
 

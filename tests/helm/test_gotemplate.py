@@ -26,11 +26,18 @@ def test_helm_prints_values_numbers_as_float64() -> None:
     assert run("{{ .Values.b | toJson }}", {"b": 1000000}) == "1000000"
 
 
-@pytest.mark.parametrize(("value", "fmt", "json"), [
-    (0.5, "0.5", "0.5"), (60.0, "60", "60"), (1e-05, "1e-05", "0.00001"),
-    (0.0001, "0.0001", "0.0001"), (123456.7, "123456.7", "123456.7"),
-    (536870912.0, "5.36870912e+08", "536870912"), (-2.5e21, "-2.5e+21", "-2.5e+21"),
-])
+@pytest.mark.parametrize(
+    ("value", "fmt", "json"),
+    [
+        (0.5, "0.5", "0.5"),
+        (60.0, "60", "60"),
+        (1e-05, "1e-05", "0.00001"),
+        (0.0001, "0.0001", "0.0001"),
+        (123456.7, "123456.7", "123456.7"),
+        (536870912.0, "5.36870912e+08", "536870912"),
+        (-2.5e21, "-2.5e+21", "-2.5e+21"),
+    ],
+)
 def test_float_formatting_matches_go(value: float, fmt: str, json: str) -> None:
     assert go_float(value) == fmt
     assert json_float(value) == json
@@ -43,7 +50,7 @@ def test_trim_markers_eat_whitespace_and_newlines() -> None:
 
 
 def test_if_else_if_else() -> None:
-    source = "{{ if eq .Values.k \"a\" }}A{{ else if .Values.on }}ON{{ else }}OFF{{ end }}"
+    source = '{{ if eq .Values.k "a" }}A{{ else if .Values.on }}ON{{ else }}OFF{{ end }}'
     assert run(source, {"k": "a", "on": False}) == "A"
     assert run(source, {"k": "b", "on": True}) == "ON"
     assert run(source, {"k": "b", "on": {}}) == "OFF"
@@ -56,14 +63,16 @@ def test_range_over_a_map_is_sorted_and_binds_key_and_value() -> None:
 
 
 def test_with_rebinds_dot_and_variables_keep_the_root() -> None:
-    source = ("{{ $n := .Values.name }}{{ with .Values.sub }}"
-              "{{ .x }}-{{ $n }}-{{ $.Values.name }}{{ end }}")
+    source = (
+        "{{ $n := .Values.name }}{{ with .Values.sub }}"
+        "{{ .x }}-{{ $n }}-{{ $.Values.name }}{{ end }}"
+    )
     assert run(source, {"name": "r", "sub": {"x": "s"}}) == "s-r-r"
 
 
 def test_define_include_and_nindent() -> None:
     helpers = '{{- define "labels" -}}\na: {{ .a }}\nb: {{ .b }}\n{{- end }}'
-    source = "labels:\n  {{- include \"labels\" (dict \"a\" 1 \"b\" \"two\") | nindent 2 }}"
+    source = 'labels:\n  {{- include "labels" (dict "a" 1 "b" "two") | nindent 2 }}'
     assert run(source, {}, helpers) == "labels:\n  a: 1\n  b: two"
 
 
@@ -72,15 +81,18 @@ def test_to_yaml_drops_the_final_newline_and_writes_integers() -> None:
     assert to_yaml({}) == "{}"
 
 
-@pytest.mark.parametrize(("source", "error"), [
-    ("{{ .Values.missing }}", "missing value"),
-    ("{{ .Values.n | frobnicate }}", "not supported"),
-    ("{{ if eq .Values.n 1 }}x{{ end }}", "incompatible types"),
-    ("{{ if .Values.n }}x", "missing {{ end }}"),
-    ("{{ end }}", "unexpected"),
-    ("{{ .Values.m }}", "refusing to print"),
-    ('{{ include "nope" . }}', "no template named"),
-])
+@pytest.mark.parametrize(
+    ("source", "error"),
+    [
+        ("{{ .Values.missing }}", "missing value"),
+        ("{{ .Values.n | frobnicate }}", "not supported"),
+        ("{{ if eq .Values.n 1 }}x{{ end }}", "incompatible types"),
+        ("{{ if .Values.n }}x", "missing {{ end }}"),
+        ("{{ end }}", "unexpected"),
+        ("{{ .Values.m }}", "refusing to print"),
+        ('{{ include "nope" . }}', "no template named"),
+    ],
+)
 def test_unsupported_or_wrong_templates_fail_loudly(source: str, error: str) -> None:
     with pytest.raises((TemplateError, TypeError), match=error):
         run(source, {"n": 1, "m": {"a": 1}})

@@ -35,30 +35,60 @@ def media(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     return {
         "logo": logo,
         "on_brand": samples.make_video(
-            folder / "on_brand.mp4", width=360, height=640, seconds=2, logo=logo,
-            logo_pos=(0.35, 0.4), logo_scale=0.25, cuts=1),
+            folder / "on_brand.mp4",
+            width=360,
+            height=640,
+            seconds=2,
+            logo=logo,
+            logo_pos=(0.35, 0.4),
+            logo_scale=0.25,
+            cuts=1,
+        ),
         "off_brand": samples.make_video(
-            folder / "off_brand.mp4", width=640, height=360, seconds=2,
-            background=samples.OFF_BRAND_COLOURS, cuts=1, audio=False),
-        "image": samples.make_image(folder / "still.jpg", width=480, height=480, logo=logo,
-                                    logo_pos=(0.05, 0.05), logo_scale=0.2),
+            folder / "off_brand.mp4",
+            width=640,
+            height=360,
+            seconds=2,
+            background=samples.OFF_BRAND_COLOURS,
+            cuts=1,
+            audio=False,
+        ),
+        "image": samples.make_image(
+            folder / "still.jpg",
+            width=480,
+            height=480,
+            logo=logo,
+            logo_pos=(0.05, 0.05),
+            logo_scale=0.2,
+        ),
         "corrupt": samples.make_corrupt(folder / "corrupt.mp4"),
     }
 
 
 def profile(**changes: object) -> BrandProfile:
     base: dict[str, object] = {
-        "brand_id": "acme", "version": 4, "name": "Acme",
+        "brand_id": "acme",
+        "version": 4,
+        "name": "Acme",
         "palette": [BrandColour(hex="#E4002B"), BrandColour(hex="#FFFFFF")],
-        "platforms": ["youtube"], "logos": ["brands/acme/logo.png"],
+        "platforms": ["youtube"],
+        "logos": ["brands/acme/logo.png"],
     }
     return BrandProfile.model_validate(base | changes)
 
 
 def event(platforms: list[Platform] | None = None, brand: str | None = "acme") -> MediaUploaded:
-    return MediaUploaded(media_id=uuid7(), producer="test", object_key="media/x", sha256="0" * 64,
-                         size_bytes=1, content_type="video/mp4", media_kind="video",
-                         brand_id=brand, platforms=platforms or [])
+    return MediaUploaded(
+        media_id=uuid7(),
+        producer="test",
+        object_key="media/x",
+        sha256="0" * 64,
+        size_bytes=1,
+        content_type="video/mp4",
+        media_kind="video",
+        brand_id=brand,
+        platforms=platforms or [],
+    )
 
 
 def test_on_brand_clip_is_checked_in_full(media: dict[str, Path]) -> None:
@@ -85,8 +115,9 @@ def test_on_brand_clip_is_checked_in_full(media: dict[str, Path]) -> None:
 
 
 def test_off_brand_clip_fails(media: dict[str, Path]) -> None:
-    result = check_media(media["off_brand"], event(), profile(), [media["logo"].read_bytes()],
-                         LIMITS)
+    result = check_media(
+        media["off_brand"], event(), profile(), [media["logo"].read_bytes()], LIMITS
+    )
     assert result.status == "done"
     codes = {v.code for v in result.violations}
     assert {"palette.low_coverage", "logo.missing"} <= codes
@@ -131,8 +162,9 @@ def test_unreadable_logo_fails_the_logo_check_only(media: dict[str, Path]) -> No
 
 
 @pytest.mark.parametrize("name", ["corrupt", "text"])
-def test_unreadable_media_is_a_failed_result_not_an_exception(media: dict[str, Path],
-                                                              tmp_path: Path, name: str) -> None:
+def test_unreadable_media_is_a_failed_result_not_an_exception(
+    media: dict[str, Path], tmp_path: Path, name: str
+) -> None:
     path = media["corrupt"] if name == "corrupt" else tmp_path / "notes.mp4"
     if name == "text":
         path.write_text("this is not a video\n" * 50)
@@ -147,13 +179,22 @@ def test_unreadable_media_is_a_failed_result_not_an_exception(media: dict[str, P
 def test_generated_media_event_and_process_pool(media: dict[str, Path]) -> None:
     from schemas.events import Generation
 
-    ev = MediaGenerated(media_id=uuid7(), producer="gen", object_key="media/y", sha256="1" * 64,
-                        size_bytes=1, content_type="image/jpeg", media_kind="image",
-                        brand_id="acme", generation=Generation(prompt="a red badge", model="m"))
+    ev = MediaGenerated(
+        media_id=uuid7(),
+        producer="gen",
+        object_key="media/y",
+        sha256="1" * 64,
+        size_bytes=1,
+        content_type="image/jpeg",
+        media_kind="image",
+        brand_id="acme",
+        generation=Generation(prompt="a red badge", model="m"),
+    )
     ctx = multiprocessing.get_context("spawn")
     with concurrent.futures.ProcessPoolExecutor(1, mp_context=ctx) as pool:
-        future = pool.submit(check_media, media["image"], ev, profile(),
-                             [media["logo"].read_bytes()], LIMITS)
+        future = pool.submit(
+            check_media, media["image"], ev, profile(), [media["logo"].read_bytes()], LIMITS
+        )
         result = future.result(timeout=120)
     assert result.status == "done" and result.source.schema_id == "reelscope.media.generated/1"
     assert result.logo is not None and result.logo.found
@@ -168,16 +209,31 @@ def test_check_frames_on_frames_in_memory() -> None:
         if t > 0:
             synth.composite(img, badge, 380, 760, 100)
         frames.append(Frame(t, img))
-    info = MediaInfo(kind="video", container="mp4", width=1080, height=1920, duration_s=3.0,
-                     fps=30.0, has_audio=True, size_bytes=5_000_000)
-    parts = check_frames(frames, info, profile(logo_zones=["bottom_right"]), [badge],
-                         ["instagram_reels", "youtube_shorts"])
+    info = MediaInfo(
+        kind="video",
+        container="mp4",
+        width=1080,
+        height=1920,
+        duration_s=3.0,
+        fps=30.0,
+        has_audio=True,
+        size_bytes=5_000_000,
+    )
+    parts = check_frames(
+        frames,
+        info,
+        profile(logo_zones=["bottom_right"]),
+        [badge],
+        ["instagram_reels", "youtube_shorts"],
+    )
     assert parts.logo.found and parts.logo.first_seen_s == 1.0
     assert parts.logo.screen_share == pytest.approx(2 / 3, abs=1e-3)
     assert parts.logo.in_allowed_zone is True
     unsafe = {v.code for v in parts.violations if v.code.endswith("logo_in_unsafe_zone")}
-    assert unsafe == {"platform.instagram_reels.logo_in_unsafe_zone",
-                      "platform.youtube_shorts.logo_in_unsafe_zone"}
+    assert unsafe == {
+        "platform.instagram_reels.logo_in_unsafe_zone",
+        "platform.youtube_shorts.logo_in_unsafe_zone",
+    }
     assert set(parts.scores) == {"palette", "logo", "quality", "platforms"}
     with pytest.raises(ValueError, match="no frames"):
         check_frames([], info, None, [], [])

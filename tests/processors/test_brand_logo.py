@@ -23,8 +23,9 @@ def demo_logo(tmp_path_factory: pytest.TempPathFactory) -> Image:
     return np.asarray(cv2.imread(str(path), cv2.IMREAD_UNCHANGED), np.uint8)
 
 
-def _place(frame: Image, logo: Image, area: float, pos: tuple[float, float],
-           angle: float = 0.0) -> tuple[float, float, float, float]:
+def _place(
+    frame: Image, logo: Image, area: float, pos: tuple[float, float], angle: float = 0.0
+) -> tuple[float, float, float, float]:
     """Composite `logo` covering `area` of the frame with its box centred at `pos`."""
     h, w = frame.shape[:2]
     aspect = logo.shape[1] / logo.shape[0]
@@ -39,12 +40,21 @@ PLACES = [(0.15, 0.2), (0.85, 0.2), (0.5, 0.5), (0.2, 0.8), (0.8, 0.82)]
 
 
 @pytest.mark.parametrize("ground", list(GROUNDS))
-@pytest.mark.parametrize(("area", "place"), [(0.02, PLACES[0]), (0.05, PLACES[1]),
-                                             (0.10, PLACES[2]), (0.20, PLACES[3]),
-                                             (0.40, PLACES[2]), (0.03, PLACES[4])])
+@pytest.mark.parametrize(
+    ("area", "place"),
+    [
+        (0.02, PLACES[0]),
+        (0.05, PLACES[1]),
+        (0.10, PLACES[2]),
+        (0.20, PLACES[3]),
+        (0.40, PLACES[2]),
+        (0.03, PLACES[4]),
+    ],
+)
 @pytest.mark.parametrize("shape", [(512, 288), (512, 910)])
-def test_demo_logo_found_where_it_is(demo_logo: Image, ground: str, area: float,
-                                     place: tuple[float, float], shape: tuple[int, int]) -> None:
+def test_demo_logo_found_where_it_is(
+    demo_logo: Image, ground: str, area: float, place: tuple[float, float], shape: tuple[int, int]
+) -> None:
     frame = np.full((shape[1], shape[0], 3), GROUNDS[ground], np.uint8)
     truth = _place(frame, demo_logo, area, place)
     hit = LogoDetector([prepare_logo(demo_logo)]).detect(frame)

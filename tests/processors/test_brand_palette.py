@@ -16,8 +16,9 @@ BRAND = ("#E4002B", "#FFFFFF", "#111111", "#FFC72C")
 OFF = ["#2E8B57", "#6A0DAD", "#1E90FF"]
 
 
-def _judge(frames: list[Image], tolerance: float = 12.0) -> tuple[PaletteCheck, list[Violation],
-                                                                   float]:
+def _judge(
+    frames: list[Image], tolerance: float = 12.0
+) -> tuple[PaletteCheck, list[Violation], float]:
     lut = palette.palette_lut(BRAND)
     measured = [measure_frame(f, float(i), lut, tolerance) for i, f in enumerate(frames)]
     return summarise(measured, lut, tolerance)
@@ -29,14 +30,16 @@ def _jpeg(frame: Image, q: int = 75) -> Image:
 
 def _near(hexes: list[str], target: str, within: float = 6.0) -> bool:
     lab = srgb_to_lab(np.array([hex_to_rgb(h) for h in hexes], np.float64))
-    return bool((ciede2000(lab, srgb_to_lab(np.array(hex_to_rgb(target), np.float64))) < within)
-                .any())
+    return bool(
+        (ciede2000(lab, srgb_to_lab(np.array(hex_to_rgb(target), np.float64))) < within).any()
+    )
 
 
 def test_on_brand_artwork_passes() -> None:
     rng = np.random.default_rng(1)
-    frames = [_jpeg(synth.artwork(512, 288, rng, list(BRAND), [], 0.0, "#E4002B")[0])
-              for _ in range(3)]
+    frames = [
+        _jpeg(synth.artwork(512, 288, rng, list(BRAND), [], 0.0, "#E4002B")[0]) for _ in range(3)
+    ]
     check, violations, score = _judge(frames)
     assert check.status == "ok"
     assert check.on_palette_ratio is not None and check.on_palette_ratio > 0.9

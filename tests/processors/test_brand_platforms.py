@@ -16,15 +16,24 @@ from processors.brand.platforms import (
 from schemas.events import MediaInfo, Platform, Violation
 
 
-def video(w: int, h: int, seconds: float = 30.0, fps: float = 30.0, mb: float = 40.0,
-          audio: bool = True) -> MediaInfo:
-    return MediaInfo(kind="video", container="mp4", codec="h264", width=w, height=h,
-                     duration_s=seconds, fps=fps, has_audio=audio, size_bytes=int(mb * 2**20))
+def video(
+    w: int, h: int, seconds: float = 30.0, fps: float = 30.0, mb: float = 40.0, audio: bool = True
+) -> MediaInfo:
+    return MediaInfo(
+        kind="video",
+        container="mp4",
+        codec="h264",
+        width=w,
+        height=h,
+        duration_s=seconds,
+        fps=fps,
+        has_audio=audio,
+        size_bytes=int(mb * 2**20),
+    )
 
 
 def image(w: int, h: int, mb: float = 1.0) -> MediaInfo:
-    return MediaInfo(kind="image", container="jpeg", width=w, height=h,
-                     size_bytes=int(mb * 2**20))
+    return MediaInfo(kind="image", container="jpeg", width=w, height=h, size_bytes=int(mb * 2**20))
 
 
 def codes(found: list[Violation]) -> set[str]:
@@ -61,16 +70,19 @@ def test_aspect_tolerance_accepts_near_9_16() -> None:
     assert fit("tiktok", video(720, 1280))[0].problems == []
 
 
-@pytest.mark.parametrize(("platform", "info", "rule"), [
-    ("instagram_reels", video(1080, 1920, seconds=200), "duration"),
-    ("youtube_shorts", video(1080, 1920, seconds=181), "duration"),
-    ("instagram_stories", video(1080, 1920, seconds=61), "duration"),
-    ("tiktok", video(1080, 1920, mb=600), "file_size"),
-    ("instagram_feed", image(1080, 1080, mb=31), "file_size"),
-    ("tiktok", video(480, 854), "resolution"),
-    ("youtube", image(1920, 1080), "media_kind"),
-    ("linkedin", video(3000, 1000), "aspect_ratio"),
-])
+@pytest.mark.parametrize(
+    ("platform", "info", "rule"),
+    [
+        ("instagram_reels", video(1080, 1920, seconds=200), "duration"),
+        ("youtube_shorts", video(1080, 1920, seconds=181), "duration"),
+        ("instagram_stories", video(1080, 1920, seconds=61), "duration"),
+        ("tiktok", video(1080, 1920, mb=600), "file_size"),
+        ("instagram_feed", image(1080, 1080, mb=31), "file_size"),
+        ("tiktok", video(480, 854), "resolution"),
+        ("youtube", image(1920, 1080), "media_kind"),
+        ("linkedin", video(3000, 1000), "aspect_ratio"),
+    ],
+)
 def test_hard_limits_fail(platform: Platform, info: MediaInfo, rule: str) -> None:
     result, found = fit(platform, info)
     assert not result.ok

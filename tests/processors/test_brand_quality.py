@@ -40,8 +40,9 @@ def test_flat_graphics_are_not_called_blurry() -> None:
 
 
 def test_dark_and_bright_pictures() -> None:
-    dark = [np.clip(f.astype(np.int16) // 8, 0, 255).astype(np.uint8) + 20 for f in
-            [_busy(1), _busy(2)]]
+    dark = [
+        np.clip(f.astype(np.int16) // 8, 0, 255).astype(np.uint8) + 20 for f in [_busy(1), _busy(2)]
+    ]
     check, violations, _ = quality.summarise(_frames(dark))
     assert check.brightness is not None and check.brightness < quality.TOO_DARK_BELOW
     assert "quality.too_dark" in {v.code for v in violations}

@@ -14,12 +14,19 @@ def hit(x: float, y: float, w: float = 0.1, h: float = 0.1, confidence: float = 
     return LogoHit(bbox=(x, y, w, h), confidence=confidence, logo=0, size=50.0)
 
 
-@pytest.mark.parametrize(("box", "zone"), [
-    ((0.02, 0.02, 0.1, 0.1), "top_left"), ((0.85, 0.05, 0.1, 0.1), "top_right"),
-    ((0.05, 0.85, 0.1, 0.1), "bottom_left"), ((0.88, 0.88, 0.1, 0.1), "bottom_right"),
-    ((0.45, 0.05, 0.1, 0.1), "top"), ((0.45, 0.85, 0.1, 0.1), "bottom"),
-    ((0.45, 0.45, 0.1, 0.1), "center"), ((0.02, 0.45, 0.1, 0.1), "middle_left"),
-])
+@pytest.mark.parametrize(
+    ("box", "zone"),
+    [
+        ((0.02, 0.02, 0.1, 0.1), "top_left"),
+        ((0.85, 0.05, 0.1, 0.1), "top_right"),
+        ((0.05, 0.85, 0.1, 0.1), "bottom_left"),
+        ((0.88, 0.88, 0.1, 0.1), "bottom_right"),
+        ((0.45, 0.05, 0.1, 0.1), "top"),
+        ((0.45, 0.85, 0.1, 0.1), "bottom"),
+        ((0.45, 0.45, 0.1, 0.1), "center"),
+        ((0.02, 0.45, 0.1, 0.1), "middle_left"),
+    ],
+)
 def test_zone_of_uses_the_box_centre(box: tuple[float, float, float, float], zone: str) -> None:
     assert logo_check.zone_of(box) == zone
 
@@ -34,8 +41,12 @@ def test_in_zone_rules() -> None:
 
 
 def test_summary_reports_best_sighting_share_and_first_time() -> None:
-    sightings = [(0.0, None), (2.0, hit(0.02, 0.02, confidence=0.7)),
-                 (4.0, hit(0.03, 0.02, 0.12, 0.12, confidence=0.9)), (6.0, None)]
+    sightings = [
+        (0.0, None),
+        (2.0, hit(0.02, 0.02, confidence=0.7)),
+        (4.0, hit(0.03, 0.02, 0.12, 0.12, confidence=0.9)),
+        (6.0, None),
+    ]
     check, violations, score = logo_check.summarise(sightings, ["top_left"], 1.0)
     assert check.found and check.status == "ok"
     assert check.confidence == 0.9 and check.bbox == [0.03, 0.02, 0.12, 0.12]
@@ -76,8 +87,11 @@ def test_weighted_score_uses_profile_weights_over_defaults() -> None:
 
 
 def test_platform_score() -> None:
-    fits = {"a": PlatformFit(ok=True), "b": PlatformFit(ok=True, problems=["fps: 15"]),
-            "c": PlatformFit(ok=False, problems=["aspect_ratio: …"])}
+    fits = {
+        "a": PlatformFit(ok=True),
+        "b": PlatformFit(ok=True, problems=["fps: 15"]),
+        "c": PlatformFit(ok=False, problems=["aspect_ratio: …"]),
+    }
     assert platforms_score(fits) == pytest.approx(0.5)
     assert platforms_score({}) is None
 

@@ -291,8 +291,11 @@ def test_a_reprocessed_media_counts_once_with_its_latest_answer(
     """At-least-once: a worker restart can publish a second check and result as new records."""
     first = syn.life(syn.day(2026, 1, 9), verdict="fail", violations=("logo.missing",))
     again = first.result.model_copy(
-        update={"event_id": syn.uuid7_at(syn.day(2026, 1, 9, 13)), "verdict": "pass",
-                "occurred_at": first.result.occurred_at + timedelta(seconds=5)}
+        update={
+            "event_id": syn.uuid7_at(syn.day(2026, 1, 9, 13)),
+            "verdict": "pass",
+            "occurred_at": first.result.occurred_at + timedelta(seconds=5),
+        }
     )
     sink.put(first.uploaded, first.uploaded, first.brand_check, first.brand_check)
     sink.put(first.analysis, first.result, again)

@@ -6,12 +6,15 @@ import subprocess
 from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 from typing import Any, cast
+from uuid import UUID
 
+import cv2
+import numpy as np
 import pytest
 from pydantic import SecretStr
 
 from processors.analyzers.base import AnalysisRequest
-from processors.analyzers.local import LocalAnalyzer, analyze_file, detect_cuts
+from processors.analyzers.local import LocalAnalyzer, analyze_file, analyze_media, detect_cuts
 from processors.analyzers.registry import create_analyzer
 from processors.config import (
     AnalyzerSettings,
@@ -20,10 +23,13 @@ from processors.config import (
     Settings,
     StoreSettings,
 )
+from processors.errors import StorageError
 from processors.media import ffmpeg_exe, probe
 from processors.samples import cut_times, make_corrupt, make_image, make_video
+from processors.storage import MemoryStore
 from schemas.events import MediaKind, MediaUploaded
 from schemas.ids import uuid7
+from tests.processors.test_vision import draw_face, jpeg_shape
 
 LIMITS = LimitSettings()
 
@@ -70,7 +76,17 @@ def media(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
         "half_silent": half,
         "image": make_image(d / "i.jpg", width=400, height=400),
         "corrupt": make_corrupt(d / "corrupt.mp4"),
+        "text": make_video(d / "text.mp4", width=640, height=360, seconds=2, text="SUMMER SALE"),
+        "faces": _faces_image(d / "faces.png"),
     }
+
+
+def _faces_image(path: Path) -> Path:
+    """Write a still with two drawn faces side by side."""
+    image = np.full((360, 640, 3), (200, 190, 170), np.uint8)
+    image = draw_face(draw_face(image, 180, 150, 55), 460, 170, 50)
+    cv2.imwrite(str(path), image)
+    return path
 
 
 def _request(path: Path, kind: MediaKind = "video") -> AnalysisRequest:
@@ -98,7 +114,8 @@ def test_cuts_shots_and_audio_of_a_known_clip(media: dict[str, Path]) -> None:
     assert t.brightness is not None and 0.3 < t.brightness < 0.8
     assert t.colourfulness is not None and t.colourfulness > 50  # saturated red
     assert t.sharpness is not None and t.sharpness > 0
-    assert t.faces_max is None and t.text_coverage is None
+    assert t.faces_max == 0 and t.text_coverage == 0.0  # a ball is neither a face nor text
+    assert t.thumbnail_key is None  # analyze_file stores nothing
 
 
 def test_cuts_between_similar_luma_colours(media: dict[str, Path]) -> None:
@@ -130,6 +147,23 @@ def test_image_has_nulls_for_video_only_measures(media: dict[str, Path]) -> None
     assert t.brightness is not None and t.colourfulness is not None and t.sharpness is not None
 
 
+def test_text_coverage_and_faces(media: dict[str, Path]) -> None:
+    text = analyze_file(media["text"], None, LIMITS, 8)
+    assert text.text_coverage is not None and 0.02 < text.text_coverage < 0.2
+    assert text.faces_max == 0
+    faces = analyze_file(media["faces"], None, LIMITS, 8)
+    assert (faces.faces_max, faces.text_coverage) == (2, 0.0)
+    assert faces.shot_count is None  # still an image
+
+
+def test_analyze_media_returns_a_320_px_thumbnail(media: dict[str, Path]) -> None:
+    result = analyze_media(media["text"], None, LIMITS, 8)
+    assert result.thumbnail is not None
+    assert jpeg_shape(result.thumbnail) == (180, 320, 3)
+    image = analyze_media(media["image"], None, LIMITS, 8)
+    assert image.thumbnail is not None and image.info.kind == "image"
+
+
 def test_detect_cuts_ignores_steady_fast_motion() -> None:
     steady = [(i / 30, 8.0 + (i % 3)) for i in range(90)]
     assert detect_cuts(steady) == []
@@ -151,6 +185,33 @@ async def test_analyze_fills_the_event(media: dict[str, Path]) -> None:
     assert result.technical is not None and result.technical.shot_count == 3
     assert result.usage.cost_usd == 0.0 and result.usage.input_tokens is None
     assert result.cached is False and result.latency_ms > 0
+
+
+async def test_thumbnail_key_comes_from_the_sink(media: dict[str, Path]) -> None:
+    store = MemoryStore()
+
+    async def put(media_id: UUID, jpeg: bytes) -> str:
+        key = f"thumbs/{media_id}.jpg"
+        store.put_bytes(key, jpeg)
+        return key
+
+    request = _request(media["text"])
+    result = await LocalAnalyzer(LIMITS, frames=4, thumbnails=put).analyze(request)
+    assert result.technical is not None
+    assert result.technical.thumbnail_key == f"thumbs/{request.event.media_id}.jpg"
+    stored = store.get_bytes(result.technical.thumbnail_key)
+    assert jpeg_shape(stored) == (180, 320, 3)
+
+
+async def test_a_failing_sink_leaves_the_key_null(media: dict[str, Path]) -> None:
+    async def broken(media_id: UUID, jpeg: bytes) -> str:
+        raise StorageError("bucket down")
+
+    result = await LocalAnalyzer(LIMITS, frames=4, thumbnails=broken).analyze(
+        _request(media["text"])
+    )
+    assert result.status == "done" and result.technical is not None
+    assert result.technical.thumbnail_key is None and result.technical.text_coverage
 
 
 @pytest.mark.parametrize("name", ["corrupt", "html"])
