@@ -12,7 +12,7 @@ import os
 import shutil
 import tempfile
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from concurrent.futures import Executor, Future, ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, field
@@ -25,8 +25,14 @@ from processors.analyzers.base import AnalysisRequest, Analyzer, source_ref
 from processors.brand import CHECKS_VERSION, check_media
 from processors.brand_store import BrandCache
 from processors.config import Settings
-from processors.errors import AnalyzerRejected, AnalyzerUnavailable, ObjectNotFound
-from processors.storage import LocalStore, Store
+from processors.errors import (
+    AnalyzerRejected,
+    AnalyzerUnavailable,
+    ObjectNotFound,
+    ReelscopeError,
+    StorageError,
+)
+from processors.storage import LocalStore, Store, check_key
 from schemas.events import BrandCheck, BrandProfile, MediaAnalysis, MediaGenerated, MediaUploaded
 
 log = structlog.get_logger(__name__)
@@ -72,8 +78,11 @@ class MediaFiles:
     _locks: dict[str, asyncio.Lock] = field(default_factory=dict)
 
     async def fetch(self, event: InputEvent) -> Path:
-        if isinstance(self.store, LocalStore):
-            return self.store.root / event.object_key
+        if isinstance(self.store, LocalStore):  # read in place, no copy
+            path = self.store.root / check_key(event.object_key)
+            if not path.is_file():
+                raise ObjectNotFound(event.object_key)
+            return path
         path = self.folder / event.sha256
         lock = self._locks.setdefault(event.sha256, asyncio.Lock())
         async with lock:
@@ -105,44 +114,54 @@ class Stages:
     brands: BrandCache
 
     async def brand_check(self, event: InputEvent) -> BrandCheck:
-        """Check one asset against its brand; missing media or a dead decoder is a failed check."""
+        """Check one asset against its brand; media we cannot read is a failed check."""
+        try:
+            return await _patiently(self._brand_check, event)
+        except (ObjectNotFound, BrokenProcessPool) as e:
+            return failed_check(event, _describe(e), self.settings.producer_id)
+        except Exception as e:  # a bug must fail one asset, never the worker
+            log.exception("brand_check_crashed", media_id=str(event.media_id))
+            return failed_check(event, f"internal error: {_describe(e)}", self.settings.producer_id)
+
+    async def _brand_check(self, event: InputEvent) -> BrandCheck:
         profile: BrandProfile | None = None
         logos: list[bytes] = []
         if event.brand_id:
             profile, logos = await asyncio.to_thread(self.brands.get, event.brand_id)
-        try:
-            path = await self.files.fetch(event)
-            return await asyncio.get_running_loop().run_in_executor(
-                self.pool,
-                check_media,
-                path,
-                event,
-                profile,
-                logos,
-                self.settings.limits,
-                self.settings.worker.sample_frames,
-                self.settings.producer_id,
-            )
-        except (ObjectNotFound, BrokenProcessPool) as e:
-            return failed_check(event, _describe(e), self.settings.producer_id)
+        path = await self.files.fetch(event)
+        return await asyncio.get_running_loop().run_in_executor(
+            self.pool,
+            check_media,
+            path,
+            event,
+            profile,
+            logos,
+            self.settings.limits,
+            self.settings.worker.sample_frames,
+            self.settings.producer_id,
+        )
 
     async def analyze(self, event: InputEvent, attempts: int = 4) -> MediaAnalysis:
         """Analyse one asset, retrying transient faults; the last resort is a failed analysis."""
+        name, settings = self.analyzer.name, self.settings
         delay = 1.0
         for attempt in range(1, attempts + 1):
             try:
-                path = await self.files.fetch(event)
-                request = AnalysisRequest(path, event, producer=self.settings.producer_id)
+                path = await _patiently(self.files.fetch, event)
+                request = AnalysisRequest(path, event, producer=settings.producer_id)
                 return await self.analyzer.analyze(request)
             except (ObjectNotFound, BrokenProcessPool, AnalyzerRejected) as e:
-                return failed_analysis(event, self.analyzer.name, _describe(e), self.settings)
+                return failed_analysis(event, name, _describe(e), settings)
             except AnalyzerUnavailable as e:
                 if attempt == attempts:
                     reason = f"analyzer unavailable after {attempts} attempts: {e}"
-                    return failed_analysis(event, self.analyzer.name, reason, self.settings)
+                    return failed_analysis(event, name, reason, settings)
                 log.warning("analyzer_retry", media_id=str(event.media_id), attempt=attempt)
                 await asyncio.sleep(delay)
                 delay *= 2
+            except Exception as e:  # a bug must fail one asset, never the worker
+                log.exception("analysis_crashed", media_id=str(event.media_id))
+                return failed_analysis(event, name, f"internal error: {_describe(e)}", settings)
         msg = "unreachable"
         raise AssertionError(msg)
 
@@ -152,12 +171,30 @@ class Stages:
         self.files.close()
 
 
+async def _patiently(fn: Callable[[InputEvent], Awaitable[R]], event: InputEvent) -> R:
+    """Retry while the bucket is unavailable: the partition waits, nothing is lost or failed."""
+    delay = 0.5
+    while True:
+        try:
+            return await fn(event)
+        except ObjectNotFound:
+            raise
+        except StorageError as e:
+            log.warning(
+                "bucket_unavailable", media_id=str(event.media_id), error=str(e), retry_in_s=delay
+            )
+            await asyncio.sleep(delay)
+            delay = min(delay * 2, 30.0)
+
+
 def _describe(e: BaseException) -> str:
     if isinstance(e, ObjectNotFound):
         return f"media object {e} is not in the bucket"
     if isinstance(e, BrokenProcessPool):
         return "the decoder process crashed on this media (hostile or corrupt input)"
-    return str(e)
+    if isinstance(e, ReelscopeError):
+        return str(e)
+    return f"{type(e).__name__}: {e}"
 
 
 def failed_check(event: InputEvent, error: str, producer: str) -> BrandCheck:

@@ -14,6 +14,7 @@ from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from processors.lake.query import Lake
 from processors.storage import open_store
 from schemas import topics
+from schemas.events import MediaUploaded
 from schemas.ids import uuid7
 from tests.e2e.conftest import Deployment
 
@@ -203,3 +204,33 @@ async def test_s3_bucket_path_end_to_end(s3_stack: Deployment, samples: dict[str
     assert result["status"] == "done"
     counts = await asyncio.to_thread(lake_counts, s3_stack, [media_id])
     assert counts == dict.fromkeys(TABLES, 1)
+
+
+async def test_event_for_a_missing_object_fails_that_media_only(
+    local_stack: Deployment, broker: Any, samples: dict[str, Path]
+) -> None:
+    ghost = MediaUploaded(
+        media_id=uuid7(),
+        producer="test",
+        object_key="media/2026/01/01/ghost",
+        sha256="0" * 64,
+        size_bytes=1,
+        content_type="video/mp4",
+        media_kind="video",
+    )
+    producer = AIOKafkaProducer(bootstrap_servers=broker.bootstrap)
+    await producer.start()
+    try:
+        await producer.send_and_wait(
+            topics.MEDIA_UPLOADED, ghost.to_bytes(), key=str(ghost.media_id).encode()
+        )
+    finally:
+        await producer.stop()
+
+    results = await topic_events(
+        broker.bootstrap, topics.MEDIA_RESULTS, {str(ghost.media_id)}, timeout=60
+    )
+    assert results and results[0]["status"] == "failed"
+    assert "not in the bucket" in results[0]["error"]
+    after = upload(local_stack, samples["image"])
+    assert (await asyncio.to_thread(wait_final, local_stack, after))["status"] == "done"
