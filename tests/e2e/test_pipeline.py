@@ -101,9 +101,8 @@ async def topic_events(
             batch = await consumer.getmany(timeout_ms=500)
             for records in batch.values():
                 for r in records:
-                    doc = json.loads(r.value)
-                    if str(doc.get("media_id")) in wanted:
-                        found.append(doc)
+                    if r.key is not None and r.key.decode(errors="replace") in wanted:
+                        found.append(json.loads(r.value))
             end = await consumer.end_offsets(parts)
             positions = [await consumer.position(p) for p in parts]
             if found and all(pos >= end[p] for pos, p in zip(positions, parts, strict=True)):
