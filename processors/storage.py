@@ -274,8 +274,10 @@ class MemoryStore:
 def open_store(url: str, *, endpoint_url: str | None = None, region: str = "us-east-1") -> Store:
     """Open the store a URL names: `file:///path` or a bare path, `s3://bucket/prefix`, `memory://`."""
     parsed = urlparse(url)
-    if parsed.scheme in ("", "file"):
-        return LocalStore(Path(parsed.path if parsed.scheme else url))
+    if parsed.scheme == "":
+        return LocalStore(Path(url))
+    if parsed.scheme == "file":  # file:///abs/path, or file://./relative (netloc ".")
+        return LocalStore(Path(parsed.netloc + parsed.path))
     if parsed.scheme == "s3":
         if not parsed.netloc:
             msg = f"{url!r} names no bucket: use s3://BUCKET[/PREFIX]"

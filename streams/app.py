@@ -8,9 +8,11 @@ acknowledged by the broker (or written to the lake), so delivery is at-least-onc
 from __future__ import annotations
 
 import asyncio
+import tempfile
 import time
 from collections import defaultdict
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from pathlib import Path
 from typing import Any
 
 import faust
@@ -55,6 +57,8 @@ def faust_settings(settings: Settings, bootstrap: str) -> dict[str, Any]:
         "consumer_auto_offset_reset": "earliest",
         "producer_acks": -1,
         "web_enabled": False,
+        # memory tables only; keep faust's folder out of the working directory
+        "datadir": str(Path(tempfile.gettempdir()) / f"reelscope-faust-{k.consumer_group}"),
     }
 
 

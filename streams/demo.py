@@ -125,7 +125,7 @@ def _print_table(results: dict[str, dict[str, Any]]) -> None:
         check = r.get("brand_check") or {}
         logo = (check.get("logo") or {}).get("found")
         ratio = (check.get("palette") or {}).get("on_palette_ratio")
-        codes = ", ".join(v["code"] for v in check.get("violations", []))
+        codes = ", ".join(dict.fromkeys(v["code"] for v in check.get("violations", [])))
         score = r.get("score") if r.get("score") is not None else check.get("score")
         print(
             f"{name:<22} {r['status']:<10} {r.get('verdict') or '-':<7} "

@@ -49,7 +49,9 @@ class Stack:
         env = {**os.environ, "REELSCOPE_KAFKA__BOOTSTRAP": self.bootstrap}
         for role in ("worker", "api"):
             self.children[role] = subprocess.Popen(
-                [sys.executable, "-m", "streams.cli", role], env=env
+                [sys.executable, "-m", "streams.cli", role],
+                env=env,
+                stdout=subprocess.DEVNULL,  # logs go to stderr; faust draws a spinner on stdout
             )
         return self
 
