@@ -166,6 +166,16 @@ class LogoCheck(Model):
     in_allowed_zone: bool | None = None
 
 
+class TextCheck(Model):
+    """Required text (e.g. an ad disclosure) read by offline OCR on a few sampled frames."""
+
+    status: CheckStatus
+    required: list[str] = Field(default_factory=list)
+    missing: list[str] = Field(default_factory=list)
+    read: list[str] = Field(default_factory=list)
+    coverage: float | None = Field(default=None, description="share of the frame under text")
+
+
 class PlatformFit(Model):
     ok: bool
     problems: list[str] = Field(default_factory=list)
@@ -210,6 +220,7 @@ class BrandCheck(Envelope):
     logo: LogoCheck | None = None
     platforms: dict[str, PlatformFit] = Field(default_factory=dict)
     quality: QualityCheck | None = None
+    text: TextCheck | None = None
     violations: list[Violation] = Field(default_factory=list)
     processing_ms: float = 0.0
 

@@ -51,6 +51,7 @@ def run_demo(settings: Settings, *, keep_serving: bool, timeout: float = 90.0) -
         ids = {name: _upload(http, samples[name], UPLOADS[name]) for name in UPLOADS}
         results = _wait_results(http, ids, deadline=time.monotonic() + timeout)
         _print_table(results)
+        _print_evidence(stack.api_url, ids, results)
         print(f"\nall results in {time.monotonic() - started:.1f} s (since start-up)")
         _print_lake_summary(settings, len(ids))
         done = all(r["status"] != "processing" for r in results.values())
@@ -132,6 +133,15 @@ def _print_table(results: dict[str, dict[str, Any]]) -> None:
             f"{score if score is None else f'{score:.2f}'!s:>5}  {str(logo):<5} "
             f"{'-' if ratio is None else f'{ratio:.0%}':>7}  {r.get('error') or codes or '-'}"
         )
+
+
+def _print_evidence(api: str, ids: dict[str, str], results: dict[str, dict[str, Any]]) -> None:
+    """Where to look at each done sample's evidence image (rendered on first request)."""
+    done = [name for name, r in results.items() if r["status"] == "done"]
+    if done:
+        print("\nevidence images:")
+    for name in done:
+        print(f"  {name:<22} {api}/v1/media/{ids[name]}/evidence.png")
 
 
 def _print_lake_summary(settings: Settings, expected: int, wait: float = 20.0) -> None:

@@ -1,4 +1,4 @@
-"""Brand checks of one asset: palette, logo, quality and platform fit, then a verdict.
+"""Brand checks of one asset: palette, logo, quality, platform fit, required text; a verdict.
 
 `check_media` is what the stream worker calls in a process pool (module-level, picklable
 arguments): it probes and samples the media itself and always returns a complete `BrandCheck`,
@@ -23,6 +23,7 @@ from processors.brand import logo_check, palette, quality
 from processors.brand.logo import LogoDetector
 from processors.brand.platforms import fit
 from processors.brand.templates import LogoDecodeError, LogoTemplate, decode_logo, prepare_logo
+from processors.brand.text import TextResult, check_text
 from processors.brand.verdict import (
     DEFAULT_THRESHOLDS,
     decide,
@@ -43,6 +44,7 @@ from schemas.events import (
     Platform,
     PlatformFit,
     QualityCheck,
+    TextCheck,
     Verdict,
     Violation,
 )
@@ -75,6 +77,7 @@ class BrandParts:
     score: float | None
     verdict: Verdict | None
     scores: dict[str, float] = field(default_factory=dict)
+    text: TextResult | None = None  # None: no required text, OCR skipped
 
 
 def check_frames(
@@ -98,6 +101,7 @@ def check_frames(
         [quality.measure_frame(img, t) for t, img in images]
     )
     violations += qual_violations
+    text = _text(images, profile, scores, violations)
     fits: dict[str, PlatformFit] = {}
     for name in platforms:
         fits[name], found = fit(name, info, sightings)
@@ -117,6 +121,7 @@ def check_frames(
         None if score is None else round(score, 4),
         verdict,
         scores,
+        text,
     )
 
 
@@ -146,6 +151,20 @@ def _palette(
     return check
 
 
+def _text(
+    images: list[tuple[float, Image]],
+    profile: BrandProfile | None,
+    scores: dict[str, float],
+    violations: list[Violation],
+) -> TextResult | None:
+    """The required-text check; OCR runs only when the profile requires some text."""
+    if profile is None or not profile.required_text:
+        return None
+    result, found, scores["text"] = check_text(images, profile.required_text)
+    violations += found
+    return result
+
+
 def _logo(
     images: list[tuple[float, Image]],
     profile: BrandProfile | None,
@@ -172,6 +191,10 @@ def _logo(
     check, found, scores["logo"] = logo_check.summarise(
         sightings, profile.logo_zones, profile.min_logo_area_pct
     )
+    crowded = logo_check.clear_space_violation(dict(images), sightings, profile.clear_space_pct)
+    if crowded is not None:
+        found.append(crowded)
+        scores["logo"] = max(0.0, scores["logo"] - logo_check.PENALTY)
     violations += found
     return check, [(t, hit.bbox) for t, hit in sightings if hit is not None], False
 
@@ -231,6 +254,19 @@ def check_media(
         logo=parts.logo,
         platforms=parts.platforms,
         quality=parts.quality,
+        text=_text_check(parts.text),
         violations=parts.violations,
         processing_ms=round(elapsed, 1),
+    )
+
+
+def _text_check(result: TextResult | None) -> TextCheck | None:
+    if result is None:
+        return None
+    return TextCheck(
+        status="ok",
+        required=result.required,
+        missing=result.missing,
+        read=result.read,
+        coverage=round(result.coverage, 4),
     )

@@ -3,7 +3,9 @@
 Rule, in full:
 1. Each check that ran scores 0–1 (palette: on-palette share ÷ 0.70, capped at 1; logo: 0 if
    missing, else 1 minus 0.4 per logo violation; quality: 1 minus 0.25 per warning; platforms:
-   per platform 1 with no problem, 0.5 with warnings only, 0 with a failure, averaged).
+   per platform 1 with no problem, 0.5 with warnings only, 0 with a failure, averaged; text:
+   share of the required phrases found, run only when the profile requires text; the logo's
+   clear space counts as one more logo violation).
 2. The score is their weighted mean. Weights come from the profile (`weights`, keyed by check
    name) over `DEFAULT_WEIGHTS`; a weight of 0 leaves a check out. Skipped checks never count.
 3. The score maps to a verdict by the profile's thresholds: ≥ `pass_at` pass, ≥ `warn_at` warn,
@@ -18,7 +20,13 @@ from collections.abc import Mapping, Sequence
 
 from schemas.events import PlatformFit, Thresholds, Verdict, Violation
 
-DEFAULT_WEIGHTS: dict[str, float] = {"palette": 0.3, "logo": 0.3, "quality": 0.2, "platforms": 0.2}
+DEFAULT_WEIGHTS: dict[str, float] = {
+    "palette": 0.3,
+    "logo": 0.3,
+    "quality": 0.2,
+    "platforms": 0.2,
+    "text": 0.2,
+}
 DEFAULT_THRESHOLDS = Thresholds()
 
 
