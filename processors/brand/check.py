@@ -104,7 +104,7 @@ def check_frames(
     text = _text(images, profile, scores, violations)
     fits: dict[str, PlatformFit] = {}
     for name in platforms:
-        fits[name], found = fit(name, info, sightings)
+        fits[name], found = fit(name, info, sightings, text.boxes if text else ())
         violations += found
     if (platform_score := platforms_score(fits)) is not None:
         scores["platforms"] = platform_score

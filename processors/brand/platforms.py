@@ -132,9 +132,16 @@ Box = tuple[float, float, float, float]
 
 
 def fit(
-    platform: Platform, info: MediaInfo, logo_boxes: Sequence[tuple[float, Box]] = ()
+    platform: Platform,
+    info: MediaInfo,
+    logo_boxes: Sequence[tuple[float, Box]] = (),
+    text_boxes: Sequence[tuple[float, str, Box]] = (),
 ) -> tuple[PlatformFit, list[Violation]]:
-    """Judge one platform; `ok` is False only for fail-severity problems, warnings are listed."""
+    """Judge one platform; `ok` is False only for fail-severity problems, warnings are listed.
+
+    `text_boxes` are where required text (a disclosure) was read: under the platform's
+    interface it is as good as missing, so that is a fail.
+    """
     spec = PLATFORM_SPECS[platform]
     found = [v for v in _format_problems(platform, spec, info) if v is not None]
     unsafe = next(
@@ -147,6 +154,11 @@ def fit(
     )
     if unsafe is not None:
         found.append(unsafe)
+    found += [
+        v
+        for t, phrase, box in text_boxes
+        if (v := _text_unsafe(platform, spec.safe, t, phrase, box)) is not None
+    ]
     problems = [f"{v.code.rsplit('.', 1)[-1]}: {v.message}" for v in found]
     return PlatformFit(ok=not any(v.severity == "fail" for v in found), problems=problems), found
 
@@ -306,6 +318,22 @@ def unsafe_share(safe: SafeZone, box: Box) -> float:
     iy = max(0.0, min(y + h, 1 - safe.bottom) - max(y, safe.top))
     area = w * h
     return 1 - ix * iy / area if area > 0 else 0.0
+
+
+def _text_unsafe(name: str, safe: SafeZone, t_s: float, phrase: str, box: Box) -> Violation | None:
+    share = unsafe_share(safe, box)
+    if share <= UNSAFE_MAX_SHARE:
+        return None
+    return _v(
+        name,
+        "text_in_unsafe_zone",
+        "fail",
+        f"required text {phrase!r} sits {share:.0%} under {name}'s interface",
+        round(share, 4),
+        UNSAFE_MAX_SHARE,
+        frame_s=t_s,
+        bbox=[round(v, 4) for v in box],
+    )
 
 
 def _logo_unsafe(name: str, safe: SafeZone, t_s: float, box: Box) -> Violation | None:

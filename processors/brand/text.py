@@ -35,6 +35,9 @@ class TextResult:
     read: list[str] = field(default_factory=list)
     coverage: float = 0.0
     frames_read: int = 0
+    boxes: list[tuple[float, str, tuple[float, float, float, float]]] = field(
+        default_factory=list
+    )  # (frame time, phrase, normalised box) of each required phrase read on one line
 
 
 def normalise(text: str) -> str:
@@ -65,16 +68,18 @@ def check_text(
     picked = [images[i] for i in pick_frames(len(images))]
     lines: list[str] = []
     coverage, missing, used = 0.0, list(required), 0
-    for _, image in picked:
+    placed: list[tuple[float, str, tuple[float, float, float, float]]] = []
+    for t_s, image in picked:
         boxes = read_text(image)
         used += 1
         lines += [b.text for b in boxes]
         coverage = max(coverage, text_coverage(boxes))
         joined = " ".join(b.text for b in boxes)
+        placed += [(t_s, p, b.bbox) for p in missing for b in boxes if contains(b.text, p)]
         missing = [p for p in missing if not contains(joined, p)]
         if not missing:
             break
-    result = TextResult(list(required), missing, lines, coverage, used)
+    result = TextResult(list(required), missing, lines, coverage, used, placed)
     seen = " | ".join(dict.fromkeys(lines))[:MAX_EVIDENCE_CHARS]
     violations = [
         Violation(

@@ -124,3 +124,31 @@ def test_no_clear_space_rule_no_check() -> None:
     img, badge = logo_frame(crowded=True)
     parts = check_frames([Frame(0.0, img)], INFO, profile(), [badge], [])
     assert "logo.clear_space" not in {v.code for v in parts.violations}
+
+
+@pytest.mark.parametrize(("y", "under_ui"), [(880, True), (420, False)])
+def test_a_disclosure_under_the_platform_ui_fails_that_platform(y: int, under_ui: bool) -> None:
+    img = np.full((910, 512, 3), (43, 0, 228), np.uint8)
+    cv2.putText(img, "Sponsored", (150, y), cv2.FONT_HERSHEY_SIMPLEX, 1.2, (255, 255, 255), 3)
+    vertical = MediaInfo(
+        kind="video",
+        container="mp4",
+        codec="h264",
+        width=1080,
+        height=1920,
+        duration_s=10,
+        fps=30,
+        size_bytes=5_000_000,
+        has_audio=True,
+    )
+    parts = check_frames(
+        [Frame(0.0, img)],
+        vertical,
+        profile(required_text=["sponsored"]),
+        [],
+        ["instagram_reels"],
+    )
+    assert parts.text is not None and parts.text.missing == []
+    codes = {v.code for v in parts.violations}
+    assert ("platform.instagram_reels.text_in_unsafe_zone" in codes) is under_ui
+    assert parts.platforms["instagram_reels"].ok is not under_ui
