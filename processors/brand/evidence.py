@@ -1,6 +1,7 @@
 """Evidence image: the most telling frame of a brand check, annotated for a person to judge.
 
-Drawn on the frame: the target platforms' UI overlays (red tint over the unsafe margins), the
+Drawn on the frame: the target platforms' UI overlays (unsafe margins darkened, the safe area
+outlined in yellow, so it shows on any artwork), the
 logo box (green), the boxes of other violations (orange), and two rows of palette swatches at
 the bottom left: the brand's colours, then the measured dominant colours (an off-palette one is
 crossed out). Pure: a frame and a check in, PNG bytes out.
@@ -18,8 +19,8 @@ from schemas.events import BrandCheck, BrandProfile
 Image = npt.NDArray[np.uint8]
 LOGO_BGR = (0, 200, 0)
 VIOLATION_BGR = (0, 140, 255)
-UNSAFE_BGR = (0, 0, 255)
-UNSAFE_ALPHA = 0.25
+UNSAFE_ALPHA = 0.45  # how much the unsafe margins are darkened
+SAFE_BGR = (0, 220, 255)
 SWATCH = 24  # px, at the output width
 OUTPUT_WIDTH = 640
 
@@ -45,8 +46,20 @@ def _unsafe(img: Image, check: BrandCheck) -> None:
         mask[h - round(s.bottom * h) :] = True
         mask[:, : round(s.left * w)] = True
         mask[:, w - round(s.right * w) :] = True
-    tint = np.array(UNSAFE_BGR, np.float32)
-    img[mask] = (img[mask] * (1 - UNSAFE_ALPHA) + tint * UNSAFE_ALPHA).astype(np.uint8)
+    if not mask.any():
+        return
+    img[mask] = (img[mask] * (1 - UNSAFE_ALPHA)).astype(np.uint8)
+    rows, cols = np.where(~mask)
+    p0, p1 = (int(cols.min()), int(rows.min())), (int(cols.max()), int(rows.max()))
+    cv2.rectangle(img, p0, p1, SAFE_BGR, 2)
+    label = "safe area: " + ", ".join(n for n in check.platforms if n in PLATFORM_SPECS)
+    _label(img, label, (p0[0] + 4, p1[1] - 8), SAFE_BGR)
+
+
+def _label(img: Image, text: str, org: tuple[int, int], colour: tuple[int, int, int]) -> None:
+    """Text with a dark outline, readable on light and dark artwork alike."""
+    cv2.putText(img, text, org, cv2.FONT_HERSHEY_SIMPLEX, 0.5, (0, 0, 0), 3, cv2.LINE_AA)
+    cv2.putText(img, text, org, cv2.FONT_HERSHEY_SIMPLEX, 0.5, colour, 1, cv2.LINE_AA)
 
 
 def _hex_bgr(hex_colour: str) -> tuple[int, int, int]:
@@ -59,8 +72,7 @@ def _swatches(img: Image, row: int, label: str, colours: list[str], crossed: set
     y0 = h - (row + 1) * (SWATCH + 4) - 4
     shown = colours[:12]
     org = (8 + len(shown) * (SWATCH + 4), y0 + SWATCH - 7)
-    cv2.putText(img, label, org, 0, 0.5, (0, 0, 0), 2, cv2.LINE_AA)
-    cv2.putText(img, label, org, 0, 0.5, (255, 255, 255), 1, cv2.LINE_AA)
+    _label(img, label, org, (255, 255, 255))
     for i, hex_colour in enumerate(shown):
         x0 = 4 + i * (SWATCH + 4)
         p0, p1 = (x0, y0), (x0 + SWATCH, y0 + SWATCH)
@@ -83,7 +95,7 @@ def render_evidence(frame_bgr: Image, check: BrandCheck, profile: BrandProfile |
     if check.logo is not None and check.logo.bbox is not None:
         p0, p1 = _px(check.logo.bbox, iw, ih)
         cv2.rectangle(img, p0, p1, LOGO_BGR, 3)
-        cv2.putText(img, "logo", (p0[0], max(12, p0[1] - 6)), 0, 0.5, LOGO_BGR, 2, cv2.LINE_AA)
+        _label(img, "logo", (p0[0], max(12, p0[1] - 6)), LOGO_BGR)
     brand = [c.hex for c in profile.palette] if profile is not None else []
     pal = check.palette
     measured = [d.hex for d in pal.dominant] if pal is not None else []

@@ -10,7 +10,13 @@ import pytest
 
 from processors import samples
 from processors.brand import check_media
-from processors.brand.evidence import LOGO_BGR, OUTPUT_WIDTH, render_evidence, telling_time
+from processors.brand.evidence import (
+    LOGO_BGR,
+    OUTPUT_WIDTH,
+    SAFE_BGR,
+    render_evidence,
+    telling_time,
+)
 from processors.config import LimitSettings
 from processors.media import probe, sample_frames
 from schemas.events import BrandCheck, BrandColour, BrandProfile, MediaUploaded
@@ -71,9 +77,15 @@ def test_evidence_draws_the_logo_box_safe_zones_and_swatches(
     x, y, w, h = check.logo.bbox
     left, mid_y = round(x * img.shape[1]), round((y + h / 2) * img.shape[0])
     assert tuple(int(c) for c in img[mid_y, left]) == LOGO_BGR
-    top = img[5, img.shape[1] // 2].astype(int)  # Reels' top 14 % is tinted red
-    plain = frame[5, frame.shape[1] // 2].astype(int)
-    assert top[2] - top[0] > plain[2] - plain[0]
+    # Reels' top 14 % (under its UI) is darkened, and the safe area is outlined
+    top = img[5, img.shape[1] // 2].astype(int)
+    plain = cv2.resize(frame, (img.shape[1], img.shape[0]))[5, img.shape[1] // 2].astype(int)
+    assert top.sum() < 0.7 * plain.sum()
+    edge_y = round(0.14 * img.shape[0])
+    outline = [
+        tuple(int(c) for c in img[yy, img.shape[1] // 2]) for yy in range(edge_y - 2, edge_y + 3)
+    ]
+    assert SAFE_BGR in outline
     swatch = img[img.shape[0] - 2 * 28 - 4 + 12, 4 + 28 + 12]  # the second brand swatch
     assert tuple(int(c) for c in swatch) == (160, 51, 0)
 
