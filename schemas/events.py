@@ -189,6 +189,7 @@ class QualityCheck(Model):
     clipped_highlights: float | None = None
     clipped_shadows: float | None = None
     black_frame_ratio: float | None = None
+    frozen_frame_ratio: float | None = None
 
 
 class SourceRef(Model):

@@ -5,6 +5,7 @@ Sharpness is the variance of the Laplacian over edge pixels only: flat graphics 
 plain background) are not "blurry" just because most of the frame has no detail. A frame is
 black when at least 98 % of its pixels are darker than 10 % grey (ffmpeg blackdetect's defaults).
 Clipping is reported but never flagged: graphics use pure white and black on purpose.
+A video is frozen where consecutive sampled frames are identical but for compression noise.
 """
 
 from __future__ import annotations
@@ -30,6 +31,8 @@ BLACK_LUMA = 25  # 10 % of 255
 BLACK_PIXEL_SHARE = 0.98
 BLACK_FRAMES_MAX = 0.25  # share of sampled frames that may be black
 CLIP_HIGH, CLIP_LOW = 250, 5
+FROZEN_DIFF = 1.5  # mean absolute luma difference (0–255) of two 64 px thumbnails
+FROZEN_MAX = 0.5  # share of consecutive sample pairs that may be frozen
 PENALTY = 0.25  # score lost per quality violation
 
 
@@ -44,6 +47,7 @@ class FrameQuality:
     highlights: float
     shadows: float
     black: bool
+    thumb: Image  # 64 px wide luma, to compare consecutive frames
 
 
 def measure_frame(bgr: Image, t_s: float) -> FrameQuality:
@@ -63,7 +67,22 @@ def measure_frame(bgr: Image, t_s: float) -> FrameQuality:
         highlights=float((grey >= CLIP_HIGH).mean()),
         shadows=float((grey <= CLIP_LOW).mean()),
         black=bool((grey < BLACK_LUMA).mean() >= BLACK_PIXEL_SHARE),
+        thumb=np.asarray(
+            cv2.resize(grey, (64, max(1, round(64 * grey.shape[0] / grey.shape[1])))), np.uint8
+        ),
     )
+
+
+def frozen_ratio(frames: list[FrameQuality]) -> float | None:
+    """Share of consecutive (non-black) frame pairs that do not change; None for one frame."""
+    pairs = [(a, b) for a, b in zip(frames, frames[1:], strict=False) if not (a.black and b.black)]
+    if not pairs:
+        return None
+    still = sum(
+        float(np.abs(a.thumb.astype(np.int16) - b.thumb.astype(np.int16)).mean()) < FROZEN_DIFF
+        for a, b in pairs
+    )
+    return still / len(pairs)
 
 
 def summarise(frames: list[FrameQuality]) -> tuple[QualityCheck, list[Violation], float]:
@@ -78,6 +97,7 @@ def summarise(frames: list[FrameQuality]) -> tuple[QualityCheck, list[Violation]
         clipped_highlights=round(statistics.fmean(f.highlights for f in frames), 4),
         clipped_shadows=round(statistics.fmean(f.shadows for f in frames), 4),
         black_frame_ratio=round(sum(f.black for f in frames) / len(frames), 4),
+        frozen_frame_ratio=None if (frozen := frozen_ratio(frames)) is None else round(frozen, 4),
     )
     violations = _violations(check, frames, lit)
     return check, violations, max(0.0, 1.0 - PENALTY * len(violations))
@@ -131,6 +151,17 @@ def _violations(
                 flattest.t_s,
                 check.contrast,
                 LOW_CONTRAST_BELOW,
+            )
+        )
+    frozen = check.frozen_frame_ratio or 0.0
+    if frozen > FROZEN_MAX and len(frames) >= 3:
+        out.append(
+            _warn(
+                "quality.frozen",
+                f"the picture does not change across {frozen:.0%} of the sampled frames",
+                frames[0].t_s,
+                frozen,
+                FROZEN_MAX,
             )
         )
     ratio = check.black_frame_ratio or 0.0

@@ -70,3 +70,20 @@ def test_an_all_black_image_is_flagged_once() -> None:
     assert check.black_frame_ratio == 1.0
     assert "quality.black_frames" in {v.code for v in violations}
     assert "quality.too_dark" not in {v.code for v in violations}
+
+
+def test_a_frozen_video_is_flagged_and_a_moving_one_is_not() -> None:
+    still = _busy(7)
+    noisy = [
+        np.asarray(cv2.imdecode(cv2.imencode(".jpg", still, [cv2.IMWRITE_JPEG_QUALITY, q])[1], 1))
+        for q in (90, 80, 70, 85)
+    ]  # the same picture, recompressed: only codec noise changes
+    check, violations, _ = quality.summarise(_frames(noisy))
+    assert check.frozen_frame_ratio == 1.0
+    assert "quality.frozen" in [v.code for v in violations]
+    moving = [_busy(s) for s in range(4)]
+    check, violations, _ = quality.summarise(_frames(moving))
+    assert check.frozen_frame_ratio == 0.0
+    assert "quality.frozen" not in [v.code for v in violations]
+    single, _, _ = quality.summarise(_frames([still]))
+    assert single.frozen_frame_ratio is None
