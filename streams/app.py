@@ -123,6 +123,7 @@ def create_app(settings: Settings, bootstrap: str, stages: StagesFactory) -> fau
                 analysis = await s.analyze(ev)
             await publish(topics.MEDIA_ANALYSES, ev.media_id, analysis.to_bytes())
             metrics.EVENTS.labels("analysis", analysis.status).inc()
+            metrics.record_analysis(analysis)
 
     @app.agent(derived)
     async def results(stream: RawStream) -> None:

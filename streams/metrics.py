@@ -2,6 +2,8 @@
 
 from prometheus_client import Counter, Gauge, Histogram
 
+from schemas.events import MediaAnalysis
+
 EVENTS = Counter(
     "reelscope_worker_events_total", "Events handled, by stage and outcome", ["stage", "outcome"]
 )
@@ -17,3 +19,30 @@ STAGE_SECONDS = Histogram(
 JOIN_PENDING = Gauge("reelscope_join_pending", "Media waiting for their other half")
 LAKE_ROWS = Counter("reelscope_lake_rows_total", "Rows written to the lake", ["table"])
 LAKE_FILES = Counter("reelscope_lake_files_total", "Parquet objects written", ["table"])
+ANALYSES = Counter(
+    "reelscope_analyses_total",
+    "Analyses by analyzer and status (deferred: refused over budget, to be run later)",
+    ["analyzer", "status"],
+)
+ANALYSIS_CACHE_HITS = Counter(
+    "reelscope_analysis_cache_hits_total", "Analyses answered from the cache", ["analyzer"]
+)
+ANALYSIS_COST_USD = Counter(
+    "reelscope_analysis_cost_usd_total", "Model spend in USD (from usage metadata)", ["model"]
+)
+ANALYSIS_TOKENS = Counter(
+    "reelscope_analysis_tokens_total", "Model tokens billed", ["model", "direction"]
+)
+
+
+def record_analysis(analysis: MediaAnalysis) -> None:
+    """Count one analysis: its outcome, a cache hit, and the tokens and dollars it cost."""
+    ANALYSES.labels(analysis.analyzer, analysis.status).inc()
+    if analysis.cached:
+        ANALYSIS_CACHE_HITS.labels(analysis.analyzer).inc()
+    if analysis.model is None:
+        return
+    usage = analysis.usage
+    ANALYSIS_COST_USD.labels(analysis.model).inc(usage.cost_usd or 0.0)
+    ANALYSIS_TOKENS.labels(analysis.model, "input").inc(usage.input_tokens or 0)
+    ANALYSIS_TOKENS.labels(analysis.model, "output").inc(usage.output_tokens or 0)

@@ -25,7 +25,12 @@ from processors.analyzers.gemini_cache import (
     cache_key,
     file_sha256,
 )
-from processors.analyzers.gemini_cost import DailyBudget, estimate_usd, media_tokens
+from processors.analyzers.gemini_cost import (
+    CHARS_PER_TOKEN,
+    DailyBudget,
+    estimate_usd,
+    media_tokens,
+)
 from processors.analyzers.gemini_files import FilesApi
 from processors.analyzers.gemini_media import (
     RESOLUTIONS,
@@ -50,6 +55,7 @@ from processors.analyzers.gemini_resilience import (
     RateLimiter,
     Retrier,
     SystemClock,
+    TokenLimiter,
 )
 from processors.config import Settings
 from processors.storage import open_store
@@ -91,6 +97,7 @@ class GeminiAnalyzer:
         )
         limiter = RateLimiter(self.options.rpm, self.options.rpm_burst, self.clock)
         self._retrier = Retrier(self.options, self.breaker, limiter)
+        self.tokens = TokenLimiter(self.options.tpm, self.clock)
         self._slots = asyncio.Semaphore(concurrency)
         self._files = FilesApi(
             lambda: self.client, self._retrier, self.options, self.clock, timeout_s
@@ -151,7 +158,7 @@ class GeminiAnalyzer:
             return self._result(
                 request, Outcome(hit.status, hit.error, hit.content), zero, cached=True
             )
-        estimate = self._estimate(request, kind, prompt)
+        tokens, estimate = self._estimate(request, kind, prompt)
         booking = self.budget.reserve(self.clock.now().date(), request.event.brand_id, estimate)
         if isinstance(booking, str):
             return self._result(
@@ -160,8 +167,12 @@ class GeminiAnalyzer:
         tally, price = Tally(), self.options.price(self.model)
         try:
             async with self._slots:
+                taken = await self.tokens.acquire(tokens)
                 started = self.clock.monotonic()
-                outcome = await self._analyse(request, kind, prompt, tally)
+                try:
+                    outcome = await self._analyse(request, kind, prompt, tally)
+                finally:
+                    self.tokens.settle(taken, tally.input_tokens + tally.output_tokens)
                 latency_ms = (self.clock.monotonic() - started) * 1000
         finally:
             self.budget.settle(booking, tally.cost(price))
@@ -177,7 +188,10 @@ class GeminiAnalyzer:
             await self.cache.put(key, entry)
         return self._result(request, outcome, tally.usage(price, estimate), latency_ms=latency_ms)
 
-    def _estimate(self, request: AnalysisRequest, kind: MediaKind, prompt: str) -> float:
+    def _estimate(
+        self, request: AnalysisRequest, kind: MediaKind, prompt: str
+    ) -> tuple[int, float]:
+        """Tokens (in + expected out, for the TPM limiter) and USD (for the budget) of a call."""
         info = request.media
         tokens = media_tokens(
             kind,
@@ -185,7 +199,9 @@ class GeminiAnalyzer:
             info.has_audio if info else True,
             self.options,
         )
-        return estimate_usd(tokens, len(prompt) + len(SYSTEM), self.options, self.model)
+        chars = len(prompt) + len(SYSTEM)
+        total = tokens + chars // CHARS_PER_TOKEN + self.options.expected_output_tokens
+        return total, estimate_usd(tokens, chars, self.options, self.model)
 
     async def _analyse(
         self, request: AnalysisRequest, kind: MediaKind, prompt: str, tally: Tally

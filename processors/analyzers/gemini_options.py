@@ -53,6 +53,7 @@ class GeminiOptions(BaseModel):
     breaker_open_s: float = Field(default=30.0, gt=0)
     rpm: int = Field(default=1000, ge=0, description="requests per minute; 0: unlimited")
     rpm_burst: int = Field(default=10, ge=1)
+    tpm: int = Field(default=0, ge=0, description="input + output tokens per minute; 0: unlimited")
     # cost
     prices: dict[str, ModelPrice] = Field(default_factory=lambda: dict(DEFAULT_PRICES))
     fallback_price: ModelPrice = ModelPrice(input_per_mtok=1.25, output_per_mtok=10.0)

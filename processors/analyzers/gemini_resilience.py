@@ -1,4 +1,4 @@
-"""Fault handling around Gemini calls: classify, retry with jittered backoff, break, rate-limit.
+"""Fault handling around Gemini calls: classify, retry with jittered backoff, break, limit RPM/TPM.
 
     APIError 408, 429, 5xx, transport errors, timeouts  -> retried; AnalyzerUnavailable at the end
     APIError 401, 403, 404, invalid API key             -> AnalyzerUnavailable at once (our config)
@@ -11,6 +11,7 @@ A 429's `google.rpc.RetryInfo.retryDelay` is honoured (the SDK ignores it); a hi
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import random
 import time
 from collections.abc import Awaitable, Callable
@@ -155,6 +156,63 @@ class RateLimiter:
             self._tokens -= 1
             return 0.0
         return (1 - self._tokens) / rate
+
+
+@dataclass
+class TokenLimiter:
+    """Tokens per minute: a call takes its estimate before it runs, then `settle` trues the
+    bucket up to what it really used (a refund, or a debt the next callers wait off)."""
+
+    tpm: int
+    clock: Clock
+    waited_s: float = 0.0
+    _level: float | None = None
+    _stamp: float = 0.0
+    _lock: asyncio.Lock = field(default_factory=asyncio.Lock)
+    _settled: asyncio.Event = field(default_factory=asyncio.Event)
+
+    async def acquire(self, tokens: int) -> int:
+        """Wait until `tokens` (at most a minute's worth) are free, take them, say how many.
+
+        The waiter at the head wakes early when a call settles: a refund may already cover it.
+        """
+        if self.tpm <= 0:
+            return 0
+        want = max(0, min(tokens, self.tpm))
+        async with self._lock:
+            while (wait := self._take(want)) > 0:
+                self._settled.clear()
+                started = self.clock.monotonic()
+                with contextlib.suppress(TimeoutError):
+                    async with asyncio.timeout(wait):
+                        await self._settled.wait()
+                self.waited_s += self.clock.monotonic() - started
+        return want
+
+    def settle(self, taken: int, actual: int) -> None:
+        """Replace the `taken` estimate by the `actual` tokens billed (0 refunds it all)."""
+        if self.tpm <= 0:
+            return
+        self._refill()
+        assert self._level is not None
+        self._level = min(float(self.tpm), self._level + taken - actual)
+        self._settled.set()
+
+    def _refill(self) -> None:
+        now = self.clock.monotonic()
+        if self._level is None:
+            self._level, self._stamp = float(self.tpm), now
+        self._level = min(float(self.tpm), self._level + (now - self._stamp) * self.tpm / 60.0)
+        self._stamp = now
+
+    def _take(self, want: int) -> float:
+        """Take `want` tokens and return 0, or return how long until they are due."""
+        self._refill()
+        assert self._level is not None
+        if self._level >= want:
+            self._level -= want
+            return 0.0
+        return (want - self._level) * 60.0 / self.tpm
 
 
 def backoff_s(attempt: int, options: GeminiOptions, hint: float | None) -> float:

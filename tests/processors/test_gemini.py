@@ -19,7 +19,7 @@ from processors.analyzers.gemini_cache import MemoryCache, StoreCache
 from processors.analyzers.gemini_cost import estimate_usd, media_tokens
 from processors.analyzers.gemini_options import GeminiOptions
 from processors.analyzers.gemini_prompt import SYSTEM, build_prompt
-from processors.analyzers.gemini_resilience import RateLimiter, SystemClock
+from processors.analyzers.gemini_resilience import RateLimiter, SystemClock, TokenLimiter
 from processors.config import GeminiSettings, Settings, StoreSettings
 from processors.errors import AnalyzerRejected, AnalyzerUnavailable
 from processors.samples import make_image, make_video
@@ -437,6 +437,34 @@ async def test_rate_limiter_spaces_calls() -> None:
     for _ in range(4):
         await limiter.acquire()
     assert time.monotonic() - started >= 3 / 20 - 0.01
+
+
+async def test_token_limiter_holds_calls_to_the_estimate_and_wakes_on_refunds(
+    fake: FakeGemini, analyzers: Any, media: dict[str, Path]
+) -> None:
+    fake.latency_s = 0.2
+    a = analyzers(tpm=6000)  # an image call is estimated at ~1.2k tokens: 5 fit in the bucket
+    req = request(media["image"], "image")
+    started = time.monotonic()
+    results = await asyncio.gather(*[a.analyze(req) for _ in range(8)])
+    took = time.monotonic() - started
+    assert all(r.status == "done" for r in results)
+    used = sum((r.usage.input_tokens or 0) + (r.usage.output_tokens or 0) for r in results)
+    assert 0 < used < 6000  # actual usage is below the estimates: refunds are what free slots
+    assert fake.max_in_flight == 5 and a.tokens.waited_s > 0
+    # a second wave after the refunds, far sooner than refilling 1.2k tokens at 100/s (12 s)
+    assert 2 * fake.latency_s <= took < 3.0
+
+
+async def test_token_limiter_charges_actual_usage_beyond_the_estimate() -> None:
+    limiter = TokenLimiter(tpm=60_000, clock=SystemClock())  # 1000 tokens/s
+    assert await limiter.acquire(10**6) == 60_000  # never more than a minute's worth
+    limiter.settle(60_000, 60_100)  # the call used 100 more than it took: a debt
+    started = time.monotonic()
+    await limiter.acquire(100)
+    waited = time.monotonic() - started
+    assert 0.19 <= waited < 1.0 and limiter.waited_s >= 0.19
+    assert await TokenLimiter(tpm=0, clock=SystemClock()).acquire(10**9) == 0  # 0: unlimited
 
 
 async def test_from_settings(fake: FakeGemini, media: dict[str, Path], tmp_path: Path) -> None:
