@@ -23,6 +23,9 @@ from schemas.topics import BRANDS
 LOGO_TYPES = {"image/png": "png", "image/jpeg": "jpg", "image/webp": "webp"}
 
 
+MAX_LOGOS = 8  # each logo is searched on every sampled frame
+
+
 def not_found(brand_id: str) -> ApiError:
     return ApiError(
         404,
@@ -94,8 +97,11 @@ async def logo_extension(received: Received) -> str:
     return ext
 
 
-async def put_logo(rt: Runtime, brand_id: str, received: Received) -> BrandProfile:
-    """Store the logo by content hash and make it the brand's only logo in a new version."""
+async def put_logo(
+    rt: Runtime, brand_id: str, received: Received, *, append: bool = False
+) -> BrandProfile:
+    """Store the logo by content hash; a new version whose logos are it alone, or (append)
+    the current ones plus it (a brand may have a colour, a white and a mono mark)."""
     ext = await logo_extension(received)
     key = logo_key(brand_id, received.sha256, ext)
     async with rt.locks.hold(f"brand:{brand_id}"):
@@ -107,5 +113,9 @@ async def put_logo(rt: Runtime, brand_id: str, received: Received) -> BrandProfi
         except STORE_ERRORS as e:
             rt.metrics.storage_failures.inc()
             raise unavailable(BUCKET) from e
-        update = {"version": current.version + 1, "logos": [key], "updated_at": utcnow()}
+        logos = [*dict.fromkeys([*current.logos, key])] if append else [key]
+        if len(logos) > MAX_LOGOS:
+            msg = f"a brand has at most {MAX_LOGOS} logos; replace them with PUT"
+            raise _invalid_logo(msg)
+        update = {"version": current.version + 1, "logos": logos, "updated_at": utcnow()}
         return await _save(rt, current.model_copy(update=update))

@@ -85,3 +85,28 @@ async def put_logo(
         return await brands.put_logo(rt, brand_id, received)
     finally:
         received.discard()
+
+
+@router.post(
+    "/{brand_id}/logos",
+    dependencies=[BrokerReady],
+    response_model_by_alias=True,
+    openapi_extra=LOGO_BODY,
+    responses=error_responses(401, 403, 404, 413, 422, 503),
+)
+async def add_logo(
+    brand_id: BrandIdPath, request: Request, rt: RuntimeDep, caller: Admin
+) -> BrandProfile:
+    """Add a logo variant (e.g. white or mono) to the brand's logos; same body as PUT."""
+    if await brands.read(rt, brand_id) is None:
+        raise brands.not_found(brand_id)
+    limit = min(LOGO_LIMIT, rt.settings.limits.max_upload_bytes)
+    ctype = request.headers.get("content-type", "").split(";")[0].strip().lower()
+    if ctype == "multipart/form-data":
+        received = await receive_multipart(request, folder=rt.upload_dir, limit=limit)
+    else:
+        received = await receive_raw(request, folder=rt.upload_dir, limit=limit)
+    try:
+        return await brands.put_logo(rt, brand_id, received, append=True)
+    finally:
+        received.discard()

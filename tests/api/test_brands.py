@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 from pathlib import Path
 
+from processors.samples import make_logo
 from schemas.events import BrandProfile
 from schemas.topics import BRANDS
 from tests.api.conftest import Api, create_brand, events_for
@@ -87,3 +88,21 @@ def test_unknown_brand_and_bad_ids(api: Api, logo: Path) -> None:
     assert bad_rules.status_code == 422
     fields = {f["field"] for f in bad_rules.json()["error"]["fields"]}
     assert fields == {"body.name", "body.tolerance_de", "body.colour"}
+
+
+def test_logo_variants_are_added_once_each_and_replaced_by_put(
+    api: Api, logo: Path, tmp_path: Path, topic_suffix: str
+) -> None:
+    white = make_logo(tmp_path / "white.png", colours=("#FFFFFF", "#E4002B"))
+    brand = f"variants-{topic_suffix}"
+    with api.client() as client:
+        create_brand(client, brand)
+        png = {"Content-Type": "image/png"}
+        client.put(f"/v1/brands/{brand}/logo", content=logo.read_bytes(), headers=png)
+        added = client.post(f"/v1/brands/{brand}/logos", content=white.read_bytes(), headers=png)
+        twice = client.post(f"/v1/brands/{brand}/logos", content=white.read_bytes(), headers=png)
+        replaced = client.put(f"/v1/brands/{brand}/logo", content=white.read_bytes(), headers=png)
+    assert added.status_code == 200, added.text
+    assert len(added.json()["logos"]) == 2
+    assert twice.json()["logos"] == added.json()["logos"]
+    assert replaced.json()["logos"] == [added.json()["logos"][1]]

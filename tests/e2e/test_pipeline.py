@@ -129,7 +129,11 @@ async def test_upload_reaches_api_lake_and_result_topic(
     assert check["logo"]["found"] is True
     assert check["palette"]["on_palette_ratio"] > 0.5
     assert result["analysis"]["analyzer"] == "local"
-    assert result["analysis"]["technical"]["shot_count"] >= 1
+    technical = result["analysis"]["technical"]
+    assert technical["shot_count"] >= 1
+    assert technical["thumbnail_key"] == f"thumbs/{media_id}.jpg"
+    thumb = open_store(local_stack.store_url).get_bytes(technical["thumbnail_key"])
+    assert thumb[:3] == b"\xff\xd8\xff"  # a JPEG
     counts = await asyncio.to_thread(lake_counts, local_stack, [media_id])
     assert counts == dict.fromkeys(TABLES, 1)
     events = await topic_events(broker.bootstrap, topics.MEDIA_RESULTS, {media_id})
