@@ -8,6 +8,7 @@ acknowledged by the broker (or written to the lake), so delivery is at-least-onc
 from __future__ import annotations
 
 import asyncio
+import functools
 import tempfile
 import time
 from collections import defaultdict
@@ -34,7 +35,7 @@ from schemas.events import (
 )
 from streams import metrics
 from streams.codec import DERIVED_EVENT, DecodeError, dead_letter, decode
-from streams.stages import Stages
+from streams.stages import Stages, patiently
 
 log = structlog.get_logger(__name__)
 StagesFactory = Callable[[], Awaitable[Stages]]
@@ -155,7 +156,8 @@ def create_app(settings: Settings, bootstrap: str, stages: StagesFactory) -> fau
         writer = LakeWriter(s.store)
         flush = settings.worker.lake_flush_seconds
         async for batch in stream.noack_take(settings.worker.lake_max_rows, within=flush):
-            await asyncio.to_thread(_write_batch, writer, batch)
+            write = functools.partial(asyncio.to_thread, _write_batch, writer, batch)
+            await patiently(write, "lake")
             for event in batch:
                 await stream.ack(event)
 

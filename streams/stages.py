@@ -116,7 +116,7 @@ class Stages:
     async def brand_check(self, event: InputEvent) -> BrandCheck:
         """Check one asset against its brand; media we cannot read is a failed check."""
         try:
-            return await _patiently(self._brand_check, event)
+            return await patiently(lambda: self._brand_check(event), str(event.media_id))
         except (ObjectNotFound, BrokenProcessPool) as e:
             return failed_check(event, _describe(e), self.settings.producer_id)
         except Exception as e:  # a bug must fail one asset, never the worker
@@ -147,7 +147,7 @@ class Stages:
         delay = 1.0
         for attempt in range(1, attempts + 1):
             try:
-                path = await _patiently(self.files.fetch, event)
+                path = await patiently(lambda: self.files.fetch(event), str(event.media_id))
                 request = AnalysisRequest(path, event, producer=settings.producer_id)
                 return await self.analyzer.analyze(request)
             except (ObjectNotFound, BrokenProcessPool, AnalyzerRejected) as e:
@@ -171,18 +171,16 @@ class Stages:
         self.files.close()
 
 
-async def _patiently(fn: Callable[[InputEvent], Awaitable[R]], event: InputEvent) -> R:
+async def patiently(work: Callable[[], Awaitable[R]], what: str) -> R:
     """Retry while the bucket is unavailable: the partition waits, nothing is lost or failed."""
     delay = 0.5
     while True:
         try:
-            return await fn(event)
+            return await work()
         except ObjectNotFound:
             raise
         except StorageError as e:
-            log.warning(
-                "bucket_unavailable", media_id=str(event.media_id), error=str(e), retry_in_s=delay
-            )
+            log.warning("bucket_unavailable", work=what, error=str(e), retry_in_s=delay)
             await asyncio.sleep(delay)
             delay = min(delay * 2, 30.0)
 
