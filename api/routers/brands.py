@@ -9,6 +9,7 @@ from fastapi import APIRouter, Path, Request
 from api import brands
 from api.deps import Admin, BrandReader, BrokerReady, RuntimeDep
 from api.models import error_responses
+from api.runtime import Runtime
 from api.uploads import receive_multipart, receive_raw
 from schemas.events import BrandProfile, BrandRules
 
@@ -73,18 +74,7 @@ async def put_logo(
     brand_id: BrandIdPath, request: Request, rt: RuntimeDep, caller: Admin
 ) -> BrandProfile:
     """Replace the brand's logo (PNG, JPEG or WebP; raw body or a multipart `file`)."""
-    if await brands.read(rt, brand_id) is None:
-        raise brands.not_found(brand_id)
-    limit = min(LOGO_LIMIT, rt.settings.limits.max_upload_bytes)
-    ctype = request.headers.get("content-type", "").split(";")[0].strip().lower()
-    if ctype == "multipart/form-data":
-        received = await receive_multipart(request, folder=rt.upload_dir, limit=limit)
-    else:
-        received = await receive_raw(request, folder=rt.upload_dir, limit=limit)
-    try:
-        return await brands.put_logo(rt, brand_id, received)
-    finally:
-        received.discard()
+    return await _store_logo(brand_id, request, rt, append=False)
 
 
 @router.post(
@@ -98,6 +88,13 @@ async def add_logo(
     brand_id: BrandIdPath, request: Request, rt: RuntimeDep, caller: Admin
 ) -> BrandProfile:
     """Add a logo variant (e.g. white or mono) to the brand's logos; same body as PUT."""
+    return await _store_logo(brand_id, request, rt, append=True)
+
+
+async def _store_logo(
+    brand_id: str, request: Request, rt: Runtime, *, append: bool
+) -> BrandProfile:
+    """Receive a logo (raw body or multipart `file`) and store it as a new profile version."""
     if await brands.read(rt, brand_id) is None:
         raise brands.not_found(brand_id)
     limit = min(LOGO_LIMIT, rt.settings.limits.max_upload_bytes)
@@ -107,6 +104,6 @@ async def add_logo(
     else:
         received = await receive_raw(request, folder=rt.upload_dir, limit=limit)
     try:
-        return await brands.put_logo(rt, brand_id, received, append=True)
+        return await brands.put_logo(rt, brand_id, received, append=append)
     finally:
         received.discard()
