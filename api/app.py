@@ -24,7 +24,7 @@ from api.metrics import Metrics
 from api.models import GenerationRequest
 from api.publisher import Publisher
 from api.results import RecentResults, ResultsFollower
-from api.routers import brands, evidence, generations, health, media
+from api.routers import analytics, brands, evidence, generations, health, media
 from api.runtime import LakeReader, Runtime
 from processors.config import Settings
 from processors.logs import configure
@@ -130,8 +130,9 @@ def create_app(
     )
     app.state.runtime = rt
     errors.install(app)
-    for router in (media.router, evidence.router, generations.router, brands.router, health.router):
-        app.include_router(router)
+    routers = (media, evidence, generations, brands, analytics, health)
+    for module in routers:
+        app.include_router(module.router)
     app.add_middleware(logs.RequestObserver, metrics=rt.metrics)
     app.openapi = lambda: _openapi(app)  # type: ignore[method-assign]
     return app

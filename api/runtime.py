@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 from collections import defaultdict
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Mapping, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -33,6 +33,10 @@ class LakeReader(Protocol):
         since: datetime | None = None,
         limit: int = 100,
         after: str | UUID | None = None,
+    ) -> list[dict[str, Any]]: ...
+
+    def query(
+        self, sql: str, params: Sequence[Any] | Mapping[str, Any] | None = None
     ) -> list[dict[str, Any]]: ...
 
 

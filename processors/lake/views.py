@@ -23,6 +23,8 @@ DERIVED_VIEWS: Final = (
     "compliance_daily",
     "violation_counts",
     "latency_daily",
+    "costs_daily",
+    "result_platforms",
 )
 VIEWS: Final = (*TABLES, *DERIVED_VIEWS)  # dependencies first
 

@@ -161,5 +161,6 @@ def test_result_row_flattens_the_joined_halves() -> None:
     row = lake.to_row(result, "t", 0, 0)
     assert row["violation_codes"] == ["logo.too_small"]
     assert row["platforms_failed"] == ["tiktok"]
+    assert row["platforms"] == ["tiktok"]
     assert row["source"] == "uploaded"
     assert row["latency_ms"] >= 0
