@@ -43,6 +43,9 @@ class Deployment:
             "REELSCOPE_WORKER__WEB_PORT": str(free_port()),
             "REELSCOPE_WORKER__LAKE_FLUSH_SECONDS": "1",
             "REELSCOPE_ANALYZER__NAME": "local",
+            # a killed worker's partitions come back once its session expires: keep it short
+            "REELSCOPE_KAFKA__SESSION_TIMEOUT_S": "3",
+            "REELSCOPE_KAFKA__HEARTBEAT_S": "0.5",
             "REELSCOPE_LOG_LEVEL": "INFO",
             **self.extra_env,
         }
