@@ -5,9 +5,11 @@ from __future__ import annotations
 import os
 import uuid
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 
+from processors import samples
 from processors.storage import S3Store
 from streams.admin import ensure_topics
 from streams.broker import EmbeddedBroker, free_port
@@ -48,3 +50,22 @@ def s3_store(s3_endpoint: str) -> S3Store:
 def topic_suffix() -> str:
     """A unique suffix so tests that need their own topics or groups never collide."""
     return uuid.uuid4().hex[:8]
+
+
+@pytest.fixture(scope="session")
+def branded_clip(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
+    """A 2 s 360x640 clip with the sample logo at a known place, and the logo; made once."""
+    folder = tmp_path_factory.mktemp("branded_clip")
+    logo = samples.make_logo(folder / "logo.png")
+    video = samples.make_video(
+        folder / "clip.mp4",
+        width=360,
+        height=640,
+        seconds=2,
+        logo=logo,
+        logo_pos=(0.35, 0.4),
+        logo_scale=0.25,
+        cuts=1,
+        audio=False,
+    )
+    return video, logo

@@ -9,10 +9,8 @@ from uuid import UUID
 import cv2
 import httpx
 import numpy as np
-import pytest
 from aiokafka import AIOKafkaProducer
 
-from processors import samples
 from processors.brand import check_media
 from processors.brand.evidence import LOGO_BGR, OUTPUT_WIDTH
 from processors.config import LimitSettings
@@ -30,24 +28,6 @@ from tests.api.conftest import Api, create_brand, media_id_of, upload
 
 LIMITS = LimitSettings(decode_timeout_s=60)
 BRAND = "evidence-co"
-
-
-@pytest.fixture(scope="module")
-def clip(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
-    folder = tmp_path_factory.mktemp("evidence_api")
-    logo = samples.make_logo(folder / "logo.png")
-    video = samples.make_video(
-        folder / "clip.mp4",
-        width=360,
-        height=640,
-        seconds=2,
-        logo=logo,
-        logo_pos=(0.35, 0.4),
-        logo_scale=0.25,
-        cuts=1,
-        audio=False,
-    )
-    return video, logo
 
 
 def result_of(check: BrandCheck, failed: bool = False) -> MediaResult:
@@ -114,9 +94,9 @@ def real_check(video: Path, logo: Path, media_id: UUID, api: Api) -> BrandCheck:
 
 
 async def test_evidence_png_is_rendered_cached_and_shows_the_logo_box(
-    api: Api, clip: tuple[Path, Path], tmp_path: Path
+    api: Api, branded_clip: tuple[Path, Path], tmp_path: Path
 ) -> None:
-    video, logo = clip
+    video, logo = branded_clip
     api.wait_follower()
     with api.client() as client:
         create_brand(client, BRAND)
@@ -144,9 +124,9 @@ async def test_evidence_png_is_rendered_cached_and_shows_the_logo_box(
 
 
 async def test_failed_media_is_409_unknown_is_404_and_scope_is_enforced(
-    api: Api, clip: tuple[Path, Path]
+    api: Api, branded_clip: tuple[Path, Path]
 ) -> None:
-    video, _ = clip
+    video, _ = branded_clip
     api.wait_follower()
     with api.client() as client:
         media_id = media_id_of(upload(client, video))

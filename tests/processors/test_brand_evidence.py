@@ -8,7 +8,6 @@ import cv2
 import numpy as np
 import pytest
 
-from processors import samples
 from processors.brand import check_media
 from processors.brand.evidence import (
     LOGO_BGR,
@@ -26,20 +25,8 @@ LIMITS = LimitSettings(decode_timeout_s=60)
 
 
 @pytest.fixture(scope="module")
-def checked(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, BrandCheck, BrandProfile]:
-    folder = tmp_path_factory.mktemp("evidence")
-    logo = samples.make_logo(folder / "logo.png")
-    clip = samples.make_video(
-        folder / "clip.mp4",
-        width=360,
-        height=640,
-        seconds=2,
-        logo=logo,
-        logo_pos=(0.35, 0.4),
-        logo_scale=0.25,
-        cuts=1,
-        audio=False,
-    )
+def checked(branded_clip: tuple[Path, Path]) -> tuple[Path, BrandCheck, BrandProfile]:
+    clip, logo = branded_clip
     profile = BrandProfile(
         brand_id="acme",
         version=1,
