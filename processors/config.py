@@ -67,6 +67,9 @@ class WorkerSettings(BaseModel):
     check_processes: int = Field(default=2, ge=1, description="OpenCV/ffmpeg worker processes")
     lake_flush_seconds: float = Field(default=2.0, gt=0)
     lake_max_rows: int = Field(default=10_000, ge=1)
+    lake_rotate_seconds: int = Field(
+        default=3600, ge=1, description="a lake file holds at most this much record time"
+    )
     sample_frames: int = Field(default=8, ge=1, le=120)
     web_port: int = Field(default=6066, ge=0, description="worker /metrics port (0: off)")
 

@@ -56,23 +56,30 @@ def _sql(settings: Settings, args: argparse.Namespace) -> None:
     sys.exit(run_sql(settings, args.query))
 
 
-def _compact(settings: Settings, args: argparse.Namespace) -> None:
-    from datetime import UTC, date, datetime, timedelta
+def _lake(settings: Settings, args: argparse.Namespace) -> None:
+    if args.action == "rewind":
+        _rewind_lake(settings)
+        return
+    from datetime import date
 
     from processors.lake.compact import compact
     from processors.storage import open_store
 
-    before = (
-        date.fromisoformat(args.before)
-        if args.before
-        else (datetime.now(tz=UTC).date() - timedelta(days=1))
-    )
     store = open_store(settings.store.url, endpoint_url=settings.store.endpoint_url)
-    for c in compact(store, before=before):
+    done = compact(
+        store,
+        tables=args.table,
+        day=date.fromisoformat(args.dt) if args.dt else None,
+        before=date.fromisoformat(args.before) if args.before else None,
+        grace_seconds=args.grace,
+    )
+    for c in done:
         print(
             f"{c.table:<14} {c.day}  files {c.files_before} -> {c.files_after}  "
-            f"rows {c.rows_before} -> {c.rows_after}"
+            f"rows {c.rows_before} -> {c.rows_after}  superseded files deleted {c.deleted}"
         )
+    if not done:
+        print("nothing to compact")
 
 
 COMMANDS = {
@@ -82,7 +89,7 @@ COMMANDS = {
     "demo": (_demo, "generate sample media, run them through the stack, show the results"),
     "tail": (_tail, "print events of a topic as they arrive (results, checks, deadletter…)"),
     "sql": (_sql, "run SQL over the lake with the shipped views (no query: interactive)"),
-    "compact": (_compact, "merge the lake's small files of closed days, dropping duplicates"),
+    "lake": (_lake, "lake upkeep: `compact` merges small files; `rewind` rebuilds from Kafka"),
 }
 
 
@@ -101,11 +108,44 @@ def parser() -> argparse.ArgumentParser:
                 choices=["results", "checks", "analyses", "deadletter", "uploads"],
             )
             cmd.add_argument("--from-beginning", action="store_true")
-        if name == "compact":
-            cmd.add_argument("--before", help="compact days before this date (default: today)")
+        if name == "lake":
+            _lake_arguments(cmd)
         if name == "sql":
             cmd.add_argument("query", nargs="?", help="SQL to run; omit for a prompt")
     return p
+
+
+def _rewind_lake(settings: Settings) -> None:
+    from schemas.lake import TABLE_OF_TOPIC
+    from streams.admin import rewind_group
+    from streams.lake_sink import lake_group
+
+    if settings.kafka.bootstrap == "embedded":
+        sys.exit("lake rewind needs the broker: set REELSCOPE_KAFKA__BOOTSTRAP=host:port")
+    replay = rewind_group(settings.kafka.bootstrap, lake_group(settings), TABLE_OF_TOPIC)
+    for topic, n in sorted(replay.items()):
+        print(f"{topic:<36} {n} records to replay")
+    print("start the workers: records already in the lake are skipped, nothing is written twice")
+
+
+def _lake_arguments(cmd: argparse.ArgumentParser) -> None:
+    from schemas.lake import TABLES
+
+    cmd.add_argument(
+        "action",
+        choices=["compact", "rewind"],
+        help="compact: merge small files; rewind: replay the lake topics from the earliest "
+        "offset into the lake (stop the workers first)",
+    )
+    cmd.add_argument("--table", action="append", choices=list(TABLES), help="repeatable")
+    cmd.add_argument("--dt", help="only this day partition (YYYY-MM-DD)")
+    cmd.add_argument("--before", help="only day partitions before this date (YYYY-MM-DD)")
+    cmd.add_argument(
+        "--grace",
+        type=float,
+        default=600.0,
+        help="seconds merged-away files stay for readers holding an older listing (default 600)",
+    )
 
 
 def main(argv: Sequence[str] | None = None) -> None:

@@ -1,19 +1,24 @@
-"""Compaction: rewrite a closed day of a table as one file per topic-partition, duplicates gone.
+"""Compaction: merge each partition folder's small files into large ones, duplicates dropped.
 
-The sink writes one file per flush, so quiet topics leave many small files, and replays cut
-differently leave overlapping ones. Compaction merges each topic-partition's files of a day in
-offset order, keeps every offset once, and writes the result under the key of the first file.
+The sink writes one file per flush, so quiet topics leave many small files, and a replay with
+a stale view of the lake may leave overlapping ones. Compaction merges the live files of each
+folder and topic-partition in offset order, keeps every offset once, and writes files named
+for the whole range they cover, cutting only between source files (so each source file lies
+inside one new file).
 
-Readers are safe: the merged file replaces the first file in one atomic write and only then
-are the others deleted, so every record stays visible at least once (at most twice, which the
-views hide). A sink still writing that day is not: compact only days the sink has closed, i.e.
-older than any offset that might still be replayed (e.g. `before=today - 1 day`).
+Readers never miss a row nor see one twice: a snapshot ignores files that another file's range
+covers (`layout.live`), so it sees either the originals or the merged file, never both; the
+originals stay in place for `grace_seconds` after the merged file appeared, so a reader still
+holding an older snapshot can open them. They are deleted by the first run after that. The
+sink may keep writing while this runs: its new files lie outside the merged ranges.
 """
 
 from __future__ import annotations
 
 import datetime as dt
-import re
+import time
+from collections import defaultdict
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from typing import Final
 
@@ -22,14 +27,13 @@ import pyarrow.compute as pc
 import pyarrow.dataset as ds
 import pyarrow.fs as pafs
 
-from processors.lake.sources import LakeFiles, day_of_path
+from processors.lake import layout
+from processors.lake.sources import LakeFiles, Listed
 from processors.lake.writer import encode, put_durably
 from processors.storage import Store
 from schemas.lake import TABLES, Table
 
-_NAME: Final = re.compile(
-    r"^(?P<topic>[A-Za-z0-9._-]+)\+(?P<partition>\d+)\+(?P<offset>\d+)\.parquet$"
-)
+TARGET_ROWS: Final = 1_000_000
 
 
 @dataclass(frozen=True)
@@ -38,65 +42,106 @@ class Compaction:
 
     table: str
     day: dt.date
-    files_before: int
+    files_before: int  # live files
     files_after: int
     rows_before: int
     rows_after: int
+    deleted: int  # superseded files removed after their grace period
 
 
-def compact(store: Store, *, before: dt.date) -> list[Compaction]:
-    """Compact every table-day older than `before` that has more than one file per partition."""
+def compact(
+    store: Store,
+    *,
+    tables: Iterable[str] | None = None,
+    day: dt.date | None = None,
+    before: dt.date | None = None,
+    grace_seconds: float = 600.0,
+    target_rows: int = TARGET_ROWS,
+) -> list[Compaction]:
+    """Compact table-days (all, one `day`, or those `before` a date); report those that changed."""
     lake = LakeFiles.of(store)
     done = []
-    for table in TABLES.values():
-        days = sorted({day_of_path(i.path) for i in lake.files(table)})
-        done += [compact_day(store, table, day, lake) for day in days if day < before]
-    return [c for c in done if c.files_before != c.files_after]
+    for name in tables or TABLES:
+        table = TABLES[name]
+        days = {day} if day else {f.day for f, _ in lake.listing(table)}
+        for d in sorted(days):
+            if before is None or d < before:
+                done.append(compact_day(store, table, d, lake, grace_seconds, target_rows))
+    return [c for c in done if c.files_before != c.files_after or c.deleted]
 
 
 def compact_day(
-    store: Store, table: Table, day: dt.date, lake: LakeFiles | None = None
+    store: Store,
+    table: Table,
+    day: dt.date,
+    lake: LakeFiles | None = None,
+    grace_seconds: float = 600.0,
+    target_rows: int = TARGET_ROWS,
 ) -> Compaction:
-    """Merge each topic-partition's files of one day into one file without duplicate offsets."""
+    """Merge each folder and topic-partition's live files of one day; delete expired originals."""
     lake = lake or LakeFiles.of(store)
-    groups: dict[tuple[str, int], list[tuple[int, pafs.FileInfo]]] = {}
-    for info in lake.files(table, day):
-        if m := _NAME.match(info.base_name):
-            tp = (m["topic"], int(m["partition"]))
-            groups.setdefault(tp, []).append((int(m["offset"]), info))
-    files_before = rows_before = rows_after = 0
-    for members in groups.values():
-        files = [info for _, info in sorted(members, key=lambda member: member[0])]
-        read, kept = _rewrite(store, lake, table, files)
-        files_before, rows_before, rows_after = (
-            files_before + len(files),
-            rows_before + read,
-            rows_after + kept,
-        )
-    return Compaction(table.name, day, files_before, len(groups), rows_before, rows_after)
+    streams: dict[tuple[str, str, int], list[Listed]] = defaultdict(list)
+    for entry in lake.files(table, day):
+        streams[entry[0].stream].append(entry)
+    files_before = sum(len(m) for m in streams.values())
+    rows_before = rows_after = 0
+    for members in streams.values():
+        if len(members) > 1:
+            for chunk, merged, read in _merged_chunks(lake.fs, table, members, target_rows):
+                _write_chunk(store, lake, chunk, merged)
+                rows_before, rows_after = rows_before + read, rows_after + merged.num_rows
+    listed = lake.listing(table, day)
+    deleted = _delete_expired(store, lake, listed, grace_seconds)
+    files_after = len(layout.live(listed))
+    return Compaction(table.name, day, files_before, files_after, rows_before, rows_after, deleted)
 
 
-def _rewrite(
-    store: Store, lake: LakeFiles, table: Table, files: list[pafs.FileInfo]
-) -> tuple[int, int]:
-    """Replace one topic-partition's files by their merge; return rows read and kept."""
-    merged, read = _merge(lake.fs, table, files)
-    if len(files) > 1:
-        put_durably(store, lake.key_of(files[0]), encode(merged))
-        for info in files[1:]:
-            store.delete(lake.key_of(info))
-    return read, merged.num_rows
-
-
-def _merge(fs: pafs.FileSystem, table: Table, files: list[pafs.FileInfo]) -> tuple[pa.Table, int]:
-    """Rows of files in first-offset order, each offset once; also the rows read in total."""
-    parts, last, read = [], -1, 0
-    for info in files:
-        part = ds.dataset(info.path, schema=table.schema, format="parquet", filesystem=fs)
-        rows = part.to_table().sort_by("offset")
-        read += rows.num_rows
-        fresh = rows.filter(pc.greater(rows["offset"], pa.scalar(last, pa.int64())))
+def _merged_chunks(
+    fs: pafs.FileSystem, table: Table, members: list[Listed], target_rows: int
+) -> Iterator[tuple[list[Listed], pa.Table, int]]:
+    """(files, their rows each offset once, rows read) for runs of consecutive files holding
+    about `target_rows` rows; cut only between files, and runs of one file are left alone."""
+    chunk: list[Listed] = []
+    parts: list[pa.Table] = []
+    last, read, kept = -1, 0, 0
+    for entry in sorted(members, key=lambda e: (e[0].first, e[0].last)):
+        rows = ds.dataset(entry[1].path, schema=table.schema, format="parquet", filesystem=fs)
+        part = rows.to_table().sort_by("offset")
+        fresh = part.filter(pc.greater(part["offset"], pa.scalar(last, pa.int64())))
+        chunk.append(entry)
+        read += part.num_rows
         if fresh.num_rows:
             last = pc.max(fresh["offset"]).as_py()
             parts.append(fresh)
-    return pa.concat_tables(parts) if parts else table.schema.empty_table(), read
+            kept += fresh.num_rows
+        if kept >= target_rows:
+            if len(chunk) > 1:
+                yield chunk, pa.concat_tables(parts), read
+            chunk, parts, read, kept = [], [], 0, 0
+    if len(chunk) > 1:
+        yield chunk, pa.concat_tables(parts) if parts else table.schema.empty_table(), read
+
+
+def _write_chunk(store: Store, lake: LakeFiles, chunk: list[Listed], merged: pa.Table) -> None:
+    """Write a merged run under the name of the whole range its files cover."""
+    first = chunk[0][0]
+    last = max(f.last for f, _ in chunk)
+    folder = lake.key_of(chunk[0][1]).rsplit("/", 1)[0]
+    name = layout.file_name(first.topic, first.partition, first.first, last)
+    put_durably(store, f"{folder}/{name}", encode(merged))
+
+
+def _delete_expired(
+    store: Store, lake: LakeFiles, listed: list[Listed], grace_seconds: float
+) -> int:
+    """Delete superseded files whose covering file is older than the grace period."""
+    info_of = {f.path: info for f, info in listed}
+    now = time.time()
+    deleted = 0
+    for covered, cover in layout.superseded(f for f, _ in listed):
+        mtime = info_of[cover.path].mtime
+        age = now - mtime.timestamp() if mtime is not None else 0.0
+        if age >= grace_seconds:
+            store.delete(lake.key_of(info_of[covered.path]))
+            deleted += 1
+    return deleted

@@ -9,13 +9,14 @@ Two readers, one listing (the store's own pyarrow filesystem, `Store.arrow_fs()`
   HEAD-requested before it is read.
 Either way the relation has exactly the table's Arrow schema: columns missing from older files
 read as NULL, columns unknown to this version are dropped. A snapshot is the file list at one
-moment: take a new one to see new files.
+moment: take a new one to see new files. Superseded files (the originals of a compaction, kept
+for a grace period so that readers holding an older snapshot can still open them) are left out
+of every snapshot, so no row is read twice.
 """
 
 from __future__ import annotations
 
 import datetime as dt
-import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Final
@@ -25,7 +26,8 @@ import pyarrow.dataset as ds
 import pyarrow.fs as pafs
 
 from processors.errors import StorageError
-from processors.lake.writer import LAKE_PREFIX
+from processors.lake import layout
+from processors.lake.layout import LAKE_PREFIX, LakeFile
 from processors.storage import Store
 from schemas.lake import TABLES, Table
 
@@ -33,7 +35,9 @@ from schemas.lake import TABLES, Table
 _FORMAT: Final = ds.ParquetFileFormat(
     default_fragment_scan_options=ds.ParquetFragmentScanOptions(pre_buffer=True)
 )
-_DT_DIR: Final = re.compile(r"/dt=(\d{4}-\d{2}-\d{2})/")
+# hive columns read from folder names; brand ids like "2024" must stay strings
+_HIVE_TYPES: Final = "{'dt': DATE, 'brand_id': VARCHAR}"
+Listed = tuple[LakeFile, pafs.FileInfo]
 
 
 def raw_name(table_name: str) -> str:
@@ -64,8 +68,8 @@ class LakeFiles:
         """Whether DuckDB can read the files itself (a local disk)."""
         return isinstance(self.fs, pafs.LocalFileSystem)
 
-    def files(self, table: Table, day: dt.date | None = None) -> list[pafs.FileInfo]:
-        """Complete Parquet files of a table (one day folder if `day` is given), by path."""
+    def listing(self, table: Table, day: dt.date | None = None) -> list[Listed]:
+        """Every data file of a table (one day folder if `day` is given), superseded or not."""
         folder = f"{self.root}/{table.name}" + (f"/dt={day.isoformat()}" if day else "")
         selector = pafs.FileSelector(folder, allow_not_found=True, recursive=True)
         try:
@@ -73,8 +77,16 @@ class LakeFiles:
         except OSError as e:
             msg = f"listing {folder} failed: {e}"
             raise StorageError(msg) from e
-        found = [i for i in infos if i.type == pafs.FileType.File and _is_data_file(i)]
-        return sorted(found, key=lambda i: i.path)
+        found = [
+            (f, i)
+            for i in infos
+            if i.type == pafs.FileType.File and (f := layout.parse(i.path)) is not None
+        ]
+        return sorted(found, key=lambda e: e[0].path)
+
+    def files(self, table: Table, day: dt.date | None = None) -> list[Listed]:
+        """The files a reader should read: the listing without superseded files."""
+        return layout.live(self.listing(table, day))
 
     def key_of(self, info: pafs.FileInfo) -> str:
         """The store key of a listed file (`lake/<table>/dt=…/<name>.parquet`)."""
@@ -91,20 +103,20 @@ class Snapshot:
     """Every table's files at one listing, ready to bind on any DuckDB connection."""
 
     fs: pafs.FileSystem
-    files: dict[str, list[pafs.FileInfo]]
+    files: dict[str, list[Listed]]
     native: bool
     _datasets: dict[str, ds.Dataset] = field(default_factory=dict, repr=False)
 
     def days(self, tables: Iterable[str]) -> set[dt.date]:
         """Day partitions that hold files of the given tables."""
-        return {day_of_path(i.path) for t in tables for i in self.files[t]}
+        return {f.day for t in tables for f, _ in self.files[t]}
 
     def bind(self, con: duckdb.DuckDBPyConnection) -> None:
         """Define `raw_<table>` on this connection (temporary, so cursors never collide)."""
         for name, table in TABLES.items():
             con.execute(f"DROP VIEW IF EXISTS temp.{raw_name(name)}")
             if self.native and self.files[name]:
-                con.execute(native_view_sql(table, [i.path for i in self.files[name]]))
+                con.execute(native_view_sql(table, [i.path for _, i in self.files[name]]))
             else:
                 con.register(raw_name(name), self.dataset(table))
 
@@ -113,12 +125,9 @@ class Snapshot:
         if table.name not in self._datasets:
             fragments = [
                 _FORMAT.make_fragment(
-                    info.path,
-                    self.fs,
-                    partition_expression=ds.field("dt") == day_of_path(info.path),
-                    file_size=info.size,
+                    info.path, self.fs, partition_expression=_partition(f), file_size=info.size
                 )
-                for info in self.files[table.name]
+                for f, info in self.files[table.name]
             ]
             self._datasets[table.name] = ds.FileSystemDataset(
                 fragments, table.schema, _FORMAT, self.fs
@@ -141,21 +150,14 @@ def native_view_sql(table: Table, paths: list[str]) -> str:
     return (
         f"CREATE OR REPLACE TEMP VIEW {raw_name(table.name)} AS SELECT {columns} FROM ("
         f"SELECT * FROM {empty_name(table.name)} UNION ALL BY NAME "
-        f"SELECT * FROM read_parquet([{files}], hive_partitioning = true, union_by_name = true))"
+        f"SELECT * FROM read_parquet([{files}], hive_partitioning = true, "
+        f"hive_types = {_HIVE_TYPES}, union_by_name = true))"
     )
 
 
-def day_of_path(path: str) -> dt.date:
-    """The day of a file from its `dt=YYYY-MM-DD` folder."""
-    m = _DT_DIR.search(path)
-    if m is None:
-        msg = f"{path} is not inside a dt=YYYY-MM-DD folder"
-        raise StorageError(msg)
-    return dt.date.fromisoformat(m.group(1))
-
-
-def _is_data_file(info: pafs.FileInfo) -> bool:
-    """Skip temp files of an unfinished write, hidden files and files outside a day folder."""
-    name = info.base_name
-    in_day = _DT_DIR.search(info.path) is not None
-    return in_day and name.endswith(".parquet") and not name.startswith((".", "_"))
+def _partition(f: LakeFile) -> ds.Expression:
+    """What a file's folders say about its rows, so pyarrow skips files a filter excludes."""
+    brand = ds.field("brand_id")
+    return (ds.field("dt") == f.day) & (
+        brand.is_null() if f.brand_id is None else brand == f.brand_id
+    )

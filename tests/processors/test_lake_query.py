@@ -11,10 +11,11 @@ import pyarrow as pa
 import pytest
 
 from processors.lake import synthetic as syn
+from processors.lake.layout import object_key
 from processors.lake.listing import id_floor, windows
 from processors.lake.query import Lake
 from processors.lake.views import VIEWS
-from processors.lake.writer import LakeWriter, encode, object_key, put_durably
+from processors.lake.writer import LakeWriter, encode, put_durably
 from processors.storage import LocalStore, Store
 from schemas import topics
 from schemas.events import BrandCheck, DeadLetter, MediaAnalysis, MediaResult, MediaUploaded
@@ -113,7 +114,7 @@ def test_a_failed_result_or_a_dead_letter_means_failed(store: LocalStore, sink: 
 def test_media_reads_only_the_day_folder_of_its_id(store: LocalStore, sink: Sink) -> None:
     life = syn.life(syn.day(2026, 1, 7))
     sink.put(life.uploaded, life.result)
-    broken = store.root / "lake" / "uploads" / "dt=2026-01-08" / "x+000+0.parquet"
+    broken = store.root / "lake/uploads/dt=2026-01-08/brand_id=acme/x+000+0+0.parquet"
     broken.parent.mkdir(parents=True)
     broken.write_bytes(b"not parquet at all")
     lake = Lake(store)
@@ -249,7 +250,7 @@ def older_and_newer_files(store: Store) -> None:
     older = table.drop_columns(["gen_model"])
     newer = table.slice(1).append_column("novelty", pa.array(["x"]))
     for arrow, offset in ((older.slice(0, 1), 0), (newer, 1)):
-        key = object_key(UPLOADS, date(2026, 1, 7), UPLOADED, 0, offset)
+        key = object_key("uploads", date(2026, 1, 7), "acme", UPLOADED, 0, offset, offset)
         put_durably(store, key, encode(arrow))
 
 
