@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterable
 
 from schemas import topics
@@ -38,5 +39,60 @@ def ensure_topics(
             except TopicAlreadyExistsError:
                 pass
         return wanted
+    finally:
+        admin.close()
+
+
+def rewind_group(
+    bootstrap: str, group: str, names: Iterable[str], timeout_s: float = 30.0
+) -> dict[str, int]:
+    """Set `group`'s committed offsets to the earliest ones of every partition of `names`.
+
+    Like `kafka-consumer-groups --reset-offsets --to-earliest`, but done as a member of the
+    group (some brokers, Tansu among them, refuse commits from outside it): join, take every
+    partition, commit the earliest offsets, leave. The group's workers must be stopped, or they
+    would share the partitions. Returns the number of records each topic will replay.
+    """
+    from kafka import KafkaConsumer
+    from kafka.structs import OffsetAndMetadata
+
+    consumer = KafkaConsumer(
+        bootstrap_servers=bootstrap,
+        group_id=group,
+        enable_auto_commit=False,
+        auto_offset_reset="earliest",
+        max_poll_records=1,
+        session_timeout_ms=6000,
+        heartbeat_interval_ms=1000,
+        max_poll_interval_ms=6000,
+    )
+    try:
+        consumer.subscribe(list(names))
+        deadline = time.monotonic() + timeout_s
+        while not consumer.assignment():
+            if time.monotonic() > deadline:
+                msg = f"could not join consumer group {group} within {timeout_s} s"
+                raise TimeoutError(msg)
+            consumer.poll(timeout_ms=500)
+        parts = sorted(consumer.assignment())
+        earliest = consumer.beginning_offsets(parts)
+        latest = consumer.end_offsets(parts)
+        consumer.commit({tp: OffsetAndMetadata(earliest[tp], "", -1) for tp in parts})
+        replay: dict[str, int] = {}
+        for tp in parts:
+            replay[tp.topic] = replay.get(tp.topic, 0) + latest[tp] - earliest[tp]
+        return replay
+    finally:
+        consumer.close(autocommit=False)
+
+
+def committed_offsets(bootstrap: str, group: str) -> dict[tuple[str, int], int]:
+    """A group's committed offset per (topic, partition)."""
+    from kafka.admin import KafkaAdminClient
+
+    admin = KafkaAdminClient(bootstrap_servers=bootstrap, client_id="reelscope-admin")
+    try:
+        got = admin.list_group_offsets({group: None}).get(group, {})
+        return {(tp.topic, tp.partition): meta.offset for tp, meta in got.items()}
     finally:
         admin.close()

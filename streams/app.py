@@ -2,40 +2,28 @@
 
 Every topic is raw bytes (we decode and validate ourselves; see `streams.codec`), the key is
 the media id everywhere, and each agent acknowledges a message only after its output has been
-acknowledged by the broker (or written to the lake), so delivery is at-least-once.
+acknowledged by the broker, so delivery is at-least-once. The lake sink runs beside the agents
+as a task with its own consumer group (`streams.lake_sink`).
 """
 
 from __future__ import annotations
 
-import asyncio
-import functools
 import tempfile
-import time
-from collections import defaultdict
-from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
 import faust
 import structlog
-from pydantic import TypeAdapter
 
 from processors.config import Settings
 from processors.join import Joiner
-from processors.lake.writer import LakeWriter
-from schemas import lake, topics
-from schemas.events import (
-    INPUT_EVENT,
-    BrandCheck,
-    DeadLetter,
-    MediaAnalysis,
-    MediaGenerated,
-    MediaResult,
-    MediaUploaded,
-)
+from schemas import topics
+from schemas.events import INPUT_EVENT, MediaGenerated, MediaUploaded
 from streams import metrics
 from streams.codec import DERIVED_EVENT, DecodeError, dead_letter, decode
-from streams.stages import Stages, patiently
+from streams.lake_sink import LakeSink
+from streams.stages import Stages
 
 log = structlog.get_logger(__name__)
 StagesFactory = Callable[[], Awaitable[Stages]]
@@ -69,7 +57,6 @@ def create_app(settings: Settings, bootstrap: str, stages: StagesFactory) -> fau
     topic = {name: app.topic(name, value_type=bytes, key_type=bytes) for name in topics.ALL_TOPICS}
     inputs = app.topic(*topics.INPUT_TOPICS, value_type=bytes, key_type=bytes)
     derived = app.topic(topics.BRAND_CHECKS, topics.MEDIA_ANALYSES, value_type=bytes)
-    lake_topics = app.topic(*lake.TABLE_OF_TOPIC, value_type=bytes, key_type=bytes)
     producer = settings.producer_id
 
     async def publish(name: str, key: Any, value: bytes) -> None:
@@ -149,50 +136,11 @@ def create_app(settings: Settings, bootstrap: str, stages: StagesFactory) -> fau
             for e in pending:
                 await manual.ack(e)
 
-    @app.agent(lake_topics)
-    async def lake_sink(stream: RawStream) -> None:
-        """Write each batch per topic-partition to Parquet, then acknowledge it."""
+    async def lake_sink() -> None:
+        """The lake's own consumer group (see `streams.lake_sink`)."""
         s = await stages()
-        writer = LakeWriter(s.store)
-        flush = settings.worker.lake_flush_seconds
-        async for batch in stream.noack_take(settings.worker.lake_max_rows, within=flush):
-            write = functools.partial(asyncio.to_thread, _write_batch, writer, batch)
-            await patiently(write, "lake")
-            for event in batch:
-                await stream.ack(event)
+        await LakeSink(settings, bootstrap, s.store).run()
 
-    del brand_checks, analyses, results, lake_sink  # registered on the app by the decorator
+    app.task(lake_sink)
+    del brand_checks, analyses, results  # registered on the app by the decorator
     return app
-
-
-_LAKE_ADAPTERS: dict[str, TypeAdapter[Any]] = {
-    topics.MEDIA_UPLOADED: INPUT_EVENT,
-    topics.MEDIA_GENERATED: INPUT_EVENT,
-    topics.BRAND_CHECKS: TypeAdapter(BrandCheck),
-    topics.MEDIA_ANALYSES: TypeAdapter(MediaAnalysis),
-    topics.MEDIA_RESULTS: TypeAdapter(MediaResult),
-    topics.DEADLETTER: TypeAdapter(DeadLetter),
-}
-
-
-def _write_batch(writer: LakeWriter, batch: Sequence[faust.EventT[bytes]]) -> None:
-    """Group a batch by topic-partition and write one object per group (and day).
-
-    Values that do not decode are left out: input topics dead-letter them at intake, and the
-    dead-letter row is what the lake keeps.
-    """
-    started = time.perf_counter()
-    groups: dict[tuple[str, int], list[dict[str, Any]]] = defaultdict(list)
-    for event in batch:
-        m = event.message
-        try:
-            parsed = decode(_LAKE_ADAPTERS[m.topic], m.value)
-        except DecodeError:
-            continue
-        groups[(m.topic, m.partition)].append(lake.to_row(parsed, m.topic, m.partition, m.offset))
-    for (name, partition), rows in groups.items():
-        table = lake.TABLE_OF_TOPIC[name]
-        keys = writer.write(table, name, partition, rows)
-        metrics.LAKE_ROWS.labels(table.name).inc(len(rows))
-        metrics.LAKE_FILES.labels(table.name).inc(len(keys))
-    metrics.STAGE_SECONDS.labels("lake").observe(time.perf_counter() - started)

@@ -12,7 +12,7 @@ import time
 from pathlib import Path
 
 from tests.e2e.conftest import Deployment
-from tests.e2e.test_pipeline import TABLES, lake_counts, upload, wait_final
+from tests.e2e.helpers import TABLES, lake_counts, upload, wait_final
 
 KILLS = int(os.environ.get("REELSCOPE_CHAOS_KILLS", "10"))
 

@@ -1,0 +1,170 @@
+"""The lake sink: its own consumer group reads the lake topics, writes Parquet, then commits.
+
+Why not a faust agent: the lake is a sink like Kafka Connect's, and needs its own offsets. With
+the processing agents' group, a bucket outage would hold back their commits, and an operator
+who resets offsets to rebuild the lake would re-run every brand check and analysis. Here
+`<consumer_group>-lake` can be reset to the earliest offset on its own: the writer finds each
+replayed record's file by name and writes nothing twice (`processors.lake.writer`).
+
+Guarantee: an offset is committed only after every record before it is in a durable object.
+Batches close at `lake_max_rows` records or `lake_flush_seconds` after their first record, so
+a quiet topic still reaches the lake within the flush interval.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections import defaultdict
+from collections.abc import Sequence
+from typing import Any
+
+import structlog
+from aiokafka import AIOKafkaConsumer, ConsumerRebalanceListener, TopicPartition
+from aiokafka.errors import CommitFailedError, KafkaError
+from pydantic import TypeAdapter
+
+from processors.config import Settings
+from processors.lake.writer import LakeWriter
+from processors.storage import Store
+from schemas import lake, topics
+from schemas.events import INPUT_EVENT, BrandCheck, DeadLetter, MediaAnalysis, MediaResult
+from streams import metrics
+from streams.codec import DecodeError, decode
+from streams.stages import patiently
+
+log = structlog.get_logger(__name__)
+Record = Any  # aiokafka.structs.ConsumerRecord[bytes, bytes]
+
+_ADAPTERS: dict[str, TypeAdapter[Any]] = {
+    topics.MEDIA_UPLOADED: INPUT_EVENT,
+    topics.MEDIA_GENERATED: INPUT_EVENT,
+    topics.BRAND_CHECKS: TypeAdapter(BrandCheck),
+    topics.MEDIA_ANALYSES: TypeAdapter(MediaAnalysis),
+    topics.MEDIA_RESULTS: TypeAdapter(MediaResult),
+    topics.DEADLETTER: TypeAdapter(DeadLetter),
+}
+
+
+def lake_group(settings: Settings) -> str:
+    """The sink's consumer group: reset it to rebuild the lake without re-processing media."""
+    return f"{settings.kafka.consumer_group}-lake"
+
+
+class LakeSink(ConsumerRebalanceListener):  # type: ignore[misc]
+    """Batches records per topic-partition and writes them with a `LakeWriter`."""
+
+    def __init__(self, settings: Settings, bootstrap: str, store: Store) -> None:
+        self.settings = settings
+        self.bootstrap = bootstrap
+        self.writer = LakeWriter(store, rotate_seconds=settings.worker.lake_rotate_seconds)
+        self._pending: dict[TopicPartition, list[Record]] = defaultdict(list)
+        self._consumer: AIOKafkaConsumer | None = None
+
+    async def run(self) -> None:
+        """Consume until cancelled. Any error restarts the consumer after a pause, from the
+        committed offsets, so the worker keeps running and nothing is skipped."""
+        while True:
+            try:
+                await self._consume()
+            except asyncio.CancelledError:
+                raise
+            except KafkaError as e:
+                log.warning("lake_sink_restarting", error=str(e))
+                await asyncio.sleep(1.0)
+            except Exception:
+                log.exception("lake_sink_failed")
+                await asyncio.sleep(5.0)
+            finally:
+                self._pending.clear()
+
+    async def _consume(self) -> None:
+        k = self.settings.kafka
+        consumer = AIOKafkaConsumer(
+            bootstrap_servers=self.bootstrap,
+            group_id=lake_group(self.settings),
+            enable_auto_commit=False,
+            auto_offset_reset="earliest",
+            session_timeout_ms=int(k.session_timeout_s * 1000),
+            heartbeat_interval_ms=int(k.heartbeat_s * 1000),
+            rebalance_timeout_ms=int(k.rebalance_timeout_s * 1000),
+            # a bucket outage can hold a batch for long: stay in the group meanwhile
+            max_poll_interval_ms=3_600_000,
+        )
+        consumer.subscribe(list(lake.TABLE_OF_TOPIC), listener=self)
+        self._consumer = consumer
+        await consumer.start()
+        try:
+            while True:
+                await self._collect(consumer)
+                if self._pending:
+                    await self._flush(consumer)
+        finally:
+            self._consumer = None
+            await consumer.stop()
+
+    async def _collect(self, consumer: AIOKafkaConsumer) -> None:
+        """Fill `_pending` until the batch is full or its first record is `flush` s old."""
+        w = self.settings.worker
+        deadline: float | None = None
+        count = 0
+        while count < w.lake_max_rows:
+            wait = w.lake_flush_seconds if deadline is None else deadline - time.monotonic()
+            if wait <= 0:
+                return
+            got = await consumer.getmany(
+                timeout_ms=int(wait * 1000), max_records=w.lake_max_rows - count
+            )
+            for tp, records in got.items():
+                self._pending[tp].extend(records)
+                count += len(records)
+            if count and deadline is None:
+                deadline = time.monotonic() + w.lake_flush_seconds
+            if not count and not got:
+                return
+
+    async def _flush(self, consumer: AIOKafkaConsumer) -> None:
+        batch, self._pending = dict(self._pending), defaultdict(list)
+        await patiently(lambda: asyncio.to_thread(self._write, batch), "lake")
+        offsets = {tp: records[-1].offset + 1 for tp, records in batch.items() if records}
+        owned = consumer.assignment()
+        try:
+            await consumer.commit({tp: o for tp, o in offsets.items() if tp in owned})
+        except CommitFailedError as e:
+            # the group moved on (rebalance); the new owner replays and its writer skips
+            log.warning("lake_commit_failed", error=str(e))
+
+    def _write(self, batch: dict[TopicPartition, list[Record]]) -> None:
+        started = time.perf_counter()
+        for tp, records in batch.items():
+            rows = rows_of(tp.topic, tp.partition, records)
+            table = lake.TABLE_OF_TOPIC[tp.topic]
+            keys = self.writer.write(table, tp.topic, tp.partition, rows)
+            metrics.LAKE_ROWS.labels(table.name).inc(len(rows))
+            metrics.LAKE_FILES.labels(table.name).inc(len(keys))
+        metrics.STAGE_SECONDS.labels("lake").observe(time.perf_counter() - started)
+
+    # ConsumerRebalanceListener: called inside getmany()
+    async def on_partitions_revoked(self, revoked: Sequence[TopicPartition]) -> None:
+        for tp in revoked:  # not committed: the next owner replays them
+            self._pending.pop(tp, None)
+
+    async def on_partitions_assigned(self, assigned: Sequence[TopicPartition]) -> None:
+        for tp in assigned:  # another worker may have written its files meanwhile
+            self.writer.coverage.forget(tp.topic, tp.partition)
+
+
+def rows_of(topic: str, partition: int, records: Sequence[Record]) -> list[dict[str, Any]]:
+    """Lake rows of one topic-partition's records, in offset order.
+
+    Values that do not decode are left out: input topics dead-letter them at intake, and the
+    dead-letter row is what the lake keeps.
+    """
+    rows = []
+    for r in records:
+        try:
+            event = decode(_ADAPTERS[topic], r.value)
+        except DecodeError:
+            continue
+        rows.append(lake.to_row(event, topic, partition, r.offset))
+    return rows
