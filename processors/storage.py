@@ -165,11 +165,12 @@ class S3Store:
             raise StorageError(msg) from e
 
     def put_file(self, key: str, path: Path) -> None:
+        from boto3.exceptions import Boto3Error
         from botocore.exceptions import BotoCoreError, ClientError
 
         try:
             self.client.upload_file(str(path), self.bucket, self._key(key))
-        except (BotoCoreError, ClientError) as e:
+        except (BotoCoreError, ClientError, Boto3Error) as e:  # upload_file wraps ClientError
             msg = f"S3 upload of s3://{self.bucket}/{self._key(key)} failed: {e}"
             raise StorageError(msg) from e
 
@@ -181,6 +182,7 @@ class S3Store:
         return body
 
     def download(self, key: str, path: Path) -> None:
+        from boto3.exceptions import Boto3Error
         from botocore.exceptions import BotoCoreError, ClientError
 
         try:
@@ -190,7 +192,7 @@ class S3Store:
                 raise ObjectNotFound(key) from e
             msg = f"S3 download of {key} failed: {e}"
             raise StorageError(msg) from e
-        except BotoCoreError as e:
+        except (BotoCoreError, Boto3Error) as e:  # Boto3Error: RetriesExceededError
             msg = f"S3 download of {key} failed: {e}"
             raise StorageError(msg) from e
 
@@ -202,7 +204,13 @@ class S3Store:
         return True
 
     def list(self, prefix: str) -> list[str]:
-        return sorted(self._iter_keys(prefix))
+        from botocore.exceptions import BotoCoreError, ClientError
+
+        try:
+            return sorted(self._iter_keys(prefix))
+        except (BotoCoreError, ClientError) as e:
+            msg = f"S3 listing of s3://{self.bucket}/{prefix} failed: {e}"
+            raise StorageError(msg) from e
 
     def _iter_keys(self, prefix: str) -> Iterator[str]:
         if ".." in prefix.split("/"):
