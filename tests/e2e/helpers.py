@@ -12,6 +12,8 @@ from aiokafka import AIOKafkaConsumer, TopicPartition
 
 from processors.lake.query import Lake
 from processors.storage import open_store
+from schemas.lake import TABLE_OF_TOPIC
+from streams.admin import committed_offsets
 from tests.e2e.conftest import Deployment
 
 BRAND = {
@@ -19,6 +21,7 @@ BRAND = {
     "palette": [{"hex": "#E4002B"}, {"hex": "#FFFFFF"}],
     "logo_zones": ["top_left", "top_right", "bottom_left", "bottom_right"],
 }
+LAKE_GROUP = "reelscope-worker-lake"  # the default consumer group + "-lake"
 TABLES = ("uploads", "brand_checks", "analyses", "media_results")
 
 
@@ -104,3 +107,31 @@ async def topic_events(
         return found
     finally:
         await consumer.stop()
+
+
+def end_offsets(bootstrap: str) -> dict[tuple[str, int], int]:
+    """Where each non-empty partition of the lake topics ends now."""
+    from kafka import KafkaConsumer, TopicPartition
+
+    consumer = KafkaConsumer(bootstrap_servers=bootstrap)
+    try:
+        parts = [
+            TopicPartition(t, p)
+            for t in TABLE_OF_TOPIC
+            for p in consumer.partitions_for_topic(t) or ()
+        ]
+        ends = consumer.end_offsets(parts)
+        return {(tp.topic, tp.partition): n for tp, n in ends.items() if n > 0}
+    finally:
+        consumer.close()
+
+
+def wait_committed(bootstrap: str, group: str, ends: dict[tuple[str, int], int]) -> None:
+    deadline = time.monotonic() + 60
+    got: dict[tuple[str, int], int] = {}
+    while time.monotonic() < deadline:
+        got = committed_offsets(bootstrap, group)
+        if all(got.get(tp, -1) >= end for tp, end in ends.items()):
+            return
+        time.sleep(0.5)
+    raise AssertionError(f"lake group stuck at {got}, wanted {ends}")

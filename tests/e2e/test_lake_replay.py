@@ -6,7 +6,6 @@ from __future__ import annotations
 import hashlib
 import os
 import signal
-import time
 from pathlib import Path
 from typing import Any
 
@@ -18,9 +17,14 @@ from schemas.lake import TABLE_OF_TOPIC, TABLES
 from streams.admin import committed_offsets, ensure_topics, rewind_group
 from streams.broker import EmbeddedBroker
 from tests.e2e.conftest import Deployment
-from tests.e2e.helpers import lake_counts, upload, wait_final
-
-LAKE_GROUP = "reelscope-worker-lake"  # the default consumer group + "-lake"
+from tests.e2e.helpers import (
+    LAKE_GROUP,
+    end_offsets,
+    lake_counts,
+    upload,
+    wait_committed,
+    wait_final,
+)
 
 
 def objects(store: LocalStore) -> dict[str, tuple[str, int]]:
@@ -38,34 +42,6 @@ def objects(store: LocalStore) -> dict[str, tuple[str, int]]:
 def views(store: LocalStore) -> dict[str, list[tuple[Any, ...]]]:
     con = Lake(store).connection()
     return {t: sorted(con.execute(f"SELECT * FROM {t}").fetchall(), key=repr) for t in TABLES}  # noqa: S608
-
-
-def end_offsets(bootstrap: str) -> dict[tuple[str, int], int]:
-    """Where each non-empty partition of the lake topics ends now."""
-    from kafka import KafkaConsumer, TopicPartition
-
-    consumer = KafkaConsumer(bootstrap_servers=bootstrap)
-    try:
-        parts = [
-            TopicPartition(t, p)
-            for t in TABLE_OF_TOPIC
-            for p in consumer.partitions_for_topic(t) or ()
-        ]
-        ends = consumer.end_offsets(parts)
-        return {(tp.topic, tp.partition): n for tp, n in ends.items() if n > 0}
-    finally:
-        consumer.close()
-
-
-def wait_committed(bootstrap: str, group: str, ends: dict[tuple[str, int], int]) -> None:
-    deadline = time.monotonic() + 60
-    got: dict[tuple[str, int], int] = {}
-    while time.monotonic() < deadline:
-        got = committed_offsets(bootstrap, group)
-        if all(got.get(tp, -1) >= end for tp, end in ends.items()):
-            return
-        time.sleep(0.5)
-    raise AssertionError(f"lake group stuck at {got}, wanted {ends}")
 
 
 @pytest.fixture
