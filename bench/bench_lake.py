@@ -1,13 +1,17 @@
-"""Lake benchmark: sink throughput vs plain pyarrow, and query latency on a local and an S3 lake.
+"""Lake benchmark: sink throughput vs plain pyarrow, and the read API over a large lake.
 
-    .venv/bin/python bench/bench_lake.py                 # 100k media (400k rows over 4 tables)
-    .venv/bin/python bench/bench_lake.py --media 1000000 # scale up (≈10x the time and disk)
+    .venv/bin/python -m bench.bench_lake                       # 1 M media (4 M rows), 10 k files
+    .venv/bin/python -m bench.bench_lake --media 100000 --s3   # smaller, plus the moto S3 lake
 
-Rows are cloned from real events (`processors.lake.synthetic` + `schemas.lake.to_row`) with new
-ids, days and offsets, then written the way the sink writes them: per topic-partition, in
-batches of `--batch` rows (the worker's `lake_max_rows`). The S3 lake is a moto server on
-loopback, so its figures show request overhead, not real S3 latency. Timings are ratios to
-baselines measured in the same run (the machine is shared).
+1. Sink: rows/s of `LakeWriter` on one core vs `from_pylist` + `write_table` of the same batches.
+2. Read API: the lake is built the way the sink writes it, in small flushes (`--batch` rows per
+   topic-partition, files cut per day of record time: with 8 brands and 3 partitions that leaves
+   ~10 k files at 1 M media), then
+   the real API (uvicorn on loopback, the embedded broker for its producer) answers
+   `GET /v1/media/{id}`, `GET /v1/media` and the four analytics endpoints over HTTP; then
+   `compact` runs and the same requests are timed again. With `--s3` the same is done on a
+   moto S3 server and reported as a ratio to the local folder (moto is on loopback, so this is
+   request overhead, not real S3 latency). Timings are p50/p95 over `--runs` requests.
 """
 
 from __future__ import annotations
@@ -18,192 +22,189 @@ import os
 import random
 import statistics
 import tempfile
+import threading
 import time
-import uuid
-from collections.abc import Callable
-from datetime import timedelta
-from functools import partial
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any
 
+import httpx
 import pyarrow as pa
 import pyarrow.parquet as pq
+import uvicorn
 
-from processors.lake import synthetic as syn
-from processors.lake.query import Lake
-from processors.lake.writer import LakeWriter
+from api.app import create_app
+from bench.lake_data import FEEDS, Built, Spec, build, templates
+from processors.config import Settings
+from processors.lake.compact import compact
 from processors.storage import LocalStore, S3Store, Store
-from schemas import topics
-from schemas.lake import TABLES, to_row
+from schemas.lake import TABLES
+from streams.admin import ensure_topics
+from streams.broker import EmbeddedBroker, free_port
 
-FEEDS = (
-    ("uploads", topics.MEDIA_UPLOADED, "uploaded"),
-    ("brand_checks", topics.BRAND_CHECKS, "brand_check"),
-    ("analyses", topics.MEDIA_ANALYSES, "analysis"),
-    ("media_results", topics.MEDIA_RESULTS, "result"),
-)
-Batches = dict[str, list[list[dict[str, Any]]]]  # table -> partition -> rows in offset order
+Figures = dict[str, tuple[float, float]]  # request -> (p50 ms, p95 ms)
 
 
-def templates(k: int = 48) -> list[dict[str, dict[str, Any]]]:
-    """Rows of k varied media lives (verdicts, brands, violations, latencies)."""
-    out = []
-    for i in range(k):
-        life = syn.life(
-            syn.day(2026, 1, 1),
-            brand_id=f"brand{i % 8}",
-            verdict=("pass", "warn", "fail")[i % 3],
-            violations=("logo.missing", "palette.off")[: i % 3],
-            latency=timedelta(milliseconds=400 + 173 * i),
-            counter=i,
+def throughput(tmp: Path, rows_n: int, batch: int) -> None:
+    """Rows/s of the sink's writer vs plain pyarrow on one core (one day, one brand)."""
+    tpl = templates(brands=1)
+    rows = [tpl[i % len(tpl)]["media_results"] | {"offset": i} for i in range(rows_n)]
+    batches = [rows[i : i + batch] for i in range(0, rows_n, batch)]
+    schema = TABLES["media_results"].schema
+    pa.set_cpu_count(1)
+    pa.set_io_thread_count(1)
+    started = time.perf_counter()
+    for i, b in enumerate(batches):
+        pq.write_table(
+            pa.Table.from_pylist(b, schema=schema), tmp / f"{i}.parquet", compression="zstd"
         )
-        out.append({t: to_row(getattr(life, a), topic, 0, 0) for t, topic, a in FEEDS})
-    return out
+    plain_s = time.perf_counter() - started
+    from processors.lake.writer import LakeWriter
+
+    writer = LakeWriter(LocalStore(tmp / "sink"))
+    started = time.perf_counter()
+    for b in batches:
+        writer.write(TABLES["media_results"], FEEDS[3][1], 0, b)
+    sink_s = time.perf_counter() - started
+    pa.set_cpu_count(os.cpu_count() or 1)
+    pa.set_io_thread_count(8)
+    print(f"\nsink: {rows_n:,} media_results rows in batches of {batch:,}, one core")
+    print(f"  plain pyarrow (no fsync)   {rows_n / plain_s:>9,.0f} rows/s")
+    print(f"  LakeWriter file:// (fsync) {rows_n / sink_s:>9,.0f} rows/s   {plain_s / sink_s:.2f}x")
 
 
-def synth(media: int, days: int, partitions: int) -> tuple[Batches, list[uuid.UUID]]:
-    """Rows for `media` media spread evenly over `days`, keyed to partitions like Kafka keys."""
-    tpl = templates()
-    start, step = syn.day(2026, 1, 1, 0), days * 86_400 / media
-    per: Batches = {t: [[] for _ in range(partitions)] for t, _, _ in FEEDS}
-    ids = []
-    for i in range(media):
-        when = start + timedelta(seconds=i * step)
-        mid, p = syn.uuid7_at(when, i), i % partitions
-        ids.append(mid)
-        for table, base in tpl[i % len(tpl)].items():
-            part = per[table][p]
-            row = base | {"media_id": str(mid), "dt": when.date(), "occurred_at": when}
-            row |= {"partition": p, "offset": len(part)}
-            row["payload"] = base["payload"].replace(base["media_id"], str(mid))
-            part.append(row)
-    return per, ids
+@contextmanager
+def api_on(store: Store, bootstrap: str) -> Iterator[str]:
+    """The real API app serving `store` on a loopback port; yields its base URL."""
+    settings = Settings.model_validate(
+        {"kafka": {"bootstrap": bootstrap}, "api": {"recent_results": 0}, "log_level": "WARNING"}
+    )
+    app = create_app(settings, store=store, configure_logging=False)
+    port = free_port()
+    server = uvicorn.Server(
+        uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", access_log=False)
+    )
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    url = f"http://127.0.0.1:{port}"
+    while not server.started:
+        time.sleep(0.05)
+    try:
+        yield url
+    finally:
+        server.should_exit = True
+        thread.join()
 
 
-def sink(store: Store, per: Batches, batch: int) -> tuple[int, float]:
-    """Write every table like the stream sink; return rows written and seconds."""
-    writer, n, started = LakeWriter(store), 0, time.perf_counter()
-    for table, topic, _ in FEEDS:
-        for p, rows in enumerate(per[table]):
-            for i in range(0, len(rows), batch):
-                chunk = rows[i : i + batch]
-                writer.write(TABLES[table], topic, p, chunk)
-                n += len(chunk)
-    return n, time.perf_counter() - started
-
-
-def plain_pyarrow(folder: Path, per: Batches, batch: int) -> tuple[int, float]:
-    """The floor: the same batches straight through from_pylist + write_table, no layout."""
-    n, started = 0, time.perf_counter()
-    for table, _, _ in FEEDS:
-        for p, rows in enumerate(per[table]):
-            for i in range(0, len(rows), batch):
-                arrow = pa.Table.from_pylist(rows[i : i + batch], schema=TABLES[table].schema)
-                pq.write_table(arrow, folder / f"{table}-{p}-{i}.parquet", compression="zstd")
-                n += arrow.num_rows
-    return n, time.perf_counter() - started
-
-
-def timings(fn: Callable[[int], object], runs: int) -> tuple[float, float]:
-    """p50 and p95 in milliseconds of `runs` calls."""
+def timed(client: httpx.Client, paths: list[str]) -> tuple[float, float]:
     ts = []
-    for i in range(runs):
+    for path in paths:
         started = time.perf_counter()
-        fn(i)
+        r = client.get(path)
         ts.append((time.perf_counter() - started) * 1000)
+        assert r.status_code == 200, (path, r.status_code, r.text[:300])
     ts.sort()
     return statistics.median(ts), ts[min(len(ts) - 1, round(0.95 * (len(ts) - 1)))]
 
 
-def query_figures(store: Store, ids: list[uuid.UUID], runs: int) -> dict[str, tuple[float, float]]:
-    """Time the calls the API makes and the analytics views on one lake."""
-    lake = Lake(store, max_staleness_s=3600)
-    sample = random.Random(7).sample(ids, runs)
-    few = max(3, runs // 5)
-    out = {"Lake.media(id)": timings(lambda i: lake.media(sample[i]), runs)}
-    out["list_media(limit=50)"] = timings(lambda i: lake.list_media(limit=50), few)
-    for view in ("compliance_daily", "violation_counts", "latency_daily"):
-        out[view] = timings(partial(_select_all, lake, view), few)
+def requests(spec: Spec, built: Built, runs: int) -> dict[str, list[str]]:
+    rng = random.Random(7)
+    span = f"from={spec.first_day}&to={spec.last_day}"
+    few = max(5, runs // 4)
+    out = {"GET /v1/media/{id}": [f"/v1/media/{m}" for m in rng.choices(built.ids, k=runs)]}
+    out["GET /v1/media?limit=50"] = ["/v1/media?limit=50"] * few
+    out["GET /v1/media?brand_id&status"] = ["/v1/media?brand_id=brand3&status=done&limit=50"] * few
+    for name in ("compliance", "violations", "costs", "latency"):
+        out[f"analytics/{name}"] = [f"/v1/analytics/{name}?{span}"] * few
+    out["analytics/compliance?brand"] = [f"/v1/analytics/compliance?{span}&brand_id=brand3"] * few
+    out["analytics/compliance?platform"] = [
+        f"/v1/analytics/compliance?{span}&platform=tiktok"
+    ] * few
     return out
 
 
-def _select_all(lake: Lake, view: str, _run: int) -> None:
-    lake.query(f"SELECT * FROM {view}")
+def measure(url: str, paths: dict[str, list[str]]) -> Figures:
+    with httpx.Client(base_url=url, timeout=120) as client:
+        for p in paths.values():  # warm: first listing, views, DuckDB caches
+            client.get(p[0])
+        return {name: timed(client, p) for name, p in paths.items()}
 
 
-def s3_server() -> tuple[S3Store, Callable[[], None]]:
-    """A moto S3 server on loopback; returns a store on it (no bucket yet) and its stop."""
+def lake_figures(store: Store, spec: Spec, bootstrap: str, runs: int) -> tuple[Figures, Figures]:
+    """Build, measure, compact, measure again; print the table; return both figure sets."""
+    built = build(store, spec)
+    print(
+        f"\n{store.url.split(':')[0]} lake: {built.rows:,} rows ({spec.media:,} media, "
+        f"{spec.days} days, {spec.brands} brands, {spec.partitions} partitions) in "
+        f"{built.files:,} files, written in {built.seconds:.0f} s"
+    )
+    paths = requests(spec, built, runs)
+    with api_on(store, bootstrap) as url:
+        small = measure(url, paths)
+    started = time.perf_counter()
+    done = compact(store, grace_seconds=0)
+    after = sum(c.files_after for c in done)
+    print(f"  compact: {sum(c.files_before for c in done):,} -> {after:,} files "
+          f"in {time.perf_counter() - started:.0f} s")  # fmt: skip
+    with api_on(store, bootstrap) as url:
+        big = measure(url, paths)
+    print(f"  {'request':<32} {'small files p50':>15} {'p95':>8} {'compacted p50':>14} {'p95':>8} "
+          f"{'small/compacted p95':>20}")  # fmt: skip
+    for name, (s50, s95) in small.items():
+        c50, c95 = big[name]
+        print(f"  {name:<32} {s50:>13.1f}ms {s95:>6.1f}ms {c50:>12.1f}ms {c95:>6.1f}ms "
+              f"{s95 / c95:>19.2f}x")  # fmt: skip
+    return small, big
+
+
+def s3_store() -> tuple[S3Store, Callable[[], None]]:
+    """A bucket on a moto S3 server on loopback, and the server's stop."""
     from moto.server import ThreadedMotoServer
 
-    logging.getLogger("werkzeug").setLevel(logging.ERROR)  # one access-log line per request
+    logging.getLogger("werkzeug").setLevel(logging.ERROR)
     for k in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY"):
         os.environ.setdefault(k, "bench")
     server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
     server.start()
     host, port = server.get_host_and_port()
-    return S3Store("unused", endpoint_url=f"http://{host}:{port}"), server.stop
-
-
-def bucket(s3: S3Store, name: str) -> S3Store:
-    """A new bucket on the same endpoint."""
-    store = S3Store(name, endpoint_url=s3.endpoint_url)
-    store.client.create_bucket(Bucket=name)
-    return store
+    store = S3Store("lake-bench", endpoint_url=f"http://{host}:{port}")
+    store.client.create_bucket(Bucket=store.bucket)
+    return store, server.stop
 
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--media", type=int, default=100_000)
+    ap.add_argument("--media", type=int, default=1_000_000)
     ap.add_argument("--days", type=int, default=10)
-    ap.add_argument("--partitions", type=int, default=6)
-    ap.add_argument("--batch", type=int, default=10_000)
-    ap.add_argument("--runs", type=int, default=40)
+    ap.add_argument("--brands", type=int, default=8)
+    ap.add_argument("--partitions", type=int, default=3)
+    ap.add_argument("--batch", type=int, default=3_200, help="rows per flush and partition")
+    ap.add_argument("--rotate", type=int, default=86_400, help="record-time window of a file (s)")
+    ap.add_argument("--runs", type=int, default=200)
+    ap.add_argument("--s3", action="store_true", help="also on a moto S3 server")
+    ap.add_argument("--skip-throughput", action="store_true")
     args = ap.parse_args()
-    with tempfile.TemporaryDirectory() as tmp:
-        s3, stop = s3_server()
-        try:
-            throughput(Path(tmp), s3, args)
-            queries(Path(tmp), s3, args)
-        finally:
-            stop()
-
-
-def throughput(tmp: Path, s3: S3Store, args: argparse.Namespace) -> None:
-    """Rows/s of the sink vs plain pyarrow on one core; one day, so one file per batch."""
-    per, _ = synth(args.media, 1, args.partitions)
-    pa.set_cpu_count(1)
-    pa.set_io_thread_count(1)
-    (tmp / "plain").mkdir()
-    n, plain_s = plain_pyarrow(tmp / "plain", per, args.batch)
-    results = {
-        "plain pyarrow (no fsync)": plain_s,
-        "LakeWriter file:// (fsync)": sink(LocalStore(tmp / "tput"), per, args.batch)[1],
-        "LakeWriter moto S3": sink(bucket(s3, "tput"), per, args.batch)[1],
-    }
-    pa.set_cpu_count(os.cpu_count() or 1)
-    pa.set_io_thread_count(8)
-    files = len(list((tmp / "tput").rglob("*.parquet")))
-    print(f"\nsink, {n:,} rows in {files} files of <= {args.batch:,} rows, one core")
-    print(f"  {'writer':<28} {'rows/s':>9}   vs plain")
-    for name, secs in results.items():
-        print(f"  {name:<28} {n / secs:>9,.0f}   {plain_s / secs:>6.2f}x")
-
-
-def queries(tmp: Path, s3: S3Store, args: argparse.Namespace) -> None:
-    """p50/p95 of the API's lake calls and the analytics views, local and on moto S3."""
-    per, ids = synth(args.media, args.days, args.partitions)
-    local, remote = LocalStore(tmp / "lake"), bucket(s3, "lake")
-    n, local_s = sink(local, per, args.batch)
-    sink(remote, per, args.batch)
-    del per
-    days = f"{args.media:,} media over {args.days} days"
-    print(f"\nlake of {n:,} rows ({days}; built in {local_s:.1f} s locally)")
-    local_q, s3_q = query_figures(local, ids, args.runs), query_figures(remote, ids, args.runs)
-    print(f"  {'query':<22} {'local p50':>10} {'p95':>8} {'S3 p50':>9} {'p95':>8} {'S3/local':>9}")
-    for name, (lp50, lp95) in local_q.items():
-        sp50, sp95 = s3_q[name]
-        print(f"  {name:<22} {lp50:>8.1f}ms {lp95:>6.1f}ms {sp50:>7.1f}ms {sp95:>6.1f}ms "
-              f"{sp95 / lp95:>8.1f}x")  # fmt: skip
+    logging.basicConfig(level=logging.WARNING)
+    yesterday = datetime.now(tz=UTC).date() - timedelta(days=1)
+    spec = Spec(
+        args.media, args.days, yesterday, args.partitions, args.brands, args.batch, args.rotate
+    )
+    with tempfile.TemporaryDirectory() as tmp, EmbeddedBroker() as broker:
+        ensure_topics(broker.bootstrap, partitions=args.partitions)
+        if not args.skip_throughput:
+            (Path(tmp) / "tput").mkdir()
+            throughput(Path(tmp) / "tput", 200_000, 10_000)
+        _, local = lake_figures(LocalStore(Path(tmp) / "lake"), spec, broker.bootstrap, args.runs)
+        if args.s3:
+            store, stop = s3_store()
+            try:
+                _, remote = lake_figures(store, spec, broker.bootstrap, max(20, args.runs // 5))
+            finally:
+                stop()
+            print("\n  compacted, S3 / local p95:")
+            for name, (_, l95) in local.items():
+                print(f"  {name:<32} {remote[name][1] / l95:>6.1f}x")
 
 
 if __name__ == "__main__":

@@ -6,9 +6,13 @@ bind the `raw_<table>` relations for that thread only. Calls may run from many t
 the lock only guards creating cursors and swapping the file snapshot. `connection()` hands out
 the main connection itself: use it from one thread (the `reelscope sql` shell, a notebook).
 
-Freshness: `media()` lists the one day folder of its id on every call, so it is always current.
-Everything else reads a snapshot of the file list that is re-listed when older than
-`max_staleness_s` (or on `refresh()`).
+Freshness: every query reads a snapshot of the file list that is re-listed when older than
+`max_staleness_s` (or on `refresh()`); `media()` keeps one per day folder. The API answers for
+recent media from the results topic, so the lake may lag by that much.
+
+Lookups by id: the UUIDv7 names the day folder; the files' footers (`ZoneMaps`) narrow it to the
+files whose id range holds the id, one per brand and partition; the uploads' `media_id` column
+names the brand; the full query then opens that brand's files only.
 """
 
 from __future__ import annotations
@@ -18,34 +22,39 @@ import threading
 import time
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any
 from uuid import UUID
 
 import duckdb
 
 from processors.lake import listing
-from processors.lake.sources import LakeFiles, Snapshot, create_empty_tables
+from processors.lake.sources import LakeFiles, Snapshot, ZoneMaps, create_empty_tables
 from processors.lake.views import define_views
 from processors.storage import Store
 from schemas.ids import uuid7_time
 from schemas.lake import TABLES
 
+# the latest event of each kind: arg_max over the raw rows is what the table views keep
 _MEDIA_SQL = """
 SELECT s.*,
-    (SELECT arg_max(payload, occurred_at) FROM brand_checks
+    (SELECT arg_max(payload, occurred_at) FROM raw_brand_checks
      WHERE dt = $dt AND media_id = $id) AS brand_check_payload,
-    (SELECT arg_max(payload, occurred_at) FROM analyses
+    (SELECT arg_max(payload, occurred_at) FROM raw_analyses
      WHERE dt = $dt AND media_id = $id) AS analysis_payload
 FROM media_status AS s
 WHERE s.dt = $dt AND s.media_id = $id
 """
+# which brand folder holds a media: ids are spread over every brand's files of the same
+# minutes, so footers alone cannot tell; the uploads (or results, if ahead) can
+_BRAND_SQL = "SELECT brand_id FROM raw_{table} WHERE dt = $dt AND media_id = $id LIMIT 1"
 _RESULT_PAYLOAD_SQL = """
-SELECT arg_max(payload, occurred_at) AS payload FROM media_results
+SELECT arg_max(payload, occurred_at) AS payload FROM raw_media_results
 WHERE dt = $dt AND media_id = $id
 """
 _STATUS_TABLES = ("uploads", "media_results", "deadletters")  # what media_status reads
 Params = Sequence[Any] | Mapping[str, Any] | None
+_DAYS_KEPT = 64  # day listings cached for lookups
 
 
 class Lake:
@@ -55,6 +64,8 @@ class Lake:
         self.store = store
         self.max_staleness_s = max_staleness_s
         self._files: LakeFiles | None = None
+        self._zones: ZoneMaps | None = None
+        self._days: dict[date, tuple[Snapshot, float]] = {}
         self._con: duckdb.DuckDBPyConnection | None = None
         self._snapshot: Snapshot | None = None
         self._listed_at = 0.0
@@ -71,6 +82,7 @@ class Lake:
 
     def refresh(self) -> None:
         """List the lake again so that later queries see files written since the last listing."""
+        self._days.clear()
         self._relist()
 
     def query(self, sql: str, params: Params = None) -> list[dict[str, Any]]:
@@ -88,7 +100,15 @@ class Lake:
             return None
         day = uuid7_time(media_id).date()
         params: dict[str, Any] = {"dt": day, "id": str(media_id)}
-        with self._cursor(self._lake_files().snapshot(day), "day") as cur:
+        files = self._day(day).narrowed(self._zone_maps(), params["id"], params["id"])
+        for table in ("uploads", "media_results"):
+            with self._cursor(files.only(table), "day") as cur:
+                found = cur.execute(_BRAND_SQL.format(table=table), params).fetchone()
+            if found:
+                break
+        if found and found[0] is not None:
+            files = files.of_brand(found[0])
+        with self._cursor(files, "day") as cur:
             rows = _dicts(cur.execute(_MEDIA_SQL, params))
             return _with_events(cur, params, rows[0]) if rows else None
 
@@ -115,12 +135,13 @@ class Lake:
         snapshot = self._current()
         sql = listing.PAGE_SQL.format(filters=terms)
         rows: list[dict[str, Any]] = []
-        with self._cursor(snapshot) as cur:
-            for window in listing.windows(snapshot.days(_STATUS_TABLES), earliest):
+        for window in listing.windows(snapshot.days(_STATUS_TABLES), earliest):
+            files = snapshot.narrowed(self._zone_maps(), window["lo_id"], window["hi_id"])
+            with self._cursor(files, "window") as cur:
                 page = {**params, **window, "limit": limit - len(rows)}
                 rows += _dicts(cur.execute(sql, page))
-                if len(rows) >= limit:
-                    break
+            if len(rows) >= limit:
+                break
         return rows
 
     def _lake_files(self) -> LakeFiles:
@@ -128,12 +149,30 @@ class Lake:
             self._files = LakeFiles.of(self.store)
         return self._files
 
+    def _day(self, day: date) -> Snapshot:
+        """One day's files, listed again when older than `max_staleness_s`."""
+        cached = self._days.get(day)
+        if cached is not None and time.monotonic() - cached[1] <= self.max_staleness_s:
+            return cached[0]
+        snapshot = self._lake_files().snapshot(day)
+        if len(self._days) >= _DAYS_KEPT:
+            self._days.pop(next(iter(self._days)), None)
+        self._days[day] = (snapshot, time.monotonic())
+        return snapshot
+
+    def _zone_maps(self) -> ZoneMaps:
+        if self._zones is None:
+            self._zones = ZoneMaps(self._lake_files().fs)
+        return self._zones
+
     def _main(self) -> duckdb.DuckDBPyConnection:
         """The connection that owns the view definitions (made on first use)."""
         with self._lock:
             if self._con is None:
                 con = duckdb.connect(":memory:")
                 con.execute("SET TimeZone = 'UTC'")
+                # footers are read once per file, not per query (checked against the mtime)
+                con.execute("SET parquet_metadata_cache = true")
                 create_empty_tables(con)
                 Snapshot(self._lake_files().fs, {t: [] for t in TABLES}, native=False).bind(con)
                 define_views(con)

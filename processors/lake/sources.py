@@ -24,6 +24,7 @@ from typing import Final
 import duckdb
 import pyarrow.dataset as ds
 import pyarrow.fs as pafs
+import pyarrow.parquet as pq
 
 from processors.errors import StorageError
 from processors.lake import layout
@@ -133,6 +134,75 @@ class Snapshot:
                 fragments, table.schema, _FORMAT, self.fs
             )
         return self._datasets[table.name]
+
+    def narrowed(self, zones: ZoneMaps, lo_id: str, hi_id: str) -> Snapshot:
+        """The files that may hold a media id in [lo_id, hi_id] (by their footers' statistics).
+
+        A lookup then opens one file per table instead of every file of its day, which is what
+        keeps it fast while a day still holds thousands of small files.
+        """
+        files = {
+            name: [(f, i) for f, i in listed if zones.overlaps(i, lo_id, hi_id)]
+            for name, listed in self.files.items()
+        }
+        return Snapshot(self.fs, files, self.native)
+
+    def only(self, table_name: str) -> Snapshot:
+        """The files of one table; the others read as empty (cheap to bind)."""
+        files = {name: listed if name == table_name else [] for name, listed in self.files.items()}
+        return Snapshot(self.fs, files, self.native)
+
+    def of_brand(self, brand_id: str) -> Snapshot:
+        """Only the files of one brand's folders, and of the brandless ones (dead letters)."""
+        files = {
+            name: [(f, i) for f, i in listed if f.brand_id in (brand_id, None)]
+            for name, listed in self.files.items()
+        }
+        return Snapshot(self.fs, files, self.native)
+
+
+class ZoneMaps:
+    """The smallest and largest media id of each file, read once from its footer.
+
+    Lake files never change once written (a name always holds the same rows), so the range is
+    cached by path and size for the life of the process.
+    """
+
+    def __init__(self, fs: pafs.FileSystem) -> None:
+        self.fs = fs
+        self._ranges: dict[tuple[str, int | None], tuple[str, str] | bool] = {}
+
+    def overlaps(self, info: pafs.FileInfo, lo_id: str, hi_id: str) -> bool:
+        """Whether the file may hold an id in [lo_id, hi_id]; True when it has no statistics."""
+        key = (info.path, info.size)
+        if key not in self._ranges:
+            self._ranges[key] = self._read(info)
+        found = self._ranges[key]
+        if isinstance(found, bool):
+            return found
+        return found[0] <= hi_id and lo_id <= found[1]
+
+    def _read(self, info: pafs.FileInfo) -> tuple[str, str] | bool:
+        """(smallest, largest) id; True if unknown (any id may be there), False if none is."""
+        try:
+            meta = pq.read_metadata(info.path, filesystem=self.fs)
+        except OSError as e:
+            msg = f"reading the footer of {info.path} failed: {e}"
+            raise StorageError(msg) from e
+        names = meta.schema.names
+        if "media_id" not in names:
+            return True
+        column = names.index("media_id")
+        lows, highs = [], []
+        for g in range(meta.num_row_groups):
+            stats = meta.row_group(g).column(column).statistics
+            if stats is None or not stats.has_min_max:
+                if stats is not None and stats.null_count == meta.row_group(g).num_rows:
+                    continue  # only NULL ids: no lookup by id can match
+                return True
+            lows.append(str(stats.min))
+            highs.append(str(stats.max))
+        return (min(lows), max(highs)) if lows else False
 
 
 def create_empty_tables(con: duckdb.DuckDBPyConnection) -> None:

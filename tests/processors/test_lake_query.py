@@ -79,7 +79,9 @@ def test_media_is_processing_until_its_result_arrives(store: LocalStore, sink: S
     assert (row["status"], row["verdict"], row["brand_check"]) == ("processing", None, None)
     assert row["object_key"] == life.uploaded.object_key
     sink.put(life.brand_check, life.analysis, life.result)
-    row = lake.media(life.uploaded.media_id)  # no refresh(): lookups list their day afresh
+    assert lake.media(life.uploaded.media_id) == row  # the day's listing is 3600 s fresh
+    lake.refresh()
+    row = lake.media(life.uploaded.media_id)
     assert row is not None
     assert (row["status"], row["verdict"], row["violation_codes"]) == (
         "done",
