@@ -10,9 +10,9 @@ Freshness: every query reads a snapshot of the file list that is re-listed when 
 `max_staleness_s` (or on `refresh()`); `media()` keeps one per day folder. The API answers for
 recent media from the results topic, so the lake may lag by that much.
 
-Lookups by id: the UUIDv7 names the day folder; the files' footers (`ZoneMaps`) narrow it to the
-files whose id range holds the id, one per brand and partition; the uploads' `media_id` column
-names the brand; the full query then opens that brand's files only.
+Lookups by id: the UUIDv7 names the day folder; the files' footers (`sources.Footers`) narrow
+it to the files whose id range holds the id, one per brand and partition; the uploads'
+`media_id` column names the brand; the full query then opens that brand's files only.
 """
 
 from __future__ import annotations
@@ -29,11 +29,10 @@ from uuid import UUID
 import duckdb
 
 from processors.lake import listing
-from processors.lake.sources import LakeFiles, Snapshot, ZoneMaps, create_empty_tables
+from processors.lake.sources import LakeFiles, Snapshot, create_empty_tables
 from processors.lake.views import define_views
 from processors.storage import Store
 from schemas.ids import uuid7_time
-from schemas.lake import TABLES
 
 # the latest event of each kind: arg_max over the raw rows is what the table views keep
 _MEDIA_SQL = """
@@ -64,7 +63,6 @@ class Lake:
         self.store = store
         self.max_staleness_s = max_staleness_s
         self._files: LakeFiles | None = None
-        self._zones: ZoneMaps | None = None
         self._days: dict[date, tuple[Snapshot, float]] = {}
         self._con: duckdb.DuckDBPyConnection | None = None
         self._snapshot: Snapshot | None = None
@@ -100,7 +98,7 @@ class Lake:
             return None
         day = uuid7_time(media_id).date()
         params: dict[str, Any] = {"dt": day, "id": str(media_id)}
-        files = self._day(day).narrowed(self._zone_maps(), params["id"], params["id"])
+        files = self._day(day).narrowed(params["id"], params["id"])
         for table in ("uploads", "media_results"):
             with self._cursor(files.only(table), "day") as cur:
                 found = cur.execute(_BRAND_SQL.format(table=table), params).fetchone()
@@ -136,7 +134,7 @@ class Lake:
         sql = listing.PAGE_SQL.format(filters=terms)
         rows: list[dict[str, Any]] = []
         for window in listing.windows(snapshot.days(_STATUS_TABLES), earliest):
-            files = snapshot.narrowed(self._zone_maps(), window["lo_id"], window["hi_id"])
+            files = snapshot.narrowed(window["lo_id"], window["hi_id"])
             with self._cursor(files, "window") as cur:
                 page = {**params, **window, "limit": limit - len(rows)}
                 rows += _dicts(cur.execute(sql, page))
@@ -160,11 +158,6 @@ class Lake:
         self._days[day] = (snapshot, time.monotonic())
         return snapshot
 
-    def _zone_maps(self) -> ZoneMaps:
-        if self._zones is None:
-            self._zones = ZoneMaps(self._lake_files().fs)
-        return self._zones
-
     def _main(self) -> duckdb.DuckDBPyConnection:
         """The connection that owns the view definitions (made on first use)."""
         with self._lock:
@@ -174,7 +167,7 @@ class Lake:
                 # footers are read once per file, not per query (checked against the mtime)
                 con.execute("SET parquet_metadata_cache = true")
                 create_empty_tables(con)
-                Snapshot(self._lake_files().fs, {t: [] for t in TABLES}, native=False).bind(con)
+                self._lake_files().empty().bind(con)
                 define_views(con)
                 self._con = con
             return self._con
@@ -182,6 +175,8 @@ class Lake:
     def _relist(self) -> Snapshot:
         snapshot = self._lake_files().snapshot()
         with self._lock:
+            if snapshot.same_files(self._snapshot):  # keep it: cursors stay bound
+                snapshot = self._snapshot or snapshot
             self._snapshot, self._listed_at = snapshot, time.monotonic()
         return snapshot
 
@@ -210,6 +205,7 @@ class Lake:
             with self._lock:
                 cur = con.cursor()
             cur.execute("SET TimeZone = 'UTC'")
+            cur.execute("SET parquet_metadata_cache = true")  # per session, like the time zone
             cursors[slot] = (cur, None)
         cur, bound = cursors[slot]
         if bound is not snapshot:

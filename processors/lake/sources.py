@@ -18,10 +18,12 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Iterable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Final
 
 import duckdb
+import pyarrow as pa
 import pyarrow.dataset as ds
 import pyarrow.fs as pafs
 import pyarrow.parquet as pq
@@ -57,12 +59,13 @@ class LakeFiles:
 
     fs: pafs.FileSystem
     root: str
+    footers: Footers
 
     @classmethod
     def of(cls, store: Store) -> LakeFiles:
         """Open the lake of a store (`file://` or `s3://`; `memory://` cannot back a lake)."""
         fs, root = store.arrow_fs()
-        return cls(fs, f"{root}/{LAKE_PREFIX}" if root else LAKE_PREFIX)
+        return cls(fs, f"{root}/{LAKE_PREFIX}" if root else LAKE_PREFIX, Footers(fs))
 
     @property
     def native(self) -> bool:
@@ -93,10 +96,14 @@ class LakeFiles:
         """The store key of a listed file (`lake/<table>/dt=…/<name>.parquet`)."""
         return f"{LAKE_PREFIX}/{info.path[len(self.root) + 1 :]}"
 
+    def empty(self) -> Snapshot:
+        """A snapshot without files: every `raw_<table>` is empty but typed."""
+        return Snapshot(self.fs, {t: [] for t in TABLES}, self.native, self.footers)
+
     def snapshot(self, day: dt.date | None = None) -> Snapshot:
         """The files of every table now (only one day folder each if `day` is given)."""
         files = {name: self.files(t, day) for name, t in TABLES.items()}
-        return Snapshot(self.fs, files, self.native)
+        return Snapshot(self.fs, files, self.native, self.footers)
 
 
 @dataclass
@@ -106,7 +113,14 @@ class Snapshot:
     fs: pafs.FileSystem
     files: dict[str, list[Listed]]
     native: bool
+    footers: Footers
     _datasets: dict[str, ds.Dataset] = field(default_factory=dict, repr=False)
+
+    def same_files(self, other: Snapshot | None) -> bool:
+        """Whether `other` lists exactly these files (then its bound views can stay)."""
+        return other is not None and {
+            t: [i.path for _, i in listed] for t, listed in self.files.items()
+        } == {t: [i.path for _, i in listed] for t, listed in other.files.items()}
 
     def days(self, tables: Iterable[str]) -> set[dt.date]:
         """Day partitions that hold files of the given tables."""
@@ -117,7 +131,10 @@ class Snapshot:
         for name, table in TABLES.items():
             con.execute(f"DROP VIEW IF EXISTS temp.{raw_name(name)}")
             if self.native and self.files[name]:
-                con.execute(native_view_sql(table, [i.path for _, i in self.files[name]]))
+                paths = [i.path for _, i in self.files[name]]
+                self.footers.prefetch(paths)
+                current = [p for p in paths if self.footers.current(p, table)]
+                con.execute(native_view_sql(table, current, [p for p in paths if p not in current]))
             else:
                 con.register(raw_name(name), self.dataset(table))
 
@@ -135,22 +152,25 @@ class Snapshot:
             )
         return self._datasets[table.name]
 
-    def narrowed(self, zones: ZoneMaps, lo_id: str, hi_id: str) -> Snapshot:
+    def with_files(self, files: dict[str, list[Listed]]) -> Snapshot:
+        return Snapshot(self.fs, files, self.native, self.footers)
+
+    def narrowed(self, lo_id: str, hi_id: str) -> Snapshot:
         """The files that may hold a media id in [lo_id, hi_id] (by their footers' statistics).
 
         A lookup then opens one file per table instead of every file of its day, which is what
         keeps it fast while a day still holds thousands of small files.
         """
         files = {
-            name: [(f, i) for f, i in listed if zones.overlaps(i, lo_id, hi_id)]
+            name: [(f, i) for f, i in listed if self.footers.overlaps(i, lo_id, hi_id)]
             for name, listed in self.files.items()
         }
-        return Snapshot(self.fs, files, self.native)
+        return self.with_files(files)
 
     def only(self, table_name: str) -> Snapshot:
         """The files of one table; the others read as empty (cheap to bind)."""
         files = {name: listed if name == table_name else [] for name, listed in self.files.items()}
-        return Snapshot(self.fs, files, self.native)
+        return self.with_files(files)
 
     def of_brand(self, brand_id: str) -> Snapshot:
         """Only the files of one brand's folders, and of the brandless ones (dead letters)."""
@@ -158,51 +178,72 @@ class Snapshot:
             name: [(f, i) for f, i in listed if f.brand_id in (brand_id, None)]
             for name, listed in self.files.items()
         }
-        return Snapshot(self.fs, files, self.native)
+        return self.with_files(files)
 
 
-class ZoneMaps:
-    """The smallest and largest media id of each file, read once from its footer.
+@dataclass(frozen=True)
+class Footer:
+    """What a lookup and a reader need from a file's footer."""
 
-    Lake files never change once written (a name always holds the same rows), so the range is
-    cached by path and size for the life of the process.
-    """
+    schema: pa.Schema
+    ids: tuple[str, str] | bool  # (smallest, largest) media id; True: unknown; False: none
+
+
+class Footers:
+    """Footer facts per file, read once: lake files never change once written (a name always
+    holds the same rows), so they are cached by path for the life of the process."""
 
     def __init__(self, fs: pafs.FileSystem) -> None:
         self.fs = fs
-        self._ranges: dict[tuple[str, int | None], tuple[str, str] | bool] = {}
+        self._cache: dict[str, Footer] = {}
 
     def overlaps(self, info: pafs.FileInfo, lo_id: str, hi_id: str) -> bool:
         """Whether the file may hold an id in [lo_id, hi_id]; True when it has no statistics."""
-        key = (info.path, info.size)
-        if key not in self._ranges:
-            self._ranges[key] = self._read(info)
-        found = self._ranges[key]
-        if isinstance(found, bool):
-            return found
-        return found[0] <= hi_id and lo_id <= found[1]
+        ids = self._get(info.path).ids
+        if isinstance(ids, bool):
+            return ids
+        return ids[0] <= hi_id and lo_id <= ids[1]
 
-    def _read(self, info: pafs.FileInfo) -> tuple[str, str] | bool:
-        """(smallest, largest) id; True if unknown (any id may be there), False if none is."""
+    def current(self, path: str, table: Table) -> bool:
+        """Whether the file has exactly the table's columns (written by this schema version)."""
+        return bool(self._get(path).schema.equals(table.schema, check_metadata=False))
+
+    def prefetch(self, paths: Iterable[str]) -> None:
+        """Read the footers not cached yet, several at a time (a first look at a big lake)."""
+        missing = [p for p in paths if p not in self._cache]
+        if len(missing) > 1:
+            with ThreadPoolExecutor(8) as pool:
+                for path, footer in zip(missing, pool.map(self._read, missing), strict=True):
+                    self._cache[path] = footer
+
+    def _get(self, path: str) -> Footer:
+        if path not in self._cache:
+            self._cache[path] = self._read(path)
+        return self._cache[path]
+
+    def _read(self, path: str) -> Footer:
         try:
-            meta = pq.read_metadata(info.path, filesystem=self.fs)
+            meta = pq.read_metadata(path, filesystem=self.fs)
         except OSError as e:
-            msg = f"reading the footer of {info.path} failed: {e}"
+            msg = f"reading the footer of {path} failed: {e}"
             raise StorageError(msg) from e
-        names = meta.schema.names
-        if "media_id" not in names:
+        schema = meta.schema.to_arrow_schema()
+        return Footer(schema, _id_range(meta) if "media_id" in schema.names else True)
+
+
+def _id_range(meta: pq.FileMetaData) -> tuple[str, str] | bool:
+    column = meta.schema.names.index("media_id")  # leaf columns: nested ones come later
+    lows, highs = [], []
+    for g in range(meta.num_row_groups):
+        group = meta.row_group(g)
+        stats = group.column(column).statistics
+        if stats is None or not stats.has_min_max:
+            if stats is not None and stats.null_count == group.num_rows:
+                continue  # only NULL ids: no lookup by id can match
             return True
-        column = names.index("media_id")
-        lows, highs = [], []
-        for g in range(meta.num_row_groups):
-            stats = meta.row_group(g).column(column).statistics
-            if stats is None or not stats.has_min_max:
-                if stats is not None and stats.null_count == meta.row_group(g).num_rows:
-                    continue  # only NULL ids: no lookup by id can match
-                return True
-            lows.append(str(stats.min))
-            highs.append(str(stats.max))
-        return (min(lows), max(highs)) if lows else False
+        lows.append(str(stats.min))
+        highs.append(str(stats.max))
+    return (min(lows), max(highs)) if lows else False
 
 
 def create_empty_tables(con: duckdb.DuckDBPyConnection) -> None:
@@ -213,16 +254,28 @@ def create_empty_tables(con: duckdb.DuckDBPyConnection) -> None:
         con.unregister("lake_empty_arrow")
 
 
-def native_view_sql(table: Table, paths: list[str]) -> str:
-    """A view with exactly the table's columns over Parquet files DuckDB reads itself."""
-    files = ", ".join("'" + p.replace("'", "''") + "'" for p in paths)
+def native_view_sql(table: Table, current: list[str], other: list[str]) -> str:
+    """A view with exactly the table's columns over Parquet files DuckDB reads itself.
+
+    Files with the current columns are read as one plain scan, which keeps projection pushdown
+    and costs little per file; files of other schema versions (if any) are matched by name
+    through an empty typed table, so columns they lack read as NULL.
+    """
     columns = ", ".join(f'"{c}"' for c in table.schema.names)
-    return (
-        f"CREATE OR REPLACE TEMP VIEW {raw_name(table.name)} AS SELECT {columns} FROM ("
-        f"SELECT * FROM {empty_name(table.name)} UNION ALL BY NAME "
-        f"SELECT * FROM read_parquet([{files}], hive_partitioning = true, "
-        f"hive_types = {_HIVE_TYPES}, union_by_name = true))"
-    )
+    hive = f"hive_partitioning = true, hive_types = {_HIVE_TYPES}"
+    parts = []
+    if current:
+        parts.append(f"SELECT {columns} FROM read_parquet({_sql_list(current)}, {hive})")
+    if other or not current:
+        parts.append(
+            f"SELECT {columns} FROM (SELECT * FROM {empty_name(table.name)} UNION ALL BY NAME "
+            f"SELECT * FROM read_parquet({_sql_list(other)}, {hive}, union_by_name = true))"
+        )
+    return f"CREATE OR REPLACE TEMP VIEW {raw_name(table.name)} AS " + " UNION ALL ".join(parts)
+
+
+def _sql_list(paths: list[str]) -> str:
+    return "[" + ", ".join("'" + p.replace("'", "''") + "'" for p in paths) + "]"
 
 
 def _partition(f: LakeFile) -> ds.Expression:
