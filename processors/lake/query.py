@@ -27,6 +27,7 @@ from typing import Any
 from uuid import UUID
 
 import duckdb
+import structlog
 
 from processors.lake import listing
 from processors.lake.sources import LakeFiles, Snapshot, create_empty_tables
@@ -53,6 +54,7 @@ WHERE dt = $dt AND media_id = $id
 """
 _STATUS_TABLES = ("uploads", "media_results", "deadletters")  # what media_status reads
 Params = Sequence[Any] | Mapping[str, Any] | None
+log = structlog.get_logger(__name__)
 _DAYS_KEPT = 64  # day listings cached for lookups
 
 
@@ -67,6 +69,7 @@ class Lake:
         self._con: duckdb.DuckDBPyConnection | None = None
         self._snapshot: Snapshot | None = None
         self._listed_at = 0.0
+        self._relisting = False
         self._lock = threading.Lock()
         self._local = threading.local()
 
@@ -85,8 +88,13 @@ class Lake:
 
     def query(self, sql: str, params: Params = None) -> list[dict[str, Any]]:
         """Run SQL over the views (thread-safe) and return the rows as dicts."""
-        with self._cursor(self._current()) as cur:
-            return _dicts(cur.execute(sql, params))
+        try:
+            with self._cursor(self._current()) as cur:
+                return _dicts(cur.execute(sql, params))
+        except duckdb.IOException:
+            # a file listed earlier is gone (compacted away after its grace period): list again
+            with self._cursor(self._relist()) as cur:
+                return _dicts(cur.execute(sql, params))
 
     def media(self, media_id: UUID) -> dict[str, Any] | None:
         """One row of `media_status` plus the parsed `brand_check` and `analysis` events.
@@ -181,11 +189,26 @@ class Lake:
         return snapshot
 
     def _current(self) -> Snapshot:
-        """The file snapshot, re-listed first if it is older than `max_staleness_s`."""
+        """The file snapshot. The first is listed now; later ones are re-listed in the
+        background once older than `max_staleness_s`, so no query waits for a listing."""
         snapshot = self._snapshot
-        if snapshot is None or time.monotonic() - self._listed_at > self.max_staleness_s:
+        if snapshot is None or self.max_staleness_s == 0:
             return self._relist()
+        if time.monotonic() - self._listed_at > self.max_staleness_s:
+            with self._lock:
+                start = not self._relisting
+                self._relisting = True
+            if start:
+                threading.Thread(target=self._relist_in_background, daemon=True).start()
         return snapshot
+
+    def _relist_in_background(self) -> None:
+        try:
+            self._relist()
+        except Exception:  # the next query tries again; this one keeps its snapshot
+            log.warning("lake_listing_failed", exc_info=True)
+        finally:
+            self._relisting = False
 
     @contextmanager
     def _cursor(
