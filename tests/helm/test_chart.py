@@ -43,6 +43,7 @@ def default() -> dict[tuple[str, str], dict[str, Any]]:
 def test_default_render_has_exactly_the_core_objects(default: dict[Any, Any]) -> None:
     assert sorted(default) == [
         ("ConfigMap", "reelscope-config"),
+        ("CronJob", "reelscope-lake-compact"),
         ("Deployment", "reelscope-api"),
         ("Deployment", "reelscope-worker"),
         ("PodDisruptionBudget", "reelscope-api"),
@@ -201,6 +202,22 @@ def _has_path(tree: Any, path: list[str]) -> bool:
             return False
         tree = tree[part]
     return True
+
+
+def test_lake_compaction_runs_hourly_with_the_workers_config(default: dict[Any, Any]) -> None:
+    job = default[("CronJob", "reelscope-lake-compact")]
+    assert job["spec"]["schedule"] == "17 * * * *"
+    assert job["spec"]["concurrencyPolicy"] == "Forbid"
+    pod = job["spec"]["jobTemplate"]["spec"]["template"]["spec"]
+    [c] = pod["containers"]
+    assert c["command"] == ["reelscope", "lake", "compact", "--grace", "600"]
+    assert c["envFrom"] == [{"configMapRef": {"name": "reelscope-config"}}]
+    assert {e["name"] for e in c["env"]} >= {"AWS_ACCESS_KEY_ID", "REELSCOPE_API__KEYS"}
+    assert c["securityContext"]["readOnlyRootFilesystem"] is True
+    assert pod["restartPolicy"] == "Never"
+    assert ("CronJob", "reelscope-lake-compact") not in objects(
+        {"lakeCompaction": {"enabled": False}}
+    )
 
 
 def test_every_values_reference_in_templates_exists() -> None:
