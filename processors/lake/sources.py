@@ -133,8 +133,10 @@ class Snapshot:
             if self.native and self.files[name]:
                 paths = [i.path for _, i in self.files[name]]
                 self.footers.prefetch(paths)
-                current = [p for p in paths if self.footers.current(p, table)]
-                con.execute(native_view_sql(table, current, [p for p in paths if p not in current]))
+                fits = [self.footers.current(p, table) for p in paths]
+                current = [p for p, ok in zip(paths, fits, strict=True) if ok]
+                other = [p for p, ok in zip(paths, fits, strict=True) if not ok]
+                con.execute(native_view_sql(table, current, other))
             else:
                 con.register(raw_name(name), self.dataset(table))
 
@@ -153,13 +155,15 @@ class Snapshot:
         return self._datasets[table.name]
 
     def with_files(self, files: dict[str, list[Listed]]) -> Snapshot:
+        """The same lake with another choice of files."""
         return Snapshot(self.fs, files, self.native, self.footers)
 
     def narrowed(self, lo_id: str, hi_id: str) -> Snapshot:
         """The files that may hold a media id in [lo_id, hi_id] (by their footers' statistics).
 
-        A lookup then opens one file per table instead of every file of its day, which is what
-        keeps it fast while a day still holds thousands of small files.
+        Within a day, files of the same minutes overlap (one per brand and partition), but a
+        lookup no longer opens the day's older and newer files, which is what keeps it fast
+        while a day still holds thousands of small files.
         """
         files = {
             name: [(f, i) for f, i in listed if self.footers.overlaps(i, lo_id, hi_id)]

@@ -258,10 +258,13 @@ def older_and_newer_files(store: Store) -> None:
 
 def check_schema_drift(store: Store) -> None:
     older_and_newer_files(store)
+    current = to_row(syn.uploaded(syn.day(2026, 1, 7), counter=2), UPLOADED, 0, 2)
+    LakeWriter(store).write(UPLOADS, UPLOADED, 0, [current | {"gen_model": "veo-3"}])
     got = Lake(store).query('SELECT * FROM uploads ORDER BY "offset"')
-    assert [r["offset"] for r in got] == [0, 1]
+    assert [r["offset"] for r in got] == [0, 1, 2]
     assert list(got[0]) == UPLOADS.schema.names  # exactly the declared columns, in order
     assert got[0]["gen_model"] is None and got[1]["size_bytes"] == 1025
+    assert got[2]["gen_model"] == "veo-3" and "novelty" not in got[1]
 
 
 def test_files_of_older_and_newer_writers_read_with_the_declared_columns(
