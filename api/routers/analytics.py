@@ -26,10 +26,7 @@ router = APIRouter(prefix="/v1/analytics", tags=["analytics"])
 MAX_DAYS = 366
 DEFAULT_DAYS = 30
 _BRAND = " AND brand_id = $brand_id"
-_PLATFORM = (
-    " AND media_id IN (SELECT media_id FROM result_platforms"
-    " WHERE platform = $platform AND dt BETWEEN $from AND $to)"
-)
+_PLATFORM = " AND list_contains(platforms, $platform)"  # the platforms its check judged
 _COMPLIANCE_SQL = """
 SELECT brand_id, dt AS day,
     count(*) FILTER (WHERE verdict = 'pass') AS pass_count,
