@@ -14,11 +14,12 @@ import pytest
 from processors.lake.query import Lake
 from processors.storage import LocalStore
 from schemas.lake import TABLE_OF_TOPIC, TABLES
-from streams.admin import committed_offsets, ensure_topics, rewind_group
+from streams.admin import ensure_topics, rewind_group
 from streams.broker import EmbeddedBroker
 from tests.e2e.conftest import Deployment
 from tests.e2e.helpers import (
     LAKE_GROUP,
+    committed_offsets,
     end_offsets,
     lake_counts,
     upload,

@@ -18,12 +18,13 @@ import pytest
 
 from processors.storage import S3Store
 from schemas.lake import TABLE_OF_TOPIC
-from streams.admin import committed_offsets, ensure_topics
+from streams.admin import ensure_topics
 from streams.broker import EmbeddedBroker
 from tests.e2e.conftest import Deployment
 from tests.e2e.helpers import (
     LAKE_GROUP,
     TABLES,
+    committed_offsets,
     end_offsets,
     lake_counts,
     upload,
