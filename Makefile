@@ -36,7 +36,7 @@ chaos: $(STAMP) ## kill -9 the worker 50 times at random moments; nothing may be
 	REELSCOPE_CHAOS_KILLS=50 $(BIN)/pytest tests/e2e/test_chaos.py
 
 bench: $(STAMP) ## run the benchmarks and print their tables
-	@for b in bench/bench_*.py; do echo "== $$b"; $(BIN)/python $$b || exit 1; done
+	@for b in bench/bench_*.py; do m=$$(basename $$b .py); echo "== bench.$$m"; $(BIN)/python -m bench.$$m || exit 1; done
 
 clean: ## remove the venv, caches and the local bucket
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache reelscope-data

@@ -1,6 +1,6 @@
 """Benchmark the brand checks on labelled frames the project draws itself, on one core.
 
-    .venv/bin/python bench/bench_brand.py [--frames 200] [--seed 7]
+    .venv/bin/python -m bench.bench_brand [--frames 200] [--seed 7]
 
 Prints: logo precision / recall (logos ≥ 2 % of the frame; smaller ones separately), mean bbox
 IoU, palette verdict accuracy, platform verdict accuracy, per-frame cost of each check at 512 px,

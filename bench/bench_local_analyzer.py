@@ -1,6 +1,6 @@
 """How fast the local analyzer is on one core, as ratios to ffmpeg's plain decode of the same clip.
 
-Run: `python bench/bench_local_analyzer.py`. Makes (once, cached in bench/out/) a 30 s 1080p30
+Run: `python -m bench.bench_local_analyzer`. Makes (once, cached in bench/out/) a 30 s 1080p30
 H.264 clip at ~6 Mbit/s with a cut every 5 s, pins this process and its ffmpeg children to one
 core, and prints the best of `--repeat` runs of each step next to the two decode baselines.
 """

@@ -1,6 +1,6 @@
 """What OCR, face detection and the thumbnail cost on one core, and what they add to analyze_file.
 
-Run: `python bench/bench_vision.py`. Uses the 30 s 1080p30 clip of `bench_local_analyzer.py`
+Run: `python -m bench.bench_vision`. Uses the 30 s 1080p30 clip of `bench_local_analyzer.py`
 (made once in bench/out/), samples its frames at 512 px, writes 0–6 lines of text on one of them,
 and prints per-frame costs (best of `--repeat`) next to the keyframe sampling of the same clip.
 """
@@ -15,8 +15,8 @@ import time
 import cv2
 import numpy as np
 import numpy.typing as npt
-from bench_local_analyzer import FRAMES, LIMITS, OUT, SECONDS, best_of, make_clip
 
+from bench.bench_local_analyzer import FRAMES, LIMITS, OUT, SECONDS, best_of, make_clip
 from processors.analyzers.local import analyze_media, frame_measures, vision_measures
 from processors.media import probe, sample_frames
 from processors.vision import detect_faces, read_text, text_coverage
