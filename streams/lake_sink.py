@@ -59,7 +59,6 @@ class LakeSink(ConsumerRebalanceListener):  # type: ignore[misc]
         self.bootstrap = bootstrap
         self.writer = LakeWriter(store, rotate_seconds=settings.worker.lake_rotate_seconds)
         self._pending: dict[TopicPartition, list[Record]] = defaultdict(list)
-        self._consumer: AIOKafkaConsumer | None = None
 
     async def run(self) -> None:
         """Consume until cancelled. Any error restarts the consumer after a pause, from the
@@ -92,7 +91,6 @@ class LakeSink(ConsumerRebalanceListener):  # type: ignore[misc]
             max_poll_interval_ms=3_600_000,
         )
         consumer.subscribe(list(lake.TABLE_OF_TOPIC), listener=self)
-        self._consumer = consumer
         await consumer.start()
         try:
             while True:
@@ -100,7 +98,6 @@ class LakeSink(ConsumerRebalanceListener):  # type: ignore[misc]
                 if self._pending:
                     await self._flush(consumer)
         finally:
-            self._consumer = None
             await consumer.stop()
 
     async def _collect(self, consumer: AIOKafkaConsumer) -> None:

@@ -161,9 +161,10 @@ class Lake:
         if cached is not None and time.monotonic() - cached[1] <= self.max_staleness_s:
             return cached[0]
         snapshot = self._lake_files().snapshot(day)
-        if len(self._days) >= _DAYS_KEPT:
-            self._days.pop(next(iter(self._days)), None)
-        self._days[day] = (snapshot, time.monotonic())
+        with self._lock:  # API threads share the cache
+            if len(self._days) >= _DAYS_KEPT:
+                self._days.pop(next(iter(self._days)), None)
+            self._days[day] = (snapshot, time.monotonic())
         return snapshot
 
     def _main(self) -> duckdb.DuckDBPyConnection:
