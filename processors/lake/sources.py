@@ -103,6 +103,8 @@ class LakeFiles:
     def snapshot(self, day: dt.date | None = None) -> Snapshot:
         """The files of every table now (only one day folder each if `day` is given)."""
         files = {name: self.files(t, day) for name, t in TABLES.items()}
+        if day is None:  # the whole lake: forget files compacted away
+            self.footers.retain({i.path for listed in files.values() for _, i in listed})
         return Snapshot(self.fs, files, self.native, self.footers)
 
 
@@ -143,12 +145,7 @@ class Snapshot:
     def dataset(self, table: Table) -> ds.Dataset:
         """A pyarrow dataset over the table's files (typed and empty if there are none)."""
         if table.name not in self._datasets:
-            fragments = [
-                _FORMAT.make_fragment(
-                    info.path, self.fs, partition_expression=_partition(f), file_size=info.size
-                )
-                for f, info in self.files[table.name]
-            ]
+            fragments = [self.footers.fragment(f, info) for f, info in self.files[table.name]]
             self._datasets[table.name] = ds.FileSystemDataset(
                 fragments, table.schema, _FORMAT, self.fs
             )
@@ -200,6 +197,22 @@ class Footers:
     def __init__(self, fs: pafs.FileSystem) -> None:
         self.fs = fs
         self._cache: dict[str, Footer] = {}
+        self._fragments: dict[str, ds.Fragment] = {}
+
+    def fragment(self, f: LakeFile, info: pafs.FileInfo) -> ds.Fragment:
+        """The file as a pyarrow fragment, made once: it keeps the footer it read on its first
+        scan, so later scans skip that read (on S3, GET requests)."""
+        if info.path not in self._fragments:
+            self._fragments[info.path] = _FORMAT.make_fragment(
+                info.path, self.fs, partition_expression=_partition(f), file_size=info.size
+            )
+        return self._fragments[info.path]
+
+    def retain(self, paths: set[str]) -> None:
+        """Drop what is cached for files not in `paths` (no longer listed)."""
+        for cache in (self._cache, self._fragments):
+            for path in [p for p in list(cache) if p not in paths]:
+                cache.pop(path, None)
 
     def overlaps(self, info: pafs.FileInfo, lo_id: str, hi_id: str) -> bool:
         """Whether the file may hold an id in [lo_id, hi_id]; True when it has no statistics."""
