@@ -17,7 +17,7 @@ of every snapshot, so no row is read twice.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Final
@@ -151,8 +151,11 @@ class Snapshot:
             )
         return self._datasets[table.name]
 
-    def with_files(self, files: dict[str, list[Listed]]) -> Snapshot:
-        """The same lake with another choice of files."""
+    def where(self, keep: Callable[[str, LakeFile, pafs.FileInfo], bool]) -> Snapshot:
+        """The same lake with only the files `keep(table, file, info)` accepts."""
+        files = {
+            t: [(f, i) for f, i in listed if keep(t, f, i)] for t, listed in self.files.items()
+        }
         return Snapshot(self.fs, files, self.native, self.footers)
 
     def narrowed(self, lo_id: str, hi_id: str) -> Snapshot:
@@ -162,24 +165,15 @@ class Snapshot:
         lookup no longer opens the day's older and newer files, which is what keeps it fast
         while a day still holds thousands of small files.
         """
-        files = {
-            name: [(f, i) for f, i in listed if self.footers.overlaps(i, lo_id, hi_id)]
-            for name, listed in self.files.items()
-        }
-        return self.with_files(files)
+        return self.where(lambda _, __, info: self.footers.overlaps(info, lo_id, hi_id))
 
     def only(self, table_name: str) -> Snapshot:
         """The files of one table; the others read as empty (cheap to bind)."""
-        files = {name: listed if name == table_name else [] for name, listed in self.files.items()}
-        return self.with_files(files)
+        return self.where(lambda table, _, __: table == table_name)
 
     def of_brand(self, brand_id: str) -> Snapshot:
         """Only the files of one brand's folders, and of the brandless ones (dead letters)."""
-        files = {
-            name: [(f, i) for f, i in listed if f.brand_id in (brand_id, None)]
-            for name, listed in self.files.items()
-        }
-        return self.with_files(files)
+        return self.where(lambda _, f, __: f.brand_id in (brand_id, None))
 
 
 @dataclass(frozen=True)
