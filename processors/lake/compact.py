@@ -2,9 +2,9 @@
 
 The sink writes one file per flush, so quiet topics leave many small files, and a replay with
 a stale view of the lake may leave overlapping ones. Compaction merges the live files of each
-folder and topic-partition in offset order, keeps every offset once, and writes files named
-for the whole range they cover, cutting only between source files (so each source file lies
-inside one new file).
+folder and topic-partition epoch (see `layout`) in offset order, keeps every offset once, and
+writes files named for the whole range they cover, cutting only between source files (so each
+source file lies inside one new file).
 
 Readers never miss a row nor see one twice: a snapshot ignores files that another file's range
 covers (`layout.live`), so it sees either the originals or the merged file, never both; the
@@ -78,9 +78,9 @@ def compact_day(
     grace_seconds: float = 600.0,
     target_rows: int = TARGET_ROWS,
 ) -> Compaction:
-    """Merge each folder and topic-partition's live files of one day; delete expired originals."""
+    """Merge each folder and topic-partition epoch's live files of a day; delete expired ones."""
     lake = lake or LakeFiles.of(store)
-    streams: dict[tuple[str, str, int], list[Listed]] = defaultdict(list)
+    streams: dict[tuple[str, str, int, int], list[Listed]] = defaultdict(list)
     for entry in lake.files(table, day):
         streams[entry[0].stream].append(entry)
     files_before = sum(len(m) for m in streams.values())
@@ -127,7 +127,7 @@ def _write_chunk(store: Store, lake: LakeFiles, chunk: list[Listed], merged: pa.
     first = chunk[0][0]
     last = max(f.last for f, _ in chunk)
     folder = lake.key_of(chunk[0][1]).rsplit("/", 1)[0]
-    name = layout.file_name(first.topic, first.partition, first.first, last)
+    name = layout.file_name(first.topic, first.partition, first.first, last, first.epoch)
     put_durably(store, f"{folder}/{name}", encode(merged))
 
 

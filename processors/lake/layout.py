@@ -1,14 +1,23 @@
 """Where lake files live and what their names promise.
 
-`lake/<table>/dt=<YYYY-MM-DD>/brand_id=<brand>/<topic>+<partition:03d>+<first:020d>+<last:020d>.parquet`
+`lake/<table>/dt=<YYYY-MM-DD>/brand_id=<brand>/<topic>+<partition>[+e<epoch>]+<first>+<last>.parquet`
+(partition 3 digits, epoch 4, offsets 20, zero-padded)
 
-A file holds the rows of one topic-partition that belong to its folder, from offset `first` to
-`last`: every record of that topic-partition in [first, last] that belongs to the folder is in
-this file or in another file of the same folder (the sink consumes a partition in offset order
-and finishes a batch before the next). So the names alone tell which offsets are durable: the
-sink skips covered records on a replay, and a file whose range lies inside another's (the
-originals of a compaction) is superseded. `brand_id=__HIVE_DEFAULT_PARTITION__` holds rows
-without a brand; DuckDB reads that folder name as NULL, the Hive convention.
+A file holds the rows of one topic-partition *incarnation* that belong to its folder, from
+offset `first` to `last`: every record of that incarnation in [first, last] that belongs to the
+folder is in this file or in another file of the same folder and epoch (the sink consumes a
+partition in offset order and finishes a batch before the next). So the names alone tell which
+offsets are durable: the sink skips covered records on a replay, and a file whose range lies
+inside another's (the originals of a compaction) is superseded.
+
+Offsets alone are no identity: a broker that lost its data, or a topic deleted and re-created,
+starts again at offset 0. The epoch (`+e0001`; absent for epoch 0, so lakes written before
+epochs existed read as epoch 0) says which incarnation of the topic-partition a file holds, and
+files of different epochs never cover each other (`processors.lake.incarnation` decides when a
+new epoch begins).
+
+`brand_id=__HIVE_DEFAULT_PARTITION__` holds rows without a brand; DuckDB reads that folder name
+as NULL, the Hive convention.
 """
 
 from __future__ import annotations
@@ -24,7 +33,8 @@ LAKE_PREFIX: Final = "lake"
 NO_BRAND: Final = "__HIVE_DEFAULT_PARTITION__"
 _TOPIC: Final = re.compile(r"^[A-Za-z0-9._-]+$")
 _NAME: Final = re.compile(
-    r"^(?P<topic>[A-Za-z0-9._-]+)\+(?P<partition>\d+)\+(?P<first>\d+)\+(?P<last>\d+)\.parquet$"
+    r"^(?P<topic>[A-Za-z0-9._-]+)\+(?P<partition>\d+)(?:\+e(?P<epoch>\d+))?"
+    r"\+(?P<first>\d+)\+(?P<last>\d+)\.parquet$"
 )
 _FOLDER: Final = re.compile(r"/dt=(?P<day>\d{4}-\d{2}-\d{2})/brand_id=(?P<brand>[^/]+)/[^/]+$")
 T = TypeVar("T")
@@ -48,12 +58,14 @@ def file_prefix(topic: str, partition: int) -> str:
     return f"{topic}+{partition:03d}+"
 
 
-def file_name(topic: str, partition: int, first: int, last: int) -> str:
-    """Name of the file holding a topic-partition's rows of a folder from `first` to `last`."""
-    if not 0 <= first <= last:
-        msg = f"cannot name a lake file for offsets {first}..{last}"
+def file_name(topic: str, partition: int, first: int, last: int, epoch: int = 0) -> str:
+    """Name of the file holding a topic-partition incarnation's rows of a folder from `first`
+    to `last`."""
+    if not 0 <= first <= last or epoch < 0:
+        msg = f"cannot name a lake file for offsets {first}..{last} of epoch {epoch}"
         raise ValueError(msg)
-    return f"{file_prefix(topic, partition)}{first:020d}+{last:020d}.parquet"
+    tag = f"e{epoch:04d}+" if epoch else ""
+    return f"{file_prefix(topic, partition)}{tag}{first:020d}+{last:020d}.parquet"
 
 
 def object_key(
@@ -64,9 +76,10 @@ def object_key(
     partition: int,
     first: int,
     last: int,
+    epoch: int = 0,
 ) -> str:
     """Full key of a data file."""
-    return folder(table_name, day, brand_id) + file_name(topic, partition, first, last)
+    return folder(table_name, day, brand_id) + file_name(topic, partition, first, last, epoch)
 
 
 @dataclass(frozen=True)
@@ -80,11 +93,12 @@ class LakeFile:
     partition: int
     first: int
     last: int
+    epoch: int = 0
 
     @property
-    def stream(self) -> tuple[str, str, int]:
-        """Folder and topic-partition: the files that can supersede each other."""
-        return self.path.rsplit("/", 1)[0], self.topic, self.partition
+    def stream(self) -> tuple[str, str, int, int]:
+        """Folder, topic-partition and epoch: the files that can supersede each other."""
+        return self.path.rsplit("/", 1)[0], self.topic, self.partition, self.epoch
 
     def covers(self, other: LakeFile) -> bool:
         """Whether this file's range holds every row `other` holds (same folder and stream)."""
@@ -106,6 +120,7 @@ def parse(path: str) -> LakeFile | None:
         partition=int(m["partition"]),
         first=int(m["first"]),
         last=int(m["last"]),
+        epoch=int(m["epoch"] or 0),
     )
 
 
@@ -114,7 +129,7 @@ def live(files: Iterable[tuple[LakeFile, T]]) -> list[tuple[LakeFile, T]]:
 
     Equal ranges (a replay that rewrote the same batch) are the same object, so never both here.
     """
-    streams: dict[tuple[str, str, int], list[tuple[LakeFile, T]]] = defaultdict(list)
+    streams: dict[tuple[str, str, int, int], list[tuple[LakeFile, T]]] = defaultdict(list)
     for entry in files:
         streams[entry[0].stream].append(entry)
     kept = []

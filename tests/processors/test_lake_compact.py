@@ -36,8 +36,9 @@ def key(day: date, partition: int, first: int, last: int) -> str:
     return object_key("uploads", day, "acme", UPLOADED, partition, first, last)
 
 
-def messy_lake(store: Store) -> None:
-    """Small flushes, a zombie worker's overlapping file, a second partition and a newer day."""
+def messy_lake(store: Store) -> list[dict[str, Any]]:
+    """Small flushes, a zombie worker's overlapping file, a second partition and a newer day;
+    returns the older day's partition-0 rows (what a replay from the earliest offset reads)."""
     writer, old = LakeWriter(store), rows(OLD, 0, range(10))
     for batch in (old[:4], old[4:7], old[7:]):
         writer.write(UPLOADS, UPLOADED, 0, batch)
@@ -47,6 +48,7 @@ def messy_lake(store: Store) -> None:
     new = rows(NEW, 0, range(10, 14))
     writer.write(UPLOADS, UPLOADED, 0, new[:2])
     writer.write(UPLOADS, UPLOADED, 0, new[2:])
+    return old
 
 
 def raw_count(lake: Lake) -> int:
@@ -54,7 +56,7 @@ def raw_count(lake: Lake) -> int:
 
 
 def check_compaction(store: Store) -> None:
-    messy_lake(store)
+    old = messy_lake(store)
     lake = Lake(store, max_staleness_s=0)
     view = 'SELECT "partition", "offset", media_id FROM uploads ORDER BY ALL'
     seen = lake.query(view)
@@ -72,7 +74,7 @@ def check_compaction(store: Store) -> None:
     assert len(store.list("lake/uploads/dt=2026-01-09/")) == 2  # not asked for
     assert compact(store, before=NEW.date(), grace_seconds=0) == []
     # a replay from the earliest offset after compaction finds every row durable
-    assert LakeWriter(store).write(UPLOADS, UPLOADED, 0, rows(OLD, 0, range(10))) == []
+    assert LakeWriter(store).write(UPLOADS, UPLOADED, 0, old) == []
 
 
 def test_compaction_merges_a_day_without_duplicates(tmp_path: Path) -> None:
