@@ -6,9 +6,11 @@ who resets offsets to rebuild the lake would re-run every brand check and analys
 `<consumer_group>-lake` can be reset to the earliest offset on its own: the writer finds each
 replayed record's file by name and writes nothing twice (`processors.lake.writer`).
 
-Guarantee: an offset is committed only after every record before it is in a durable object.
-Batches close at `lake_max_rows` records or `lake_flush_seconds` after their first record, so
-a quiet topic still reaches the lake within the flush interval.
+Guarantee: an offset is committed only after every record before it is in a durable object, or
+in the dead-letter topic when the lake cannot hold it (a row the writer refuses: the sink moves
+on instead of retrying it for ever). Batches close at `lake_max_rows` records or
+`lake_flush_seconds` after their first record, so a quiet topic still reaches the lake within
+the flush interval.
 """
 
 from __future__ import annotations
@@ -20,17 +22,17 @@ from collections.abc import Sequence
 from typing import Any
 
 import structlog
-from aiokafka import AIOKafkaConsumer, ConsumerRebalanceListener, TopicPartition
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRebalanceListener, TopicPartition
 from aiokafka.errors import CommitFailedError, KafkaError
 from pydantic import TypeAdapter
 
 from processors.config import Settings
-from processors.lake.writer import LakeWriter
+from processors.lake.writer import LakeWriter, Refused
 from processors.storage import Store
 from schemas import lake, topics
 from schemas.events import INPUT_EVENT, BrandCheck, DeadLetter, MediaAnalysis, MediaResult
 from streams import metrics
-from streams.codec import DecodeError, decode
+from streams.codec import DecodeError, dead_letter, decode
 from streams.stages import patiently
 
 log = structlog.get_logger(__name__)
@@ -90,15 +92,20 @@ class LakeSink(ConsumerRebalanceListener):  # type: ignore[misc]
             # a bucket outage can hold a batch for long: stay in the group meanwhile
             max_poll_interval_ms=3_600_000,
         )
+        producer = AIOKafkaProducer(bootstrap_servers=self.bootstrap, acks="all")
         consumer.subscribe(list(lake.TABLE_OF_TOPIC), listener=self)
-        await consumer.start()
+        await producer.start()
         try:
-            while True:
-                await self._collect(consumer)
-                if self._pending:
-                    await self._flush(consumer)
+            await consumer.start()
+            try:
+                while True:
+                    await self._collect(consumer)
+                    if self._pending:
+                        await self._flush(consumer, producer)
+            finally:
+                await consumer.stop()
         finally:
-            await consumer.stop()
+            await producer.stop()
 
     async def _collect(self, consumer: AIOKafkaConsumer) -> None:
         """Fill `_pending` until the batch is full or its first record is `flush` s old."""
@@ -120,9 +127,11 @@ class LakeSink(ConsumerRebalanceListener):  # type: ignore[misc]
             if not count and not got:
                 return
 
-    async def _flush(self, consumer: AIOKafkaConsumer) -> None:
+    async def _flush(self, consumer: AIOKafkaConsumer, producer: AIOKafkaProducer) -> None:
         batch, self._pending = dict(self._pending), defaultdict(list)
-        await patiently(lambda: asyncio.to_thread(self._write, batch), "lake")
+        refused = await patiently(lambda: asyncio.to_thread(self._write, batch), "lake")
+        for record, reason in refused:
+            await self._dead_letter(producer, record, reason)
         offsets = {tp: records[-1].offset + 1 for tp, records in batch.items() if records}
         owned = consumer.assignment()
         try:
@@ -131,15 +140,45 @@ class LakeSink(ConsumerRebalanceListener):  # type: ignore[misc]
             # the group moved on (rebalance); the new owner replays and its writer skips
             log.warning("lake_commit_failed", error=str(e))
 
-    def _write(self, batch: dict[TopicPartition, list[Record]]) -> None:
+    def _write(self, batch: dict[TopicPartition, list[Record]]) -> list[tuple[Record, str]]:
+        """Write every topic-partition's rows; return the records the lake refused, and why."""
         started = time.perf_counter()
+        refused: list[tuple[Record, str]] = []
         for tp, records in batch.items():
             rows = rows_of(tp.topic, tp.partition, records)
             table = lake.TABLE_OF_TOPIC[tp.topic]
-            keys = self.writer.write(table, tp.topic, tp.partition, rows)
-            metrics.LAKE_ROWS.labels(table.name).inc(len(rows))
+            at = {r.offset: r for r in records}
+            bad: list[Refused] = []
+            keys = self.writer.write(table, tp.topic, tp.partition, rows, on_refused=bad.append)
+            refused += [(at[b.offset], b.reason) for b in bad]
+            metrics.LAKE_ROWS.labels(table.name).inc(len(rows) - len(bad))
             metrics.LAKE_FILES.labels(table.name).inc(len(keys))
         metrics.STAGE_SECONDS.labels("lake").observe(time.perf_counter() - started)
+        return refused
+
+    async def _dead_letter(self, producer: AIOKafkaProducer, record: Record, reason: str) -> None:
+        """Send a record the lake cannot hold to the dead-letter topic, once per replay.
+
+        A dead-letter entry the lake refuses is only logged: dead-lettering it again would
+        feed the same topic for ever.
+        """
+        log.error("lake_refused_row", topic=record.topic, offset=record.offset, reason=reason)
+        metrics.DEADLETTERS.labels("lake", "unwritable").inc()
+        if record.topic == topics.DEADLETTER:
+            return
+        entry = dead_letter(
+            value=record.value,
+            key=record.key,
+            topic=record.topic,
+            partition=record.partition,
+            offset=record.offset,
+            stage="lake",
+            reason=f"the lake cannot hold this event: {reason}",
+            error_type="unwritable",
+            producer=self.settings.producer_id,
+        )
+        key = str(entry.media_id).encode() if entry.media_id else None
+        await producer.send_and_wait(topics.DEADLETTER, entry.to_bytes(), key=key)
 
     # ConsumerRebalanceListener: called inside getmany()
     async def on_partitions_revoked(self, revoked: Sequence[TopicPartition]) -> None:
@@ -147,8 +186,8 @@ class LakeSink(ConsumerRebalanceListener):  # type: ignore[misc]
             self._pending.pop(tp, None)
 
     async def on_partitions_assigned(self, assigned: Sequence[TopicPartition]) -> None:
-        for tp in assigned:  # another worker may have written its files meanwhile
-            self.writer.coverage.forget(tp.topic, tp.partition)
+        for tp in assigned:  # another worker may have written its files (or an epoch) meanwhile
+            self.writer.forget(tp.topic, tp.partition)
 
 
 def rows_of(topic: str, partition: int, records: Sequence[Record]) -> list[dict[str, Any]]:
