@@ -12,11 +12,12 @@ from api.errors import ApiError
 from api.intake import Submission
 from api.models import MAX_LABELS
 from api.uploads import Received
-from schemas.events import BrandId, Generation, Platform
+from schemas.events import BrandId, Generation, Labels, Platform, Platforms
 
 _BRAND = TypeAdapter(BrandId)
-_PLATFORMS = TypeAdapter(list[Platform])
-_LABELS = TypeAdapter(dict[str, str])
+# the event's own field types: a value they refuse is a 422 here, not a 500 at publish time
+_PLATFORMS = TypeAdapter(Platforms)
+_LABELS = TypeAdapter(Labels)
 UPLOAD_FIELDS = frozenset({"brand_id", "platforms", "labels"})
 GENERATION_FIELDS = UPLOAD_FIELDS | {"generation"}
 
@@ -110,6 +111,12 @@ def _labels(value: Any) -> dict[str, str]:
 
 def _message(e: Exception) -> str:
     if isinstance(e, ValidationError):
-        parts = (f"{'.'.join(map(str, x['loc'])) or 'value'}: {x['msg']}" for x in e.errors())
+        parts = (f"{_where(x['loc'])}: {x['msg']}" for x in e.errors())
         return "; ".join(parts)
     return str(e)
+
+
+def _where(loc: tuple[int | str, ...], most: int = 64) -> str:
+    """Name where an error is, cutting parts: a refused label key may be 64 KiB long."""
+    parts = (p if len(p) <= most else p[: most - 3] + "..." for p in map(str, loc))
+    return ".".join(parts) or "value"

@@ -7,7 +7,7 @@ from uuid import UUID
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from schemas.events import BrandId, Generation, Platform, Verdict
+from schemas.events import BrandId, Generation, Labels, Platforms, Verdict
 
 MediaState = Literal["processing", "done", "failed"]
 MAX_LABELS = 32
@@ -52,8 +52,8 @@ class GenerationRequest(WireModel):
     )
     generation: Generation
     brand_id: BrandId | None = None
-    platforms: list[Platform] = Field(default_factory=list)
-    labels: dict[str, str] = Field(default_factory=dict, max_length=MAX_LABELS)
+    platforms: Platforms = Field(default_factory=list)
+    labels: Labels = Field(default_factory=dict, max_length=MAX_LABELS)
 
 
 class ErrorDetail(WireModel):

@@ -2,6 +2,11 @@
 
 Every event carries the envelope (`schema`, `event_id`, `media_id`, `occurred_at`, `producer`).
 Additive, optional fields keep the version; anything else is a new `/N` schema and `.vN` topic.
+
+Every field is bounded (ints to the Arrow type of their lake column, floats finite, strings,
+lists and maps capped; `tests/schemas/test_bounds.py` fails on an unbounded one), so the intake
+refuses what the lake or a Kafka message could not hold instead of failing downstream. Caps are
+bounds on what was always meant, so tightening them keeps the version.
 """
 
 from __future__ import annotations
@@ -10,7 +15,15 @@ from datetime import UTC, datetime
 from typing import Annotated, Any, Literal
 from uuid import UUID
 
-from pydantic import AfterValidator, AwareDatetime, BaseModel, ConfigDict, Field, TypeAdapter
+from pydantic import (
+    AfterValidator,
+    AwareDatetime,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    TypeAdapter,
+)
 
 from schemas.ids import is_uuid7, uuid7
 
@@ -35,11 +48,58 @@ def _require_uuid7(value: UUID) -> UUID:
     return value
 
 
+# --- bounds -------------------------------------------------------------------------------
+
+INT32_MAX = 2**31 - 1
+INT64_MIN, INT64_MAX = -(2**63), 2**63 - 1
+SHORT_TEXT_MAX = 200  # ids, names, versions, codes
+PHRASE_MAX = 1_000  # one item of a list of words or lines (labels, OCR lines, topics)
+TEXT_MAX = 4_096  # a message or reason for people
+KEY_MAX = 1_024  # an object key, a Kafka record key
+TOPIC_MAX = 249  # Kafka's own limit on topic names
+PROMPT_MAX = 20_000
+# a dead letter carries the refused message as base64 and must itself fit one Kafka message
+# (producer `max_request_size` defaults to 1 000 000 bytes): 512 KiB of base64 = 384 KiB raw
+PAYLOAD_B64_MAX = 512 * 1024
+LABELS_MAX, LABEL_KEY_MAX, LABEL_VALUE_MAX = 50, 64, 256
+LIST_MAX = 100  # words, topics, problems: far more than any producer emits
+FEW_MAX = 16  # lists and maps over a small closed set (platforms, logo zones, check names)
+
+
+def _clip(value: object) -> object:
+    """Cut an over-long diagnostic instead of refusing the event that carries it."""
+    if isinstance(value, str) and len(value) > TEXT_MAX:
+        return value[: TEXT_MAX - 1] + "\u2026"
+    return value
+
+
+Int64 = Annotated[int, Field(ge=INT64_MIN, le=INT64_MAX)]
+Count = Annotated[int, Field(ge=0, le=INT32_MAX)]  # lands in int32 columns (frames, shots)
+BigCount = Annotated[int, Field(ge=0, le=INT64_MAX)]  # int64 columns (tokens, offsets, bytes)
+Positive = Annotated[int, Field(ge=1, le=INT32_MAX)]  # versions, attempts (int32 columns)
+ByteSize = Annotated[int, Field(ge=1, le=INT64_MAX)]
+Finite = Annotated[float, Field(allow_inf_nan=False)]
+NonNegative = Annotated[float, Field(ge=0, allow_inf_nan=False)]
+Ratio = Annotated[float, Field(ge=0, le=1, allow_inf_nan=False)]
+ShortText = Annotated[str, Field(max_length=SHORT_TEXT_MAX)]
+Phrase = Annotated[str, Field(max_length=PHRASE_MAX)]
+Text = Annotated[str, Field(max_length=TEXT_MAX)]
+Diagnostic = Annotated[str, Field(max_length=TEXT_MAX), BeforeValidator(_clip)]
+"""An error or reason built from exceptions and third-party output: cut to `TEXT_MAX`, so
+a long one can never stop a failed result or a dead letter from being written."""
+TopicName = Annotated[str, Field(min_length=1, max_length=TOPIC_MAX)]
+LabelKey = Annotated[str, Field(min_length=1, max_length=LABEL_KEY_MAX)]
+LabelValue = Annotated[str, Field(max_length=LABEL_VALUE_MAX)]
+Labels = Annotated[dict[LabelKey, LabelValue], Field(max_length=LABELS_MAX)]
+MapKey = Annotated[str, Field(max_length=LABEL_KEY_MAX)]  # a platform or check name
+Platforms = Annotated[list[Platform], Field(max_length=FEW_MAX)]
+
 Uuid7 = Annotated[UUID, AfterValidator(_require_uuid7)]
-ObjectKey = Annotated[str, Field(min_length=1, max_length=1024, pattern=r"^[A-Za-z0-9._\-/]+$")]
-Sha256Hex = Annotated[str, Field(pattern=r"^[0-9a-f]{64}$")]
-HexColour = Annotated[str, Field(pattern=r"^#[0-9a-fA-F]{6}$")]
-BrandId = Annotated[str, Field(pattern=r"^[a-z0-9][a-z0-9_-]{0,62}$")]
+ObjectKey = Annotated[str, Field(min_length=1, max_length=KEY_MAX, pattern=r"^[A-Za-z0-9._\-/]+$")]
+Sha256Hex = Annotated[str, Field(max_length=64, pattern=r"^[0-9a-f]{64}$")]
+HexColour = Annotated[str, Field(max_length=7, pattern=r"^#[0-9a-fA-F]{6}$")]
+BrandId = Annotated[str, Field(max_length=63, pattern=r"^[a-z0-9][a-z0-9_-]{0,62}$")]
+BBox = Annotated[list[Finite], Field(min_length=4, max_length=4)]
 
 
 def utcnow() -> datetime:
@@ -47,19 +107,22 @@ def utcnow() -> datetime:
 
 
 class Model(BaseModel):
-    """Base of every contract: unknown fields are errors, instances are immutable."""
+    """Base of every contract: unknown fields are errors, instances are immutable, and no
+    float is NaN or infinite (JSON cannot carry them; pydantic would write `null`)."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+    model_config = ConfigDict(
+        extra="forbid", frozen=True, populate_by_name=True, allow_inf_nan=False
+    )
 
 
 class Envelope(Model):
     """Fields every event carries; `schema` names the type and its version."""
 
-    schema_id: str = Field(alias="schema")
+    schema_id: ShortText = Field(alias="schema")
     event_id: Uuid7 = Field(default_factory=uuid7)
     media_id: Uuid7
     occurred_at: AwareDatetime = Field(default_factory=utcnow)
-    producer: str = Field(min_length=1, max_length=200)
+    producer: ShortText = Field(min_length=1)
 
     def to_bytes(self) -> bytes:
         return self.model_dump_json(by_alias=True).encode()
@@ -73,13 +136,13 @@ class MediaSubmission(Envelope):
 
     object_key: ObjectKey
     sha256: Sha256Hex
-    size_bytes: int = Field(ge=1)
-    content_type: str
+    size_bytes: ByteSize
+    content_type: ShortText
     media_kind: MediaKind
     filename: str | None = Field(default=None, max_length=255)
     brand_id: BrandId | None = None
-    platforms: list[Platform] = Field(default_factory=list)
-    labels: dict[str, str] = Field(default_factory=dict)
+    platforms: Platforms = Field(default_factory=list)
+    labels: Labels = Field(default_factory=dict)
 
 
 class MediaUploaded(MediaSubmission):
@@ -91,11 +154,11 @@ class MediaUploaded(MediaSubmission):
 class Generation(Model):
     """How a generated asset was made: its prompt, model, seed, cost and parent."""
 
-    prompt: str = Field(min_length=1, max_length=20_000)
-    model: str = Field(min_length=1, max_length=200)
-    generator: str | None = Field(default=None, max_length=200)
-    seed: int | None = None
-    cost_usd: float | None = Field(default=None, ge=0)
+    prompt: str = Field(min_length=1, max_length=PROMPT_MAX)
+    model: ShortText = Field(min_length=1)
+    generator: ShortText | None = None
+    seed: Int64 | None = None
+    cost_usd: NonNegative | None = None
     parent_media_id: UUID | None = None
 
 
@@ -117,52 +180,52 @@ class MediaInfo(Model):
     """What the probe found in the bytes (never what the client claimed)."""
 
     kind: MediaKind
-    container: str
-    codec: str | None = None
-    width: int
-    height: int
-    duration_s: float | None = None
-    fps: float | None = None
+    container: ShortText
+    codec: ShortText | None = None
+    width: Count
+    height: Count
+    duration_s: NonNegative | None = None
+    fps: NonNegative | None = None
     has_audio: bool = False
-    size_bytes: int
+    size_bytes: BigCount
 
 
 class Violation(Model):
     """One broken rule: a stable code for machines, a message for people, evidence for both."""
 
-    code: str = Field(pattern=r"^[a-z][a-z0-9_.]*$")
+    code: ShortText = Field(pattern=r"^[a-z][a-z0-9_.]*$")
     severity: Literal["fail", "warn"]
-    message: str
-    frame_s: float | None = None
-    bbox: list[float] | None = None
-    measured: float | str | None = None
-    required: float | str | None = None
+    message: Text
+    frame_s: NonNegative | None = None
+    bbox: BBox | None = None
+    measured: Finite | Phrase | None = None
+    required: Finite | Phrase | None = None
 
 
 class DominantColour(Model):
     hex: HexColour
-    share: float
+    share: Ratio
     nearest_brand_hex: HexColour | None = None
-    delta_e: float | None = None
+    delta_e: NonNegative | None = None
 
 
 class PaletteCheck(Model):
     status: CheckStatus
-    reason: str | None = None
-    on_palette_ratio: float | None = None
-    dominant: list[DominantColour] = Field(default_factory=list)
-    off_palette: list[HexColour] = Field(default_factory=list)
+    reason: Diagnostic | None = None
+    on_palette_ratio: Ratio | None = None
+    dominant: list[DominantColour] = Field(default_factory=list, max_length=64)
+    off_palette: list[HexColour] = Field(default_factory=list, max_length=64)
 
 
 class LogoCheck(Model):
     status: CheckStatus
-    reason: str | None = None
+    reason: Diagnostic | None = None
     found: bool | None = None
-    bbox: list[float] | None = Field(default=None, description="normalised [x, y, w, h]")
-    confidence: float | None = None
-    area_pct: float | None = None
-    first_seen_s: float | None = None
-    screen_share: float | None = None
+    bbox: BBox | None = Field(default=None, description="normalised [x, y, w, h]")
+    confidence: Finite | None = None
+    area_pct: NonNegative | None = None
+    first_seen_s: NonNegative | None = None
+    screen_share: Ratio | None = None
     in_allowed_zone: bool | None = None
 
 
@@ -170,33 +233,33 @@ class TextCheck(Model):
     """Required text (e.g. an ad disclosure) read by offline OCR on a few sampled frames."""
 
     status: CheckStatus
-    required: list[str] = Field(default_factory=list)
-    missing: list[str] = Field(default_factory=list)
-    read: list[str] = Field(default_factory=list)
-    coverage: float | None = Field(default=None, description="share of the frame under text")
+    required: list[Phrase] = Field(default_factory=list, max_length=LIST_MAX)
+    missing: list[Phrase] = Field(default_factory=list, max_length=LIST_MAX)
+    read: list[Phrase] = Field(default_factory=list, max_length=1_000)  # OCR lines, <= 3 frames
+    coverage: Ratio | None = Field(default=None, description="share of the frame under text")
 
 
 class PlatformFit(Model):
     ok: bool
-    problems: list[str] = Field(default_factory=list)
+    problems: list[Text] = Field(default_factory=list, max_length=LIST_MAX)
 
 
 class QualityCheck(Model):
     status: CheckStatus
-    sharpness: float | None = None
-    brightness: float | None = None
-    contrast: float | None = None
-    clipped_highlights: float | None = None
-    clipped_shadows: float | None = None
-    black_frame_ratio: float | None = None
-    frozen_frame_ratio: float | None = None
+    sharpness: NonNegative | None = None
+    brightness: NonNegative | None = None
+    contrast: NonNegative | None = None
+    clipped_highlights: Ratio | None = None
+    clipped_shadows: Ratio | None = None
+    black_frame_ratio: Ratio | None = None
+    frozen_frame_ratio: Ratio | None = None
 
 
 class SourceRef(Model):
     """The input event a derived event answers, so results can be joined and timed."""
 
     event_id: UUID
-    schema_id: str
+    schema_id: ShortText
     accepted_at: AwareDatetime
     brand_id: BrandId | None = None
 
@@ -210,65 +273,66 @@ class BrandCheck(Envelope):
     )
     source: SourceRef
     status: Literal["done", "failed"]
-    error: str | None = None
-    brand_version: int | None = None
-    checks_version: str
+    error: Diagnostic | None = None
+    brand_version: Positive | None = None
+    checks_version: ShortText
     verdict: Verdict | None = None
-    score: float | None = None
+    score: Ratio | None = None
     media: MediaInfo | None = None
-    frames_sampled: int = 0
+    frames_sampled: Count = 0
     palette: PaletteCheck | None = None
     logo: LogoCheck | None = None
-    platforms: dict[str, PlatformFit] = Field(default_factory=dict)
+    platforms: dict[MapKey, PlatformFit] = Field(default_factory=dict, max_length=FEW_MAX)
     quality: QualityCheck | None = None
     text: TextCheck | None = None
-    violations: list[Violation] = Field(default_factory=list)
-    processing_ms: float = 0.0
+    violations: list[Violation] = Field(default_factory=list, max_length=256)
+    processing_ms: NonNegative = 0.0
 
 
 class Usage(Model):
-    input_tokens: int | None = None
-    output_tokens: int | None = None
-    cost_usd: float | None = None
-    estimated_cost_usd: float | None = None
+    input_tokens: BigCount | None = None
+    output_tokens: BigCount | None = None
+    cost_usd: NonNegative | None = None
+    estimated_cost_usd: NonNegative | None = None
 
 
 class TechnicalAnalysis(Model):
     """What a local, offline analyzer measures; unknowns are null, never guessed."""
 
-    scene_cuts_s: list[float] = Field(default_factory=list)
-    shot_count: int | None = None
-    mean_shot_s: float | None = None
-    motion: float | None = None
-    brightness: float | None = None
-    colourfulness: float | None = None
-    sharpness: float | None = None
-    faces_max: int | None = None
-    text_coverage: float | None = None
+    # a cut is at least MIN_SHOT_S (0.3 s) after the last: 10 000 covers 50 minutes of cuts
+    scene_cuts_s: list[Finite] = Field(default_factory=list, max_length=10_000)
+    shot_count: Count | None = None
+    mean_shot_s: NonNegative | None = None
+    motion: NonNegative | None = None
+    brightness: Ratio | None = None
+    colourfulness: NonNegative | None = None
+    sharpness: NonNegative | None = None
+    faces_max: Count | None = None
+    text_coverage: Ratio | None = None
     audio_present: bool | None = None
-    loudness_lufs: float | None = None
-    silence_ratio: float | None = None
-    thumbnail_key: str | None = None
+    loudness_lufs: Finite | None = None
+    silence_ratio: Ratio | None = None
+    thumbnail_key: str | None = Field(default=None, max_length=KEY_MAX)
 
 
 class ContentAnalysis(Model):
     """What a model understands of the media; every field is optional."""
 
-    summary: str | None = None
-    topics: list[str] = Field(default_factory=list)
-    labels: list[str] = Field(default_factory=list)
-    on_screen_text: list[str] = Field(default_factory=list)
-    spoken_content: str | None = None
-    brands_seen: list[str] = Field(default_factory=list)
-    people_count: int | None = None
-    tone: str | None = None
-    sentiment: str | None = None
-    brand_safety: list[str] = Field(default_factory=list)
-    hook_assessment: str | None = None
+    summary: Text | None = None
+    topics: list[Phrase] = Field(default_factory=list, max_length=LIST_MAX)
+    labels: list[Phrase] = Field(default_factory=list, max_length=LIST_MAX)
+    on_screen_text: list[Phrase] = Field(default_factory=list, max_length=LIST_MAX)
+    spoken_content: Text | None = None
+    brands_seen: list[Phrase] = Field(default_factory=list, max_length=LIST_MAX)
+    people_count: Count | None = None
+    tone: ShortText | None = None
+    sentiment: ShortText | None = None
+    brand_safety: list[ShortText] = Field(default_factory=list, max_length=LIST_MAX)
+    hook_assessment: Text | None = None
     call_to_action: bool | None = None
-    platform_suitability: dict[str, str] = Field(default_factory=dict)
-    prompt_adherence: float | None = None
-    prompt_mismatches: list[str] = Field(default_factory=list)
+    platform_suitability: dict[MapKey, Text] = Field(default_factory=dict, max_length=FEW_MAX)
+    prompt_adherence: Ratio | None = None
+    prompt_mismatches: list[Phrase] = Field(default_factory=list, max_length=LIST_MAX)
 
 
 AnalysisStatus = Literal["done", "failed", "deferred", "blocked", "invalid_output"]
@@ -280,16 +344,16 @@ class MediaAnalysis(Envelope):
     )
     source: SourceRef
     status: AnalysisStatus
-    error: str | None = None
-    analyzer: str
-    model: str | None = None
-    prompt_version: str | None = None
+    error: Diagnostic | None = None
+    analyzer: ShortText
+    model: ShortText | None = None
+    prompt_version: ShortText | None = None
     media: MediaInfo | None = None
     technical: TechnicalAnalysis | None = None
     content: ContentAnalysis | None = None
     usage: Usage = Field(default_factory=Usage)
     cached: bool = False
-    latency_ms: float = 0.0
+    latency_ms: NonNegative = 0.0
 
 
 class MediaResult(Envelope):
@@ -301,14 +365,15 @@ class MediaResult(Envelope):
     source: SourceRef
     status: Literal["done", "failed"]
     verdict: Verdict | None = None
-    score: float | None = None
-    error: str | None = None
+    score: Ratio | None = None
+    error: Diagnostic | None = None  # both halves' errors joined: cut like theirs
     brand_check: BrandCheck
     analysis: MediaAnalysis
 
 
 class DeadLetter(Model):
-    """A message no stage could process, kept whole with the reason and where it came from."""
+    """A message no stage could process, kept with the reason and where it came from (whole
+    up to 384 KiB; beyond, its head, with `payload_truncated`)."""
 
     schema_id: Literal["reelscope.deadletter/1"] = Field(
         default="reelscope.deadletter/1", alias="schema"
@@ -316,16 +381,19 @@ class DeadLetter(Model):
     event_id: Uuid7 = Field(default_factory=uuid7)
     media_id: UUID | None = None
     occurred_at: AwareDatetime = Field(default_factory=utcnow)
-    producer: str
-    stage: str
-    reason: str
-    error_type: str
-    attempts: int = 1
-    source_topic: str
-    source_partition: int
-    source_offset: int
-    source_key: str | None = None
-    payload_b64: str
+    producer: ShortText
+    stage: ShortText
+    reason: Diagnostic
+    error_type: ShortText
+    attempts: Positive = 1
+    source_topic: TopicName
+    source_partition: Count
+    source_offset: BigCount
+    source_key: str | None = Field(default=None, max_length=KEY_MAX)
+    payload_b64: str = Field(max_length=PAYLOAD_B64_MAX)
+    payload_truncated: bool = Field(
+        default=False, description="payload_b64 holds only the message's first bytes"
+    )
 
     def to_bytes(self) -> bytes:
         return self.model_dump_json(by_alias=True).encode()
@@ -346,22 +414,24 @@ class BrandColour(Model):
 class Thresholds(Model):
     """Score at or above `pass_at` passes, at or above `warn_at` warns, else fails."""
 
-    pass_at: float = Field(default=0.8, ge=0, le=1)
-    warn_at: float = Field(default=0.6, ge=0, le=1)
+    pass_at: Ratio = 0.8
+    warn_at: Ratio = 0.6
 
 
 class BrandRules(Model):
     """What a brand manager writes: the body of `PUT /v1/brands/{brand_id}`."""
 
-    name: str = Field(min_length=1, max_length=200)
+    name: ShortText = Field(min_length=1)
     palette: list[BrandColour] = Field(default_factory=list, max_length=64)
     tolerance_de: float = Field(default=12.0, gt=0, le=100)
     min_logo_area_pct: float = Field(default=1.0, ge=0, le=100)
-    logo_zones: list[LogoZone] = Field(default_factory=lambda: list[LogoZone](["any"]))
+    logo_zones: list[LogoZone] = Field(
+        default_factory=lambda: list[LogoZone](["any"]), max_length=FEW_MAX
+    )
     clear_space_pct: float = Field(default=0.0, ge=0, le=200)
-    required_text: list[str] = Field(default_factory=list)
-    platforms: list[Platform] = Field(default_factory=list)
-    weights: dict[str, float] = Field(default_factory=dict)
+    required_text: list[ShortText] = Field(default_factory=list, max_length=32)
+    platforms: Platforms = Field(default_factory=list)
+    weights: dict[MapKey, NonNegative] = Field(default_factory=dict, max_length=FEW_MAX)
     thresholds: Thresholds = Field(default_factory=Thresholds)
 
 
@@ -372,8 +442,8 @@ class BrandProfile(BrandRules):
         default="reelscope.brand.profile/1", alias="schema"
     )
     brand_id: BrandId
-    version: int = Field(ge=1)
-    logos: list[ObjectKey] = Field(default_factory=list)
+    version: Positive  # lands in the int32 `brand_version` column of brand checks
+    logos: list[ObjectKey] = Field(default_factory=list, max_length=16)
     updated_at: AwareDatetime = Field(default_factory=utcnow)
 
     def to_bytes(self) -> bytes:

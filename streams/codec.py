@@ -13,9 +13,10 @@ from uuid import UUID
 
 from pydantic import TypeAdapter, ValidationError
 
-from schemas.events import BrandCheck, DeadLetter, MediaAnalysis
+from schemas.events import KEY_MAX, PAYLOAD_B64_MAX, BrandCheck, DeadLetter, MediaAnalysis
 
 T = TypeVar("T")
+PAYLOAD_MAX = PAYLOAD_B64_MAX // 4 * 3  # raw bytes whose base64 is exactly the cap
 
 DERIVED_EVENT: TypeAdapter[BrandCheck | MediaAnalysis] = TypeAdapter(BrandCheck | MediaAnalysis)
 
@@ -47,10 +48,15 @@ def decode(adapter: TypeAdapter[T], value: bytes | None) -> T:
 def _summary(e: ValidationError, most: int = 5) -> str:
     parts = []
     for err in e.errors()[:most]:
-        where = ".".join(str(p) for p in err["loc"]) or "(root)"
+        where = ".".join(_short(str(p)) for p in err["loc"]) or "(root)"
         parts.append(f"{where}: {err['msg']}")
     more = len(e.errors()) - most
     return "; ".join(parts) + (f"; and {more} more" if more > 0 else "")
+
+
+def _short(part: str, most: int = 64) -> str:
+    """Cut a location part: a refused map key can be a megabyte long, the reason must not be."""
+    return part if len(part) <= most else part[: most - 3] + "..."
 
 
 def media_id_hint(value: bytes | None, key: bytes | None) -> UUID | None:
@@ -84,7 +90,13 @@ def dead_letter(
     producer: str,
     attempts: int = 1,
 ) -> DeadLetter:
-    """Build the dead-letter entry that keeps the whole message and why it was refused."""
+    """Build the dead-letter entry that keeps the message and why it was refused.
+
+    A message larger than `PAYLOAD_MAX` keeps its first `PAYLOAD_MAX` bytes and is marked
+    `payload_truncated`: the entry must itself fit one Kafka message, and refusing to build it
+    would lose the message and its reason altogether.
+    """
+    payload = value or b""
     return DeadLetter(
         media_id=media_id_hint(value, key),
         producer=producer,
@@ -95,6 +107,7 @@ def dead_letter(
         source_topic=topic,
         source_partition=partition,
         source_offset=offset,
-        source_key=key.decode(errors="replace") if key else None,
-        payload_b64=base64.b64encode(value or b"").decode(),
+        source_key=key.decode(errors="replace")[:KEY_MAX] if key else None,
+        payload_b64=base64.b64encode(payload[:PAYLOAD_MAX]).decode(),
+        payload_truncated=len(payload) > PAYLOAD_MAX,
     )

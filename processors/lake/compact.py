@@ -29,7 +29,7 @@ import pyarrow.fs as pafs
 
 from processors.lake import layout
 from processors.lake.sources import LakeFiles, Listed
-from processors.lake.writer import encode, put_durably
+from processors.lake.writer import encode
 from processors.storage import Store
 from schemas.lake import TABLES, Table
 
@@ -128,7 +128,7 @@ def _write_chunk(store: Store, lake: LakeFiles, chunk: list[Listed], merged: pa.
     last = max(f.last for f, _ in chunk)
     folder = lake.key_of(chunk[0][1]).rsplit("/", 1)[0]
     name = layout.file_name(first.topic, first.partition, first.first, last, first.epoch)
-    put_durably(store, f"{folder}/{name}", encode(merged))
+    store.put_bytes(f"{folder}/{name}", encode(merged))
 
 
 def _delete_expired(

@@ -8,17 +8,15 @@ after a restart or a reset to the earliest offset, replayed records find their f
 nothing is written again (Kafka Connect's HDFS sink recovers the same way, from file names).
 
 Guarantee: when `write` returns, every object it names is durable and complete; no reader ever
-sees a partial object (local: temp file + fsync + atomic rename + directory fsync; S3: one PUT).
+sees a partial object (`Store.put_bytes`: locally temp file + fsync + rename + directory fsync;
+on S3 one PUT).
 """
 
 from __future__ import annotations
 
-import os
-import tempfile
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from pathlib import Path
 from typing import Any, Final, Literal
 
 import pyarrow as pa
@@ -27,7 +25,7 @@ import pyarrow.parquet as pq
 from processors.errors import StorageError
 from processors.lake import layout
 from processors.lake.incarnation import Incarnations, event_ids_by_offset
-from processors.storage import LocalStore, Store
+from processors.storage import Store
 from schemas.lake import Table
 
 ROW_GROUP_ROWS: Final = 100_000
@@ -185,7 +183,7 @@ class LakeWriter:
             for r in refused:
                 on_refused(r)
         for key, part in files:
-            put_durably(self.store, key, encode(part, self.compression))
+            self.store.put_bytes(key, encode(part, self.compression))  # durable when it returns
             self.coverage.add(key)
         return [key for key, _ in files]
 
@@ -278,39 +276,3 @@ def _writable_parts(
             good.append(row)
     if good:
         yield to_arrow(table, good), []
-
-
-def put_durably(store: Store, key: str, data: bytes) -> None:
-    """Store an object so that it is absent or complete, and on disk when this returns."""
-    if isinstance(store, LocalStore):
-        _durable_local_write(store.root / key, data)
-        return
-    store.put_bytes(key, data)  # one PUT: S3 never shows a partial object
-
-
-def _durable_local_write(target: Path, data: bytes) -> None:
-    """Write a file so that it is either absent or complete and on disk, even after a crash."""
-    try:
-        target.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=".tmp-", suffix=".partial")
-        try:
-            with os.fdopen(fd, "wb") as fh:
-                fh.write(data)
-                fh.flush()
-                os.fsync(fh.fileno())
-            os.replace(tmp, target)
-        except BaseException:
-            Path(tmp).unlink(missing_ok=True)
-            raise
-        _fsync_dir(target.parent)
-    except OSError as e:
-        msg = f"writing {target} failed: {e}"
-        raise StorageError(msg) from e
-
-
-def _fsync_dir(folder: Path) -> None:
-    fd = os.open(folder, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)

@@ -15,7 +15,7 @@ from processors.lake import synthetic as syn
 from processors.lake.compact import Compaction, compact
 from processors.lake.layout import object_key
 from processors.lake.query import Lake
-from processors.lake.writer import LakeWriter, put_durably, to_parquet
+from processors.lake.writer import LakeWriter, to_parquet
 from processors.storage import LocalStore, S3Store, Store
 from schemas import topics
 from schemas.lake import TABLES, to_row
@@ -43,7 +43,7 @@ def messy_lake(store: Store) -> list[dict[str, Any]]:
     for batch in (old[:4], old[4:7], old[7:]):
         writer.write(UPLOADS, UPLOADED, 0, batch)
     # a worker that lost the partition but still flushed 2-9 (its view of the lake was stale)
-    put_durably(store, key(OLD.date(), 0, 2, 9), to_parquet(UPLOADS, old[2:]))
+    store.put_bytes(key(OLD.date(), 0, 2, 9), to_parquet(UPLOADS, old[2:]))
     writer.write(UPLOADS, UPLOADED, 1, rows(OLD, 1, range(3)))
     new = rows(NEW, 0, range(10, 14))
     writer.write(UPLOADS, UPLOADED, 0, new[:2])

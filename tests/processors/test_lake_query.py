@@ -15,7 +15,7 @@ from processors.lake.layout import object_key
 from processors.lake.listing import id_floor, windows
 from processors.lake.query import Lake
 from processors.lake.views import VIEWS
-from processors.lake.writer import LakeWriter, encode, put_durably
+from processors.lake.writer import LakeWriter, encode
 from processors.storage import LocalStore, Store
 from schemas import topics
 from schemas.events import BrandCheck, DeadLetter, MediaAnalysis, MediaResult, MediaUploaded
@@ -253,7 +253,7 @@ def older_and_newer_files(store: Store) -> None:
     newer = table.slice(1).append_column("novelty", pa.array(["x"]))
     for arrow, offset in ((older.slice(0, 1), 0), (newer, 1)):
         key = object_key("uploads", date(2026, 1, 7), "acme", UPLOADED, 0, offset, offset)
-        put_durably(store, key, encode(arrow))
+        store.put_bytes(key, encode(arrow))
 
 
 def check_schema_drift(store: Store) -> None:
