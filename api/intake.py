@@ -1,9 +1,10 @@
 """Accept media: sniff, check the brand, store in the ledger, publish, and only then say 202.
 
-Order matters for the delivery guarantee: the bytes are put at `media_key(media_id)` first and
-the event is published second; 202 is answered only after the broker acknowledged it. A failure
-of either answers 503; an object left behind by a failed publish stays in the ledger, where the
-reconciler finds it (retrying with the same Idempotency-Key reuses it instead).
+Order matters for the delivery guarantee: the bytes are put at `media_key(media_id)` first, the
+exact event bytes next to them (`processors.ledger.event_key`) second, and the event is
+published last; 202 is answered only after the broker acknowledged it. A failure of any answers
+503; objects left behind by a failed publish stay in the ledger, where the reconciler finds them
+and publishes the stored event (retrying with the same Idempotency-Key reuses them instead).
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from api.runtime import Runtime
 from api.uploads import Received
 from processors.brand_store import profile_key
 from processors.errors import MediaError
+from processors.ledger import event_key
 from processors.media import sniff
 from processors.storage import media_key
 from schemas.events import Generation, MediaGenerated, MediaKind, MediaUploaded, Platform
@@ -100,9 +102,15 @@ async def _store_and_publish(
         rt.metrics.storage_failures.inc()
         raise unavailable(BUCKET) from e
     event = _event(rt, media_id, received, sniffed, sub)
+    value = event.to_bytes()
+    try:  # the ledger keeps the event too: a reconciler can publish it again (broker data loss)
+        await asyncio.to_thread(rt.store.put_bytes, event_key(media_id), value)
+    except STORE_ERRORS as e:
+        rt.metrics.storage_failures.inc()
+        raise unavailable(BUCKET) from e
     topic = MEDIA_GENERATED if sub.generation is not None else MEDIA_UPLOADED
     try:
-        await rt.publisher.publish(topic, str(media_id).encode(), event.to_bytes())
+        await rt.publisher.publish(topic, str(media_id).encode(), value)
     except BrokerUnavailable as e:
         rt.metrics.publish_failures.labels(topic).inc()
         raise unavailable(BROKER) from e

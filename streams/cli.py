@@ -82,6 +82,24 @@ def _lake(settings: Settings, args: argparse.Namespace) -> None:
         print("nothing to compact")
 
 
+def _reconcile(settings: Settings, args: argparse.Namespace) -> None:
+    import asyncio
+
+    from processors.errors import ReelscopeError
+    from streams.reconciler import reconcile_once
+
+    if settings.kafka.bootstrap == "embedded" and not args.dry_run:
+        sys.exit("reconcile needs the broker: set REELSCOPE_KAFKA__BOOTSTRAP=host:port")
+    try:
+        report = asyncio.run(
+            reconcile_once(settings, older_than_s=args.older_than, dry_run=args.dry_run)
+        )
+    except ReelscopeError as e:  # what was re-emitted stays so; a second run does the rest
+        sys.exit(f"reconcile failed: {e}")
+    for line in report.lines():
+        print(line)
+
+
 COMMANDS = {
     "up": (_up, "broker + worker + API in one command (Ctrl-C stops all)"),
     "worker": (_worker, "one stream worker (needs REELSCOPE_KAFKA__BOOTSTRAP)"),
@@ -90,6 +108,10 @@ COMMANDS = {
     "tail": (_tail, "print events of a topic as they arrive (results, checks, deadletter…)"),
     "sql": (_sql, "run SQL over the lake with the shipped views (no query: interactive)"),
     "lake": (_lake, "lake upkeep: `compact` merges small files; `rewind` rebuilds from Kafka"),
+    "reconcile": (
+        _reconcile,
+        "re-emit accepted media that have neither a result nor a dead letter (broker data loss)",
+    ),
 }
 
 
@@ -112,6 +134,8 @@ def parser() -> argparse.ArgumentParser:
             _lake_arguments(cmd)
         if name == "sql":
             cmd.add_argument("query", nargs="?", help="SQL to run; omit for a prompt")
+        if name == "reconcile":
+            _reconcile_arguments(cmd)
     return p
 
 
@@ -146,6 +170,16 @@ def _lake_arguments(cmd: argparse.ArgumentParser) -> None:
         default=600.0,
         help="seconds merged-away files stay for readers holding an older listing (default 600)",
     )
+
+
+def _reconcile_arguments(cmd: argparse.ArgumentParser) -> None:
+    cmd.add_argument(
+        "--older-than",
+        type=float,
+        metavar="S",
+        help="only media accepted more than S seconds ago (default: the settings' older_than_s)",
+    )
+    cmd.add_argument("--dry-run", action="store_true", help="say what would be re-emitted")
 
 
 def main(argv: Sequence[str] | None = None) -> None:

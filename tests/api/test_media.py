@@ -7,6 +7,7 @@ import os
 from collections.abc import Iterator
 from pathlib import Path
 
+from processors.ledger import event_key
 from processors.storage import media_key
 from schemas.ids import is_uuid7
 from schemas.topics import MEDIA_UPLOADED
@@ -155,7 +156,7 @@ async def test_idempotency_key_maps_retries_to_one_media(
         other = upload(client, video, headers={"Idempotency-Key": "retry-me-1"})
     media_id = media_id_of(first)
     assert media_id_of(second) == media_id
-    assert set(api.store.list("media/")) - before == {media_key(media_id)}
+    assert set(api.store.list("media/")) - before == {media_key(media_id), event_key(media_id)}
     assert other.status_code == 409
     assert other.json()["error"]["code"] == "idempotency_conflict"
     events = await events_for(api.settings.kafka.bootstrap, MEDIA_UPLOADED, str(media_id))

@@ -1,0 +1,215 @@
+"""The reconciler's wiring: plan (`processors.reconcile`), re-emit on Kafka, count, report.
+
+Two ways to run it: `reelscope reconcile` once, with an aiokafka producer of its own (acks from
+all in-sync replicas), and a faust timer in the workers that fires on the group's leader only
+(`register`), publishing with the worker's producer (also acks=all). Re-emitting publishes the
+stored event bytes again, keyed by media id, to the topic of their schema; the whole pipeline is
+idempotent per media id, so a media re-emitted twice still ends as one row per view.
+
+Between timer runs a media is re-emitted at most once per grace period (`Cooldown`); the
+one-shot command keeps no memory and re-emits every stale media it finds.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Literal
+from uuid import UUID
+
+import structlog
+
+from processors.config import ReconcileSettings, Settings
+from processors.errors import ReelscopeError
+from processors.lake.query import Lake
+from processors.reconcile import Cooldown, Plan, plan
+from processors.storage import Store, open_store
+from schemas import topics
+from streams import metrics
+
+if TYPE_CHECKING:
+    import faust
+
+log = structlog.get_logger(__name__)
+Send = Callable[[str, bytes, bytes], Awaitable[None]]  # (topic, key, value), acknowledged
+Action = Literal["reemitted", "would-reemit", "cooling-down", "unrecoverable"]
+
+
+@dataclass(frozen=True)
+class Outcome:
+    media_id: UUID
+    action: Action
+    detail: str
+
+
+@dataclass(frozen=True)
+class Report:
+    """One run: the plan and what was done about each stale media."""
+
+    plan: Plan
+    outcomes: list[Outcome] = field(default_factory=list)
+
+    def count(self, action: Action) -> int:
+        return sum(1 for o in self.outcomes if o.action == action)
+
+    def lines(self) -> list[str]:
+        """One line per stale media, then a summary; for people."""
+        out = [f"{o.action:<14} {o.media_id}  {o.detail}" for o in self.outcomes]
+        p = self.plan
+        done = ", ".join(
+            f"{self.count(a)} {a}"
+            for a in ("reemitted", "would-reemit", "cooling-down", "unrecoverable")
+            if self.count(a) or a in ("reemitted", "unrecoverable")
+        )
+        out.append(
+            f"checked {p.checked} ledger media accepted {p.since:%Y-%m-%d %H:%M:%S} .. "
+            f"{p.until:%Y-%m-%d %H:%M:%S} UTC: {p.stale} without result or dead letter; {done}"
+        )
+        return out
+
+
+class Reconciler:
+    """Plans and re-emits; keeps the metrics and the cooldown between runs of one process."""
+
+    def __init__(
+        self, store: Store, lake: Lake, settings: ReconcileSettings, send: Send | None
+    ) -> None:
+        self.store = store
+        self.lake = lake
+        self.settings = settings
+        self.send = send
+        self.cooldown = Cooldown(settings.older_than_s)
+        self._reported: set[UUID] = set()  # unrecoverable media already counted
+
+    async def run(self, *, older_than_s: float | None = None, dry_run: bool = False) -> Report:
+        """Run once. A failed publish raises: what was sent stays sent, the next run retries
+        the rest."""
+        s = self.settings
+        found = await asyncio.to_thread(
+            plan,
+            self.store,
+            self.lake,
+            older_than_s=s.older_than_s if older_than_s is None else older_than_s,
+            lookback_days=s.lookback_days,
+        )
+        metrics.STALE_PROCESSING.set(found.stale)
+        report = Report(found)
+        self.cooldown.prune()
+        for item in found.reemit:
+            detail = f"{item.topic}  accepted {item.accepted_at:%Y-%m-%d %H:%M:%S}"
+            if dry_run or self.send is None:
+                report.outcomes.append(Outcome(item.media_id, "would-reemit", detail))
+            elif not self.cooldown.due(item.media_id):
+                report.outcomes.append(Outcome(item.media_id, "cooling-down", detail))
+            else:
+                await self.send(item.topic, str(item.media_id).encode(), item.value)
+                self.cooldown.mark(item.media_id)
+                metrics.RECONCILED.labels("reemitted").inc()
+                report.outcomes.append(Outcome(item.media_id, "reemitted", detail))
+        for lost in found.unrecoverable:
+            if lost.media_id not in self._reported:
+                self._reported.add(lost.media_id)
+                metrics.RECONCILED.labels("unrecoverable").inc()
+            report.outcomes.append(Outcome(lost.media_id, "unrecoverable", lost.reason))
+        self._reported &= {lost.media_id for lost in found.unrecoverable}  # stays bounded
+        return report
+
+
+def open_ledger(settings: Settings) -> Store:
+    s = settings.store
+    return open_store(s.url, endpoint_url=s.endpoint_url, region=s.region)
+
+
+class BrokerUnavailable(ReelscopeError):
+    """The broker did not take a re-emitted event (down, unreachable or too slow)."""
+
+
+@asynccontextmanager
+async def kafka_sender(bootstrap: str, timeout_s: float = 10.0) -> AsyncIterator[Send]:
+    """An aiokafka producer whose sends return once all in-sync replicas acknowledged."""
+    from aiokafka import AIOKafkaProducer
+    from aiokafka.errors import KafkaError
+
+    producer = AIOKafkaProducer(
+        bootstrap_servers=bootstrap,
+        client_id="reelscope-reconciler",
+        acks="all",
+        enable_idempotence=False,  # Tansu has no idempotent producers; consumers de-duplicate
+        request_timeout_ms=int(timeout_s * 1000),
+        linger_ms=0,
+    )
+    try:
+        await asyncio.wait_for(producer.start(), timeout_s)
+    except (KafkaError, OSError, TimeoutError) as e:
+        await producer.stop()
+        msg = f"the broker at {bootstrap} did not answer: {type(e).__name__}"
+        raise BrokerUnavailable(msg) from e
+    try:
+
+        async def send(topic: str, key: bytes, value: bytes) -> None:
+            try:
+                await asyncio.wait_for(producer.send_and_wait(topic, value, key=key), timeout_s)
+            except (KafkaError, TimeoutError) as e:
+                msg = f"publish to {topic} was not acknowledged: {type(e).__name__}"
+                raise BrokerUnavailable(msg) from e
+
+        yield send
+    finally:
+        await producer.stop()
+
+
+async def reconcile_once(
+    settings: Settings, *, older_than_s: float | None = None, dry_run: bool = False
+) -> Report:
+    """One run as `reelscope reconcile` does it: its own store, lake and producer."""
+    store = open_ledger(settings)
+    lake = Lake(store)
+    if dry_run:
+        return await Reconciler(store, lake, settings.reconcile, None).run(
+            older_than_s=older_than_s, dry_run=True
+        )
+    async with kafka_sender(settings.kafka.bootstrap) as send:
+        reconciler = Reconciler(store, lake, settings.reconcile, send)
+        return await reconciler.run(older_than_s=older_than_s)
+
+
+def register(app: faust.App, settings: Settings) -> None:
+    """Run the reconciler every `interval_s` on the leader worker only (if enabled).
+
+    Every worker has the timer; faust runs its body only where this worker holds the leader
+    topic's partition, so N workers reconcile once, and a new leader takes over after a
+    rebalance. A failed run is logged and retried at the next tick: it never stops the worker.
+    """
+    rs = settings.reconcile
+    if not rs.enabled:
+        return
+    inputs = {n: app.topic(n, key_type=bytes, value_type=bytes) for n in topics.INPUT_TOPICS}
+    made: list[Reconciler] = []
+
+    async def send(topic: str, key: bytes, value: bytes) -> None:
+        fut = await inputs[topic].send(key=key, value=value)
+        await fut
+
+    async def reconcile() -> None:
+        try:
+            if not made:
+                store = open_ledger(settings)
+                made.append(Reconciler(store, Lake(store), rs, send))
+            report = await made[0].run()
+        except Exception:
+            log.exception("reconcile_failed")
+            return
+        for o in report.outcomes:
+            log.info("reconciled", media_id=str(o.media_id), action=o.action, detail=o.detail)
+        (log.info if report.plan.stale else log.debug)(
+            "reconcile_run",
+            checked=report.plan.checked,
+            stale=report.plan.stale,
+            reemitted=report.count("reemitted"),
+            unrecoverable=report.count("unrecoverable"),
+        )
+
+    # called, not used as a decorator: faust hides `timer` from type checkers
+    app.timer(rs.interval_s, on_leader=True, name="reelscope.reconcile")(reconcile)

@@ -1,0 +1,90 @@
+"""The reconciler's wiring on the real broker: stored events published again, counted, held back
+for their grace period between runs, and nothing sent on a dry run."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from uuid import UUID
+
+import pytest
+from prometheus_client import REGISTRY
+
+from processors import ledger
+from processors.config import ReconcileSettings, Settings
+from processors.lake import synthetic as syn
+from processors.lake.query import Lake
+from processors.storage import LocalStore, media_key
+from schemas.topics import MEDIA_UPLOADED
+from streams.broker import EmbeddedBroker, free_port
+from streams.cli import parser
+from streams.reconciler import BrokerUnavailable, Reconciler, kafka_sender, reconcile_once
+from tests.api.conftest import events_for
+
+
+def accept_lost(store: LocalStore, counter: int, *, record: bool = True) -> str:
+    """A media the API accepted ten minutes ago whose event never reached any result."""
+    event = syn.uploaded(datetime.now(tz=UTC) - timedelta(minutes=10), counter=counter)
+    store.put_bytes(media_key(event.media_id), b"bytes")
+    if record:
+        store.put_bytes(ledger.event_key(event.media_id), event.to_bytes())
+    return str(event.media_id)
+
+
+def counted(outcome: str) -> float:
+    value = REGISTRY.get_sample_value("reelscope_reconciled_total", {"outcome": outcome})
+    return value or 0.0
+
+
+async def test_a_run_publishes_the_stored_event_once_per_grace_period(
+    broker: EmbeddedBroker, tmp_path: Path
+) -> None:
+    store = LocalStore(tmp_path / "bucket")
+    lost, bare = accept_lost(store, 1), accept_lost(store, 2, record=False)
+    before = counted("reemitted"), counted("unrecoverable")
+    async with kafka_sender(broker.bootstrap) as send:
+        reconciler = Reconciler(store, Lake(store), ReconcileSettings(older_than_s=300), send)
+        first = await reconciler.run()
+        second = await reconciler.run()  # the same process: the media is still cooling down
+
+    assert [(str(o.media_id), o.action) for o in first.outcomes] == [
+        (lost, "reemitted"),
+        (bare, "unrecoverable"),
+    ]
+    assert [o.action for o in second.outcomes] == ["cooling-down", "unrecoverable"]
+    events = await events_for(broker.bootstrap, MEDIA_UPLOADED, lost)
+    assert events == [json.loads(store.get_bytes(ledger.event_key(UUID(lost))))]
+    assert counted("reemitted") - before[0] == 1
+    assert counted("unrecoverable") - before[1] == 1  # once per media, not once per run
+    assert REGISTRY.get_sample_value("reelscope_media_stale_processing") == 2
+    assert first.lines()[-1].endswith(
+        "2 without result or dead letter; 1 reemitted, 1 unrecoverable"
+    )
+
+
+async def test_a_dry_run_sends_nothing(broker: EmbeddedBroker, tmp_path: Path) -> None:
+    store = LocalStore(tmp_path / "bucket")
+    lost = accept_lost(store, 3)
+    settings = Settings.model_validate(
+        {"kafka": {"bootstrap": broker.bootstrap}, "store": {"url": store.url}}
+    )
+    report = await reconcile_once(settings, dry_run=True)
+    assert [(str(o.media_id), o.action) for o in report.outcomes] == [(lost, "would-reemit")]
+    assert await events_for(broker.bootstrap, MEDIA_UPLOADED, lost) == []
+
+
+def test_the_command_line() -> None:
+    args = parser().parse_args(["reconcile", "--older-than", "0", "--dry-run"])
+    assert (args.command, args.older_than, args.dry_run) == ("reconcile", 0.0, True)
+    assert parser().parse_args(["reconcile"]).older_than is None
+
+
+async def test_an_unreachable_broker_is_a_readable_error(tmp_path: Path) -> None:
+    store = LocalStore(tmp_path / "bucket")
+    accept_lost(store, 4)
+    settings = Settings.model_validate(
+        {"kafka": {"bootstrap": f"127.0.0.1:{free_port()}"}, "store": {"url": store.url}}
+    )
+    with pytest.raises(BrokerUnavailable, match="did not answer"):
+        await reconcile_once(settings)
