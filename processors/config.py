@@ -72,6 +72,25 @@ class WorkerSettings(BaseModel):
     )
     sample_frames: int = Field(default=8, ge=1, le=120)
     web_port: int = Field(default=6066, ge=0, description="worker /metrics port (0: off)")
+    join_ttl_s: float = Field(
+        default=3600,
+        gt=0,
+        description="a brand check or analysis waits this long for its other half, then is "
+        "dead-lettered (longer than the worst backlog between the two stages)",
+    )
+
+
+class ReconcileSettings(BaseModel):
+    """The reconciler: re-emits ledger media with neither a result nor a dead letter."""
+
+    enabled: bool = Field(default=True, description="run it on the leader worker")
+    interval_s: float = Field(default=60, gt=0, description="seconds between runs")
+    older_than_s: float = Field(
+        default=300,
+        ge=0,
+        description="grace period: longer than a media's way through the pipeline + lake flush",
+    )
+    lookback_days: int = Field(default=7, ge=1, description="ledger days listed by each run")
 
 
 class ApiKey(BaseModel):
@@ -101,6 +120,7 @@ class Settings(BaseSettings):
     gemini: GeminiSettings = Field(default_factory=GeminiSettings)
     analyzer: AnalyzerSettings = Field(default_factory=AnalyzerSettings)
     worker: WorkerSettings = Field(default_factory=WorkerSettings)
+    reconcile: ReconcileSettings = Field(default_factory=ReconcileSettings)
     api: ApiSettings = Field(default_factory=ApiSettings)
 
     @model_validator(mode="after")

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Generic, TypeVar
 from uuid import UUID
@@ -30,9 +32,24 @@ def combine(check: BrandCheck, analysis: MediaAnalysis, producer: str) -> MediaR
 
 @dataclass
 class _Slot(Generic[Token]):
+    since: float
     check: BrandCheck | None = None
     analysis: MediaAnalysis | None = None
     tokens: list[Token] = field(default_factory=list)
+
+    @property
+    def missing(self) -> str:
+        return "analysis" if self.analysis is None else "brand check"
+
+
+@dataclass(frozen=True)
+class Expired(Generic[Token]):
+    """A half that waited longer than the TTL for its other half (`missing`)."""
+
+    media_id: UUID
+    missing: str
+    waited_s: float
+    tokens: list[Token]
 
 
 @dataclass
@@ -40,16 +57,22 @@ class Joiner(Generic[Token]):
     """Pairs halves by media id; `tokens` (e.g. unacked messages) travel with each pair.
 
     A half that arrives again (a replay) replaces the earlier one and both tokens are kept, so
-    the caller can acknowledge every message the result answers.
+    the caller can acknowledge every message the result answers. A half whose other half never
+    comes would hold its tokens, and so its partition's commits, for ever: `expire` hands back
+    the slots older than `ttl_s`.
     """
 
     producer: str
+    ttl_s: float = 3600.0
+    clock: Callable[[], float] = time.monotonic
     _slots: dict[UUID, _Slot[Token]] = field(default_factory=dict)
 
     def add(
         self, half: BrandCheck | MediaAnalysis, token: Token
     ) -> tuple[MediaResult, list[Token]] | None:
-        slot = self._slots.setdefault(half.media_id, _Slot())
+        slot = self._slots.get(half.media_id)
+        if slot is None:
+            slot = self._slots[half.media_id] = _Slot(since=self.clock())
         slot.tokens.append(token)
         if isinstance(half, BrandCheck):
             slot.check = half
@@ -59,6 +82,14 @@ class Joiner(Generic[Token]):
             return None
         del self._slots[half.media_id]
         return combine(slot.check, slot.analysis, self.producer), slot.tokens
+
+    def expire(self) -> list[Expired[Token]]:
+        """Remove and return the slots that waited longer than the TTL, oldest first."""
+        now = self.clock()
+        old = [(m, s) for m, s in self._slots.items() if now - s.since > self.ttl_s]
+        for media_id, _ in old:
+            del self._slots[media_id]
+        return [Expired(m, s.missing, now - s.since, s.tokens) for m, s in old]
 
     def __len__(self) -> int:
         return len(self._slots)

@@ -236,8 +236,13 @@ def run_limited(args: list[str], limits: LimitSettings) -> tuple[bytes, str]:
     cpu_s = max(1, math.ceil(limits.decode_timeout_s))
     limit_args = [str(limits.decoder_memory_mb * 1024), str(cpu_s)]
     cmd = ["/bin/sh", "-c", _LIMITED, "reelscope-ffmpeg", *limit_args, ffmpeg_exe(), *args]
-    proc = subprocess.Popen(
-        cmd, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env={}
+    proc = subprocess.Popen(  # its own session: a Ctrl-C to the worker is not the decoder's
+        cmd,
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        env={},
+        start_new_session=True,
     )
     try:
         out, err = proc.communicate(timeout=limits.decode_timeout_s)

@@ -8,14 +8,16 @@ as a task with its own consumer group (`streams.lake_sink`).
 
 from __future__ import annotations
 
+import asyncio
 import tempfile
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
 import faust
 import structlog
 
+import streams.offsets  # noqa: F401  (importing it stops faust committing past running work)
 from processors.config import Settings
 from processors.join import Joiner
 from schemas import topics
@@ -23,10 +25,12 @@ from schemas.events import INPUT_EVENT, MediaGenerated, MediaUploaded
 from streams import metrics
 from streams.codec import DERIVED_EVENT, DecodeError, dead_letter, decode
 from streams.lake_sink import LakeSink
+from streams.published import PublishedResults
 from streams.stages import Stages
 
 log = structlog.get_logger(__name__)
 StagesFactory = Callable[[], Awaitable[Stages]]
+InputEvent = MediaUploaded | MediaGenerated
 # faust.Stream at run time; its StreamT protocol lacks noack()/noack_take(), hence Any
 RawStream = Any
 
@@ -45,6 +49,10 @@ def faust_settings(settings: Settings, bootstrap: str) -> dict[str, Any]:
         "broker_heartbeat_interval": k.heartbeat_s,
         "consumer_auto_offset_reset": "earliest",
         "producer_acks": -1,
+        # a rebalance or shutdown must not wait for in-flight events: a half waiting in the
+        # join for its other half would hold it for ever. Unacked work is never committed
+        # (streams.offsets), so the partition's next owner replays it; outputs are idempotent.
+        "stream_wait_empty": False,
         "web_enabled": False,
         # memory tables only; keep faust's folder out of the working directory
         "datadir": str(Path(tempfile.gettempdir()) / f"reelscope-faust-{k.consumer_group}"),
@@ -60,81 +68,149 @@ def create_app(settings: Settings, bootstrap: str, stages: StagesFactory) -> fau
     producer = settings.producer_id
 
     async def publish(name: str, key: Any, value: bytes) -> None:
-        """Send and wait for the broker's acknowledgement."""
-        key_bytes = str(key).encode() if key is not None else None
-        fut = await topic[name].send(key=key_bytes, value=value)
-        await fut
+        """Send and wait for the broker's acknowledgement, retrying until it comes.
 
-    async def reject(event: faust.EventT[bytes], stage: str, err: DecodeError) -> None:
-        m = event.message
+        Inputs are acknowledged only after their output, so a broker that refuses writes
+        stops the stage (each actor waits here, and takes nothing more) instead of losing
+        events; `reelscope_publish_waiting` says how many outputs are waiting.
+        """
+        key_bytes = str(key).encode() if key is not None else None
+        delay, waiting = 0.25, False
+        try:
+            while True:
+                try:
+                    fut = await topic[name].send(key=key_bytes, value=value)
+                    await fut
+                    return
+                except Exception as e:  # any send failure: the broker is the only way out
+                    if not waiting:
+                        metrics.PUBLISH_WAITING.labels(name).inc()
+                        waiting = True
+                    log.warning("publish_retry", topic=name, error=repr(e), retry_in_s=delay)
+                    await asyncio.sleep(delay)
+                    delay = min(delay * 2, 10.0)
+        finally:
+            if waiting:
+                metrics.PUBLISH_WAITING.labels(name).dec()
+
+    async def reject(message: Any, stage: str, reason: str, error_type: str) -> None:
         entry = dead_letter(
-            value=m.value,
-            key=m.key,
-            topic=m.topic,
-            partition=m.partition,
-            offset=m.offset,
+            value=message.value,
+            key=message.key,
+            topic=message.topic,
+            partition=message.partition,
+            offset=message.offset,
             stage=stage,
-            reason=err.reason,
-            error_type=err.error_type,
+            reason=reason,
+            error_type=error_type,
             producer=producer,
         )
         await publish(topics.DEADLETTER, entry.media_id, entry.to_bytes())
-        metrics.DEADLETTERS.labels(stage, err.error_type).inc()
-        log.warning("dead_lettered", stage=stage, topic=m.topic, offset=m.offset, reason=err.reason)
+        metrics.DEADLETTERS.labels(stage, error_type).inc()
+        log.warning(
+            "dead_lettered", stage=stage, topic=message.topic, offset=message.offset, reason=reason
+        )
 
-    async def inputs_of(
-        stream: RawStream, stage: str, owner: bool
-    ) -> AsyncIterator[MediaUploaded | MediaGenerated]:
-        """Valid input events; the owning stage dead-letters the rest (once, not per stage)."""
-        async for event in stream.events():
+    async def each_input(
+        stream: RawStream, stage: str, owner: bool, work: Callable[[InputEvent], Awaitable[None]]
+    ) -> None:
+        """Run `work` on every valid input event, acknowledging each only once it returned.
+
+        The owning stage dead-letters invalid events (once, not per stage).
+        """
+        manual = stream.noack()
+        async for event in manual.events():
             try:
-                yield decode(INPUT_EVENT, event.message.value)
+                ev = decode(INPUT_EVENT, event.message.value)
             except DecodeError as err:
                 if owner:
-                    await reject(event, "intake", err)
+                    await reject(event.message, "intake", err.reason, err.error_type)
                 metrics.EVENTS.labels(stage, "rejected").inc()
+            else:
+                await work(ev)
+            await manual.ack(event)
 
     @app.agent(inputs, concurrency=settings.worker.check_processes)
     async def brand_checks(stream: RawStream) -> None:
         s = await stages()
-        async for ev in inputs_of(stream, "brand_check", owner=True):
+
+        async def check(ev: InputEvent) -> None:
             with metrics.STAGE_SECONDS.labels("brand_check").time():
-                check = await s.brand_check(ev)
-            await publish(topics.BRAND_CHECKS, ev.media_id, check.to_bytes())
-            metrics.EVENTS.labels("brand_check", check.status).inc()
+                out = await s.brand_check(ev)
+            await publish(topics.BRAND_CHECKS, ev.media_id, out.to_bytes())
+            metrics.EVENTS.labels("brand_check", out.status).inc()
+
+        await each_input(stream, "brand_check", True, check)
 
     @app.agent(inputs, concurrency=settings.analyzer.concurrency)
     async def analyses(stream: RawStream) -> None:
         s = await stages()
-        async for ev in inputs_of(stream, "analysis", owner=False):
+
+        async def analyze(ev: InputEvent) -> None:
             with metrics.STAGE_SECONDS.labels("analysis").time():
-                analysis = await s.analyze(ev)
-            await publish(topics.MEDIA_ANALYSES, ev.media_id, analysis.to_bytes())
-            metrics.EVENTS.labels("analysis", analysis.status).inc()
-            metrics.record_analysis(analysis)
+                out = await s.analyze(ev)
+            await publish(topics.MEDIA_ANALYSES, ev.media_id, out.to_bytes())
+            metrics.EVENTS.labels("analysis", out.status).inc()
+            metrics.record_analysis(out)
+
+        await each_input(stream, "analysis", False, analyze)
+
+    published = PublishedResults(bootstrap, window_s=2 * settings.worker.join_ttl_s)
 
     @app.agent(derived)
     async def results(stream: RawStream) -> None:
         """Join per media id; both halves stay unacknowledged until the result is published,
-        so a restart replays whatever was pending instead of losing it."""
-        joiner: Joiner[faust.EventT[bytes]] = Joiner(producer)
+        so a restart replays whatever was pending instead of losing it. A replayed half of a
+        media whose result is out is acknowledged at once (`streams.published`), and a half
+        left waiting past `join_ttl_s` is dead-lettered, so no slot holds its partition."""
+        joiner: Joiner[faust.EventT[bytes]] = Joiner(producer, ttl_s=settings.worker.join_ttl_s)
         manual = stream.noack()
-        async for event in manual.events():
-            try:
-                half = decode(DERIVED_EVENT, event.message.value)
-            except DecodeError as err:
-                await reject(event, "join", err)
-                await manual.ack(event)
-                continue
-            joined = joiner.add(half, event)
+        following = asyncio.create_task(published.run())
+        sweeper = asyncio.create_task(sweep(joiner, manual))
+        try:
+            await published.ready.wait()
+            async for event in manual.events():
+                try:
+                    half = decode(DERIVED_EVENT, event.message.value)
+                except DecodeError as err:
+                    await reject(event.message, "join", err.reason, err.error_type)
+                    await manual.ack(event)
+                    continue
+                if half.media_id in published:
+                    metrics.EVENTS.labels("result", "duplicate_half").inc()
+                    await manual.ack(event)
+                    continue
+                joined = joiner.add(half, event)
+                metrics.JOIN_PENDING.set(len(joiner))
+                if joined is None:
+                    continue
+                result, pending = joined
+                await publish(topics.MEDIA_RESULTS, result.media_id, result.to_bytes())
+                published.add(result.media_id)
+                metrics.EVENTS.labels("result", result.status).inc()
+                for e in pending:
+                    await manual.ack(e)
+        finally:
+            sweeper.cancel()
+            following.cancel()
+
+    async def sweep(joiner: Joiner[faust.EventT[bytes]], manual: RawStream) -> None:
+        """Dead-letter the join's expired halves (a replayed half of a joined media is only
+        acknowledged), so no slot holds its partition's commits for ever."""
+        while True:
+            await asyncio.sleep(min(max(joiner.ttl_s / 4, 0.5), 30.0))
+            for slot in joiner.expire():
+                if slot.media_id in published:
+                    metrics.EVENTS.labels("result", "duplicate_half").inc()
+                else:
+                    reason = (
+                        f"no {slot.missing} arrived within {joiner.ttl_s:g} s of the other half; "
+                        "the media has no result"
+                    )
+                    await reject(slot.tokens[-1].message, "join", reason, "join_timeout")
+                for e in slot.tokens:
+                    await manual.ack(e)
             metrics.JOIN_PENDING.set(len(joiner))
-            if joined is None:
-                continue
-            result, pending = joined
-            await publish(topics.MEDIA_RESULTS, result.media_id, result.to_bytes())
-            metrics.EVENTS.labels("result", result.status).inc()
-            for e in pending:
-                await manual.ack(e)
 
     async def lake_sink() -> None:
         """The lake's own consumer group (see `streams.lake_sink`)."""
@@ -143,4 +219,10 @@ def create_app(settings: Settings, bootstrap: str, stages: StagesFactory) -> fau
 
     app.task(lake_sink)
     del brand_checks, analyses, results  # registered on the app by the decorator
+
+    # --- reconciler: a leader-only timer re-emits stale ledger media (streams.reconciler) ---
+    from streams.reconciler import register as register_reconciler
+
+    register_reconciler(app, settings)
+    # --- end reconciler ---
     return app

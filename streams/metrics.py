@@ -17,6 +17,11 @@ STAGE_SECONDS = Histogram(
     buckets=(0.05, 0.1, 0.25, 0.5, 1, 2, 5, 10, 30, 60, 120),
 )
 JOIN_PENDING = Gauge("reelscope_join_pending", "Media waiting for their other half")
+PUBLISH_WAITING = Gauge(
+    "reelscope_publish_waiting",
+    "Outputs waiting for the broker to accept them (their inputs stay unacknowledged)",
+    ["topic"],
+)
 LAKE_ROWS = Counter("reelscope_lake_rows_total", "Rows written to the lake", ["table"])
 LAKE_FILES = Counter("reelscope_lake_files_total", "Parquet objects written", ["table"])
 ANALYSES = Counter(
@@ -46,3 +51,16 @@ def record_analysis(analysis: MediaAnalysis) -> None:
     ANALYSIS_COST_USD.labels(analysis.model).inc(usage.cost_usd or 0.0)
     ANALYSIS_TOKENS.labels(analysis.model, "input").inc(usage.input_tokens or 0)
     ANALYSIS_TOKENS.labels(analysis.model, "output").inc(usage.output_tokens or 0)
+
+
+RECONCILED = Counter(
+    "reelscope_reconciled_total",
+    "Stale ledger media the reconciler handled (unrecoverable: counted once per media and process)",
+    ["outcome"],
+)
+for _outcome in ("reemitted", "unrecoverable"):  # series exist before the first event
+    RECONCILED.labels(_outcome)
+STALE_PROCESSING = Gauge(
+    "reelscope_media_stale_processing",
+    "Ledger media past the grace period with neither a result nor a dead letter (last run)",
+)

@@ -10,6 +10,7 @@ import asyncio
 import multiprocessing
 import os
 import shutil
+import signal
 import tempfile
 import time
 from collections.abc import Awaitable, Callable
@@ -53,7 +54,11 @@ class RenewingPool(Executor):
         self._pool = self._new()
 
     def _new(self) -> ProcessPoolExecutor:
-        return ProcessPoolExecutor(self._size, mp_context=multiprocessing.get_context("spawn"))
+        return ProcessPoolExecutor(
+            self._size,
+            mp_context=multiprocessing.get_context("spawn"),
+            initializer=_ignore_stop_signals,
+        )
 
     def submit(self, fn: Callable[..., R], /, *args: Any, **kwargs: Any) -> Future[R]:
         try:
@@ -66,6 +71,16 @@ class RenewingPool(Executor):
 
     def shutdown(self, wait: bool = True, *, cancel_futures: bool = False) -> None:
         self._pool.shutdown(wait=wait, cancel_futures=cancel_futures)
+
+
+def _ignore_stop_signals() -> None:
+    """In a pool child: leave SIGINT/SIGTERM to the parent, which stops the pool itself.
+
+    A Ctrl-C or a SIGTERM to the worker's process group would otherwise kill the children
+    first, and every check in flight would end as a "decoder crashed" failure.
+    """
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
 
 
 @dataclass

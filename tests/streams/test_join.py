@@ -66,3 +66,28 @@ def test_failed_half_fails_the_result_with_its_error() -> None:
     result = joined[0]
     assert result.status == "failed" and result.verdict is None
     assert result.error is not None and "corrupt" in result.error
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = 0.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def test_a_half_without_its_other_half_expires_after_the_ttl_naming_what_is_missing() -> None:
+    clock = Clock()
+    joiner: Joiner[int] = Joiner("w", ttl_s=60, clock=clock)
+    check, analysis = _halves()
+    other_check, _ = _halves()
+    assert joiner.add(check, 1) is None
+    clock.now = 30
+    assert joiner.add(other_check, 2) is None
+    assert joiner.expire() == []
+    clock.now = 61
+    [expired] = joiner.expire()
+    assert (expired.media_id, expired.missing, expired.tokens) == (check.media_id, "analysis", [1])
+    assert expired.waited_s == 61
+    assert len(joiner) == 1  # the younger slot stays
+    assert joiner.add(analysis, 3) is None  # a late half starts a new slot, never a stale join

@@ -1,0 +1,106 @@
+"""Which media already have a result on the results topic: read back, then followed live.
+
+Why: the broker has no transactions, so a worker killed after publishing a result but before
+acknowledging its two halves replays them, and would publish the result a second time. The
+results agent asks here before it publishes, and acknowledges a replayed half at once. After a
+start it first reads the topic back over `window_s` (longer than the oldest unacknowledged half
+can be: the join's TTL), so the answer is complete before the first result goes out.
+
+Guarantee: a media whose result was published more than a moment ago (the time this follower
+takes to see it, milliseconds on one broker) and within the window is known. A result from
+another worker in that moment is the one duplicate left; the lake views keep one row per media.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import time
+from collections import OrderedDict
+from uuid import UUID
+
+import structlog
+from aiokafka import AIOKafkaConsumer, TopicPartition
+from aiokafka.errors import KafkaError
+
+from schemas.topics import MEDIA_RESULTS
+
+log = structlog.get_logger(__name__)
+
+
+class PublishedResults:
+    """A bounded set of media ids with a result, fed by a consumer outside any group."""
+
+    def __init__(
+        self,
+        bootstrap: str,
+        *,
+        window_s: float,
+        topic: str = MEDIA_RESULTS,
+        capacity: int = 1_000_000,
+    ) -> None:
+        self.bootstrap = bootstrap
+        self.window_s = window_s
+        self.topic = topic
+        self.capacity = capacity
+        self.ready = asyncio.Event()
+        self._ids: OrderedDict[str, None] = OrderedDict()
+
+    def __contains__(self, media_id: UUID | str) -> bool:
+        return str(media_id) in self._ids
+
+    def add(self, media_id: UUID | str) -> None:
+        key = str(media_id)
+        self._ids[key] = None
+        self._ids.move_to_end(key)
+        while len(self._ids) > self.capacity:
+            self._ids.popitem(last=False)
+
+    async def run(self) -> None:
+        """Read back, set `ready`, then follow until cancelled; reconnect on broker errors."""
+        delay = 0.5
+        while True:
+            consumer = AIOKafkaConsumer(
+                bootstrap_servers=self.bootstrap, group_id=None, enable_auto_commit=False
+            )
+            try:
+                await consumer.start()
+                await self._read_back(consumer)
+                delay = 0.5
+                while True:
+                    self._take(await consumer.getmany(timeout_ms=500, max_records=5000))
+            except (KafkaError, OSError) as e:
+                log.warning("published_results_reconnecting", error=repr(e), retry_in_s=delay)
+            finally:
+                with contextlib.suppress(Exception):
+                    await consumer.stop()
+            await asyncio.sleep(delay)
+            delay = min(delay * 2, 10.0)
+
+    async def _read_back(self, consumer: AIOKafkaConsumer) -> None:
+        partitions = consumer.partitions_for_topic(self.topic)
+        if not partitions:
+            await consumer._client.force_metadata_update()  # no public refresh in aiokafka
+            partitions = consumer.partitions_for_topic(self.topic)
+        if not partitions:
+            msg = f"topic {self.topic} has no partitions (not created yet?)"
+            raise KafkaError(msg)
+        tps = [TopicPartition(self.topic, p) for p in sorted(partitions)]
+        consumer.assign(tps)
+        since_ms = int((time.time() - self.window_s) * 1000)
+        starts = await consumer.offsets_for_times(dict.fromkeys(tps, since_ms))
+        ends = await consumer.end_offsets(tps)
+        for tp in tps:
+            found = starts.get(tp)
+            consumer.seek(tp, found.offset if found is not None else ends[tp])
+        while [tp for tp in tps if await consumer.position(tp) < ends[tp]]:
+            self._take(await consumer.getmany(timeout_ms=500, max_records=5000))
+        self.ready.set()
+        log.info("published_results_ready", known=len(self._ids), window_s=self.window_s)
+
+    def _take(self, batches: dict[TopicPartition, list[object]]) -> None:
+        for records in batches.values():
+            for record in records:
+                key = getattr(record, "key", None)
+                if key:
+                    self.add(key.decode(errors="replace"))
