@@ -68,6 +68,20 @@ class Deployment:
     def start_worker(self) -> None:
         self.worker = self._spawn("worker")
 
+    def spawn_worker(self) -> subprocess.Popen[bytes]:
+        """Another worker in the same consumer group (its own metrics port)."""
+        return self._spawn("worker")
+
+    @staticmethod
+    def stop_process(proc: subprocess.Popen[bytes], timeout: float = 15) -> None:
+        """SIGTERM, as an orchestrator stops a pod; SIGKILL if it does not stop in time."""
+        os.killpg(proc.pid, signal.SIGTERM)
+        try:
+            proc.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait()
+
     def kill_worker(self) -> None:
         """kill -9: no clean shutdown, no final commit."""
         assert self.worker is not None
@@ -91,11 +105,7 @@ class Deployment:
     def stop(self) -> None:
         for proc in (self.worker, self.api):
             if proc is not None and proc.poll() is None:
-                os.killpg(proc.pid, signal.SIGTERM)
-                try:
-                    proc.wait(timeout=15)
-                except subprocess.TimeoutExpired:
-                    os.killpg(proc.pid, signal.SIGKILL)
+                self.stop_process(proc)
 
 
 @pytest.fixture(scope="session")
