@@ -29,6 +29,7 @@ class Deployment:
     store_url: str
     logs: Path
     extra_env: dict[str, str] = field(default_factory=dict)
+    worker_env: dict[str, str] = field(default_factory=dict)  # the worker's only (e.g. TMPDIR)
     api_port: int = field(default_factory=free_port)
     worker: subprocess.Popen[bytes] | None = None
     api: subprocess.Popen[bytes] | None = None
@@ -58,7 +59,7 @@ class Deployment:
         log = (self.logs / f"{role}.log").open("ab")
         return subprocess.Popen(
             [sys.executable, "-m", "streams.cli", role],
-            env=self.env,
+            env=self.env | (self.worker_env if role == "worker" else {}),
             cwd=ROOT,
             stdout=log,
             stderr=log,

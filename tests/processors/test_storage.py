@@ -13,7 +13,6 @@ import sys
 import threading
 import time
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -28,6 +27,7 @@ from processors.storage import (
     check_key,
     open_store,
 )
+from tests.tmpfs import mounted_tmpfs
 
 
 def test_urls_pick_the_backend(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -94,30 +94,10 @@ BIG = 200_000  # more than the 64 KiB filesystems and file-size limits below all
 CHILD_ENV = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[2])}
 
 
-@contextmanager
-def _mounted_tmpfs(folder: Path, options: str) -> Iterator[Path]:
-    """A real small filesystem (needs root or CAP_SYS_ADMIN; the test is skipped otherwise)."""
-    folder.mkdir()
-    try:
-        done = subprocess.run(
-            ["mount", "-t", "tmpfs", "-o", options, "tmpfs", str(folder)],
-            capture_output=True,
-            check=False,
-        )
-    except FileNotFoundError:
-        pytest.skip("no mount command")
-    if done.returncode != 0:
-        pytest.skip(f"cannot mount a tmpfs here: {done.stderr.decode().strip()}")
-    try:
-        yield folder
-    finally:
-        subprocess.run(["umount", str(folder)], check=True)
-
-
 @pytest.fixture
 def full_disk(tmp_path: Path) -> Iterator[Path]:
     """A 64 KiB filesystem: a write of `BIG` bytes runs out of space (ENOSPC) part way."""
-    with _mounted_tmpfs(tmp_path / "full", "size=64k") as folder:
+    with mounted_tmpfs(tmp_path / "full", "size=64k") as folder:
         yield folder
 
 
@@ -171,7 +151,7 @@ except StorageError as e:
 @pytest.fixture
 def read_only(tmp_path: Path) -> Iterator[Path]:
     """A bucket folder holding `media/a` that no one may write (a read-only mount)."""
-    with _mounted_tmpfs(tmp_path / "ro", "size=1m") as folder:
+    with mounted_tmpfs(tmp_path / "ro", "size=1m") as folder:
         LocalStore(folder).put_bytes("media/a", b"kept")
         subprocess.run(["mount", "-o", "remount,ro", str(folder)], check=True)
         yield folder
