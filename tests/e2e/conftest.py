@@ -109,6 +109,15 @@ class Deployment:
                 self.stop_process(proc)
 
 
+@pytest.fixture
+def own_broker() -> Iterator[EmbeddedBroker]:
+    """A broker of the test's own (memory storage, 3 partitions): a test that restarts,
+    resets or fills things must not disturb the session broker."""
+    with EmbeddedBroker() as b:
+        ensure_topics(b.bootstrap, partitions=3)
+        yield b
+
+
 @pytest.fixture(scope="session")
 def samples(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     return demo_set(tmp_path_factory.mktemp("samples"))

@@ -7,9 +7,6 @@ import os
 import subprocess
 import sys
 from pathlib import Path
-from typing import Any
-
-import pytest
 
 from processors.lake.query import Lake
 from processors.storage import LocalStore
@@ -70,13 +67,6 @@ def delete_topics(bootstrap: str, names: list[str]) -> None:
         admin.close()
 
 
-@pytest.fixture
-def own_broker() -> Any:
-    with EmbeddedBroker() as b:
-        ensure_topics(b.bootstrap, partitions=2)
-        yield b
-
-
 def test_topics_deleted_and_recreated_keep_one_row_per_media(
     own_broker: EmbeddedBroker, samples: dict[str, Path], tmp_path: Path
 ) -> None:
@@ -90,7 +80,7 @@ def test_topics_deleted_and_recreated_keep_one_row_per_media(
         stack.stop()
 
         delete_topics(own_broker.bootstrap, list(topics.ALL_TOPICS))
-        ensure_topics(own_broker.bootstrap, partitions=2)
+        ensure_topics(own_broker.bootstrap, partitions=3)
         stack = Deployment(own_broker.bootstrap, store.url, tmp_path).start()
         after = [upload(stack, samples["image"]) for _ in range(4)]
         for media_id in after:

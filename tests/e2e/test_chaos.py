@@ -25,19 +25,21 @@ from streams.broker import EmbeddedBroker
 from tests.e2e.conftest import Deployment
 from tests.e2e.helpers import TABLES, lake_counts, topic_events, upload, wait_final
 
-KILLS = int(os.environ.get("REELSCOPE_CHAOS_KILLS", "4"))
-UPLOADS = int(os.environ.get("REELSCOPE_CHAOS_UPLOADS", "40"))
+KILLS = int(os.environ.get("REELSCOPE_CHAOS_KILLS", "3"))
+UPLOADS = int(os.environ.get("REELSCOPE_CHAOS_UPLOADS", "30"))
 SEED = int(os.environ.get("REELSCOPE_CHAOS_SEED", "7"))
 # the reconciler re-emits what a kill left without a result after this grace period
 RECONCILE = {"REELSCOPE_RECONCILE__OLDER_THAN_S": "45", "REELSCOPE_RECONCILE__INTERVAL_S": "5"}
 
 
-@pytest.fixture
-def stack(samples: dict[str, Path], tmp_path: Path) -> Iterator[Deployment]:
+@pytest.fixture(scope="module")
+def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Deployment]:
+    """One stack for the module: each test checks only the media it uploaded."""
+    folder = tmp_path_factory.mktemp("chaos_stack")
     with EmbeddedBroker() as broker:
         ensure_topics(broker.bootstrap, partitions=3)
         deployment = Deployment(
-            broker.bootstrap, f"file://{tmp_path / 'bucket'}", tmp_path, extra_env=RECONCILE
+            broker.bootstrap, f"file://{folder / 'bucket'}", folder, extra_env=RECONCILE
         )
         yield deployment.start()
         deployment.stop()

@@ -4,30 +4,20 @@ ends `done`, and the lake holds no truncated Parquet file."""
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import boto3
 import httpx
 import pyarrow.parquet as pq
-import pytest
 
 from processors.storage import TEMP_PREFIX
-from streams.admin import ensure_topics
 from streams.broker import EmbeddedBroker
 from tests.e2e.conftest import Deployment
 from tests.e2e.helpers import TABLES, lake_counts, upload, wait_final
 from tests.tmpfs import fill, mounted_tmpfs
 
 HELD_S = 12  # how long the disk stays full while work is waiting on it
-
-
-@pytest.fixture
-def own_broker() -> Iterator[EmbeddedBroker]:
-    with EmbeddedBroker() as b:
-        ensure_topics(b.bootstrap, partitions=2)
-        yield b
 
 
 def still_processing(stack: Deployment, media_id: str, seconds: float) -> None:

@@ -9,12 +9,10 @@ import signal
 from pathlib import Path
 from typing import Any
 
-import pytest
-
 from processors.lake.query import Lake
 from processors.storage import LocalStore
 from schemas.lake import TABLE_OF_TOPIC, TABLES
-from streams.admin import ensure_topics, rewind_group
+from streams.admin import rewind_group
 from streams.broker import EmbeddedBroker
 from tests.e2e.conftest import Deployment
 from tests.e2e.helpers import (
@@ -43,13 +41,6 @@ def objects(store: LocalStore) -> dict[str, tuple[str, int]]:
 def views(store: LocalStore) -> dict[str, list[tuple[Any, ...]]]:
     con = Lake(store).connection()
     return {t: sorted(con.execute(f"SELECT * FROM {t}").fetchall(), key=repr) for t in TABLES}  # noqa: S608
-
-
-@pytest.fixture
-def own_broker() -> Any:
-    with EmbeddedBroker() as b:
-        ensure_topics(b.bootstrap, partitions=3)
-        yield b
 
 
 def test_rewinding_the_lake_group_rewrites_nothing(

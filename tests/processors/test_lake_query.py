@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, date, datetime, timedelta
-from pathlib import Path
 from uuid import UUID
 
 import pyarrow as pa
@@ -18,46 +17,10 @@ from processors.lake.views import VIEWS
 from processors.lake.writer import LakeWriter, encode
 from processors.storage import LocalStore, Store
 from schemas import topics
-from schemas.events import BrandCheck, DeadLetter, MediaAnalysis, MediaResult, MediaUploaded
-from schemas.lake import TABLE_OF_TOPIC, TABLES, LakeEvent, to_row
+from schemas.lake import TABLES, to_row
+from tests.lake_writes import Sink
 
 UPLOADS, UPLOADED = TABLES["uploads"], topics.MEDIA_UPLOADED
-
-TOPIC_OF = {
-    MediaUploaded: topics.MEDIA_UPLOADED,
-    BrandCheck: topics.BRAND_CHECKS,
-    MediaAnalysis: topics.MEDIA_ANALYSES,
-    MediaResult: topics.MEDIA_RESULTS,
-    DeadLetter: topics.DEADLETTER,
-}
-
-
-class Sink:
-    """Writes events like the stream sink does: per topic, consecutive offsets, one batch."""
-
-    def __init__(self, store: LocalStore) -> None:
-        self.writer = LakeWriter(store)
-        self.offsets: dict[str, int] = {}
-
-    def put(self, *events: LakeEvent) -> None:
-        by_topic: dict[str, list[LakeEvent]] = {}
-        for e in events:
-            by_topic.setdefault(TOPIC_OF[type(e)], []).append(e)
-        for topic, group in by_topic.items():
-            start = self.offsets.get(topic, 0)
-            rows = [to_row(e, topic, 0, start + i) for i, e in enumerate(group)]
-            self.offsets[topic] = start + len(rows)
-            self.writer.write(TABLE_OF_TOPIC[topic], topic, 0, rows)
-
-
-@pytest.fixture
-def store(tmp_path: Path) -> LocalStore:
-    return LocalStore(tmp_path / "bucket")
-
-
-@pytest.fixture
-def sink(store: LocalStore) -> Sink:
-    return Sink(store)
 
 
 def test_an_empty_lake_answers_every_view_with_nothing(store: LocalStore) -> None:

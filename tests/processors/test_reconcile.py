@@ -4,47 +4,19 @@ written by the real `LakeWriter` (no broker)."""
 from __future__ import annotations
 
 from datetime import UTC, date, datetime, timedelta
-from pathlib import Path
 from uuid import UUID
-
-import pytest
 
 from processors import ledger
 from processors.lake import synthetic as syn
 from processors.lake.query import Lake
-from processors.lake.writer import LakeWriter
 from processors.reconcile import Cooldown, days, plan
 from processors.storage import LocalStore, media_key
 from schemas import topics
 from schemas.events import Generation, MediaGenerated, MediaUploaded
-from schemas.lake import TABLE_OF_TOPIC, LakeEvent, to_row
+from tests.lake_writes import Sink
 
 NOW = datetime(2026, 3, 10, 0, 30, tzinfo=UTC)  # just after midnight: the window spans days
 HOUR_AGO = NOW - timedelta(hours=1)
-
-
-class Sink:
-    """Writes events to the lake like the stream sink: one partition, consecutive offsets."""
-
-    def __init__(self, store: LocalStore) -> None:
-        self.writer = LakeWriter(store)
-        self.offsets: dict[str, int] = {}
-
-    def put(self, topic: str, *events: LakeEvent) -> None:
-        start = self.offsets.get(topic, 0)
-        rows = [to_row(e, topic, 0, start + i) for i, e in enumerate(events)]
-        self.offsets[topic] = start + len(rows)
-        self.writer.write(TABLE_OF_TOPIC[topic], topic, 0, rows)
-
-
-@pytest.fixture
-def store(tmp_path: Path) -> LocalStore:
-    return LocalStore(tmp_path / "bucket")
-
-
-@pytest.fixture
-def sink(store: LocalStore) -> Sink:
-    return Sink(store)
 
 
 def accept(
@@ -77,10 +49,10 @@ def test_only_media_without_result_or_dead_letter_are_stale(store: LocalStore, s
     half = syn.life(HOUR_AGO, counter=5)  # its upload reached the lake, its result did not
     for event in (done.uploaded, failed.uploaded, dead, lost, half.uploaded):
         accept(store, event)
-    sink.put(topics.MEDIA_UPLOADED, done.uploaded, failed.uploaded, half.uploaded)
-    sink.put(topics.MEDIA_RESULTS, done.result, failed.result)
-    sink.put(topics.BRAND_CHECKS, half.brand_check)
-    sink.put(topics.DEADLETTER, syn.dead_letter(HOUR_AGO, dead.media_id))
+    sink.put(done.uploaded, failed.uploaded, half.uploaded)
+    sink.put(done.result, failed.result)
+    sink.put(half.brand_check)
+    sink.put(syn.dead_letter(HOUR_AGO, dead.media_id))
 
     found = plan(store, Lake(store), older_than_s=300, now=NOW)
 
