@@ -23,7 +23,7 @@ from processors.join import Joiner
 from schemas import topics
 from schemas.events import INPUT_EVENT, MediaGenerated, MediaUploaded
 from streams import metrics
-from streams.codec import DERIVED_EVENT, DecodeError, dead_letter, decode
+from streams.codec import DERIVED_EVENT, DecodeError, dead_letter_of, decode
 from streams.lake_sink import LakeSink
 from streams.published import PublishedResults
 from streams.stages import Stages
@@ -94,16 +94,8 @@ def create_app(settings: Settings, bootstrap: str, stages: StagesFactory) -> fau
                 metrics.PUBLISH_WAITING.labels(name).dec()
 
     async def reject(message: Any, stage: str, reason: str, error_type: str) -> None:
-        entry = dead_letter(
-            value=message.value,
-            key=message.key,
-            topic=message.topic,
-            partition=message.partition,
-            offset=message.offset,
-            stage=stage,
-            reason=reason,
-            error_type=error_type,
-            producer=producer,
+        entry = dead_letter_of(
+            message, stage=stage, reason=reason, error_type=error_type, producer=producer
         )
         await publish(topics.DEADLETTER, entry.media_id, entry.to_bytes())
         metrics.DEADLETTERS.labels(stage, error_type).inc()

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import base64
 import json
-from typing import Any, TypeVar
+from typing import Any, Protocol, TypeVar
 from uuid import UUID
 
 from pydantic import TypeAdapter, ValidationError
@@ -75,6 +75,33 @@ def _field(value: bytes | None, name: str) -> Any:
     except ValueError:
         return None
     return doc.get(name) if isinstance(doc, dict) else None
+
+
+class SourceMessage(Protocol):
+    """What faust's messages and aiokafka's records both carry."""
+
+    value: bytes | None
+    key: bytes | None
+    topic: str
+    partition: int
+    offset: int
+
+
+def dead_letter_of(
+    message: SourceMessage, *, stage: str, reason: str, error_type: str, producer: str
+) -> DeadLetter:
+    """The dead-letter entry for a consumed message, with its source coordinates."""
+    return dead_letter(
+        value=message.value,
+        key=message.key,
+        topic=message.topic,
+        partition=message.partition,
+        offset=message.offset,
+        stage=stage,
+        reason=reason,
+        error_type=error_type,
+        producer=producer,
+    )
 
 
 def dead_letter(

@@ -32,7 +32,7 @@ from processors.storage import Store
 from schemas import lake, topics
 from schemas.events import INPUT_EVENT, BrandCheck, DeadLetter, MediaAnalysis, MediaResult
 from streams import metrics
-from streams.codec import DecodeError, dead_letter, decode
+from streams.codec import DecodeError, dead_letter_of, decode
 from streams.stages import patiently
 
 log = structlog.get_logger(__name__)
@@ -166,12 +166,8 @@ class LakeSink(ConsumerRebalanceListener):  # type: ignore[misc]
         metrics.DEADLETTERS.labels("lake", "unwritable").inc()
         if record.topic == topics.DEADLETTER:
             return
-        entry = dead_letter(
-            value=record.value,
-            key=record.key,
-            topic=record.topic,
-            partition=record.partition,
-            offset=record.offset,
+        entry = dead_letter_of(
+            record,
             stage="lake",
             reason=f"the lake cannot hold this event: {reason}",
             error_type="unwritable",

@@ -38,7 +38,7 @@ def to_arrow(table: Table, rows: list[Row]) -> pa.Table:
     """Rows as an Arrow table with the table's explicit schema (never inferred)."""
     try:
         return pa.Table.from_pylist(rows, schema=table.schema)
-    except (pa.ArrowInvalid, pa.ArrowTypeError, KeyError, OverflowError) as e:
+    except (pa.ArrowInvalid, pa.ArrowTypeError, KeyError, OverflowError, UnicodeError) as e:
         msg = f"rows do not fit the {table.name} schema: {e}"
         raise ValueError(msg) from e
 
