@@ -99,9 +99,16 @@ def plan(
     older_than_s: float,
     lookback_days: int = 7,
     now: datetime | None = None,
+    not_after: datetime | None = None,
 ) -> Plan:
-    """Compare the ledger with the lake and plan what to re-emit; blocking (run in a thread)."""
+    """Compare the ledger with the lake and plan what to re-emit; blocking (run in a thread).
+
+    `not_after`: when the oldest media still pending in the pipeline was accepted; it and the
+    media after it are not judged (queued is not lost, only waiting).
+    """
     since, until = window(now or datetime.now(tz=UTC), older_than_s, lookback_days)
+    if not_after is not None:
+        until = min(until, not_after - timedelta(milliseconds=1))  # UUIDv7 time is in ms
     folders = days(since, until)
     judged = [
         (entry, uuid7_time(entry.media_id))

@@ -13,9 +13,11 @@ one-shot command keeps no memory and re-emits every stale media it finds.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import TYPE_CHECKING, Literal
 from uuid import UUID
 
@@ -27,6 +29,8 @@ from processors.lake.query import Lake
 from processors.reconcile import Cooldown, Plan, plan
 from processors.storage import Store, open_store
 from schemas import topics
+from schemas.ids import uuid7_time
+from schemas.lake import TABLE_OF_TOPIC
 from streams import metrics
 
 if TYPE_CHECKING:
@@ -70,16 +74,30 @@ class Report:
         return out
 
 
+Backlog = Callable[[], Awaitable[datetime | None]]
+
+
 class Reconciler:
-    """Plans and re-emits; keeps the metrics and the cooldown between runs of one process."""
+    """Plans and re-emits; keeps the metrics and the cooldown between runs of one process.
+
+    `backlog` tells when the oldest media still waiting in the pipeline was accepted: media
+    accepted after it may only be queued behind a busy stage, so they are not judged yet (a
+    re-emission would add work exactly when the pipeline is behind).
+    """
 
     def __init__(
-        self, store: Store, lake: Lake, settings: ReconcileSettings, send: Send | None
+        self,
+        store: Store,
+        lake: Lake,
+        settings: ReconcileSettings,
+        send: Send | None,
+        backlog: Backlog | None = None,
     ) -> None:
         self.store = store
         self.lake = lake
         self.settings = settings
         self.send = send
+        self.backlog = backlog
         self.cooldown = Cooldown(settings.older_than_s)
         self._reported: set[UUID] = set()  # unrecoverable media already counted
 
@@ -87,12 +105,14 @@ class Reconciler:
         """Run once. A failed publish raises: what was sent stays sent, the next run retries
         the rest."""
         s = self.settings
+        pending = await self.backlog() if self.backlog is not None else None
         found = await asyncio.to_thread(
             plan,
             self.store,
             self.lake,
             older_than_s=s.older_than_s if older_than_s is None else older_than_s,
             lookback_days=s.lookback_days,
+            not_after=pending,
         )
         metrics.STALE_PROCESSING.set(found.stale)
         report = Report(found)
@@ -160,6 +180,89 @@ async def kafka_sender(bootstrap: str, timeout_s: float = 10.0) -> AsyncIterator
         await producer.stop()
 
 
+def kafka_backlog(settings: Settings, timeout_s: float = 10.0) -> Backlog:
+    """When the oldest media still waiting in a consumer group was accepted, or None.
+
+    For each partition the processing group (inputs, brand checks, analyses) or the lake
+    group (every lake topic) has not committed to its end, the record at the committed offset
+    is the oldest not yet done; its key is a media id, whose UUIDv7 carries its acceptance
+    time. Records behind it are mostly newer (re-emitted media are the exception: they are
+    judged again after their cooldown).
+    """
+    from streams.lake_sink import lake_group
+
+    groups = {
+        settings.kafka.consumer_group: [
+            *topics.INPUT_TOPICS,
+            topics.BRAND_CHECKS,
+            topics.MEDIA_ANALYSES,
+        ],
+        lake_group(settings): list(TABLE_OF_TOPIC),
+    }
+    bootstrap = settings.kafka.bootstrap
+
+    async def oldest() -> datetime | None:
+        try:
+            heads = await asyncio.wait_for(_pending_heads(bootstrap, groups), timeout_s)
+        except Exception as e:  # no answer: judge as without a backlog, as before
+            log.warning("reconcile_backlog_unknown", error=repr(e))
+            return None
+        times = [uuid7_time(m) for m in heads if m.version == 7]
+        return min(times, default=None)
+
+    return oldest
+
+
+async def _pending_heads(bootstrap: str, groups: dict[str, list[str]]) -> list[UUID]:
+    """The media id of the first uncommitted record of every lagging partition."""
+    from aiokafka import AIOKafkaConsumer, TopicPartition
+
+    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False)
+    await consumer.start()
+    try:
+        heads: dict[TopicPartition, int] = {}
+        for group, names in groups.items():
+            committed = await asyncio.to_thread(_committed, bootstrap, group)
+            parts = [
+                TopicPartition(t, p) for t in names for p in consumer.partitions_for_topic(t) or ()
+            ]
+            if not parts:
+                continue
+            ends = await consumer.end_offsets(parts)
+            starts = await consumer.beginning_offsets(parts)
+            for tp in parts:
+                at = committed.get((tp.topic, tp.partition), -1)
+                at = at if at >= 0 else starts[tp]
+                if starts[tp] <= at < ends[tp]:
+                    heads[tp] = min(at, heads.get(tp, at))
+        ids: list[UUID] = []
+        if heads:
+            consumer.assign(list(heads))
+            for tp, at in heads.items():
+                consumer.seek(tp, at)
+            got = await consumer.getmany(*heads, timeout_ms=2000, max_records=len(heads) * 50)
+            for tp, records in got.items():
+                first = next((r for r in records if r.offset == heads[tp]), None)
+                if first is not None and first.key:
+                    with contextlib.suppress(ValueError):
+                        ids.append(UUID(first.key.decode(errors="replace")))
+        return ids
+    finally:
+        await consumer.stop()
+
+
+def _committed(bootstrap: str, group: str) -> dict[tuple[str, int], int]:
+    """A group's committed offsets (kafka-python: aiokafka's admin cannot read Tansu's answer)."""
+    from kafka.admin import KafkaAdminClient
+
+    admin = KafkaAdminClient(bootstrap_servers=bootstrap, client_id="reelscope-reconciler")
+    try:
+        got = admin.list_group_offsets({group: None}).get(group, {})
+        return {(tp.topic, tp.partition): meta.offset for tp, meta in got.items()}
+    finally:
+        admin.close()
+
+
 async def reconcile_once(
     settings: Settings, *, older_than_s: float | None = None, dry_run: bool = False
 ) -> Report:
@@ -171,7 +274,7 @@ async def reconcile_once(
             older_than_s=older_than_s, dry_run=True
         )
     async with kafka_sender(settings.kafka.bootstrap) as send:
-        reconciler = Reconciler(store, lake, settings.reconcile, send)
+        reconciler = Reconciler(store, lake, settings.reconcile, send, kafka_backlog(settings))
         return await reconciler.run(older_than_s=older_than_s)
 
 
@@ -196,7 +299,7 @@ def register(app: faust.App, settings: Settings) -> None:
         try:
             if not made:
                 store = open_ledger(settings)
-                made.append(Reconciler(store, Lake(store), rs, send))
+                made.append(Reconciler(store, Lake(store), rs, send, kafka_backlog(settings)))
             report = await made[0].run()
         except Exception:
             log.exception("reconcile_failed")

@@ -88,3 +88,69 @@ async def test_an_unreachable_broker_is_a_readable_error(tmp_path: Path) -> None
     )
     with pytest.raises(BrokerUnavailable, match="did not answer"):
         await reconcile_once(settings)
+
+
+async def test_media_behind_the_pipelines_backlog_are_not_judged(tmp_path: Path) -> None:
+    """Three media accepted 30, 20 and 10 minutes ago, all queued; the processing group has
+    done the first. The backlog starts at the second: only the first is judged (and re-emitted)."""
+    from aiokafka import AIOKafkaProducer
+
+    from streams.admin import ensure_topics
+    from streams.lake_sink import lake_group
+    from streams.reconciler import kafka_backlog
+
+    store = LocalStore(tmp_path / "bucket")
+    now = datetime.now(tz=UTC)
+    events = [syn.uploaded(now - timedelta(minutes=m), counter=m) for m in (30, 20, 10)]
+    for e in events:
+        store.put_bytes(media_key(e.media_id), b"bytes")
+        store.put_bytes(ledger.event_key(e.media_id), e.to_bytes())
+    with EmbeddedBroker() as broker:
+        ensure_topics(broker.bootstrap, partitions=1)
+        settings = Settings.model_validate(
+            {"kafka": {"bootstrap": broker.bootstrap}, "reconcile": {"older_than_s": 60}}
+        )
+        producer = AIOKafkaProducer(bootstrap_servers=broker.bootstrap, acks="all")
+        await producer.start()
+        for e in events:
+            await producer.send_and_wait(MEDIA_UPLOADED, e.to_bytes(), key=str(e.media_id).encode())
+        await producer.stop()
+        # the processing group has done the first media; the lake sink has every upload row
+        assert await consume_and_commit(broker.bootstrap, settings.kafka.consumer_group, 1) == 0
+        assert await consume_and_commit(broker.bootstrap, lake_group(settings), 3) == 2
+
+        backlog = kafka_backlog(settings)
+        oldest = await backlog()
+        assert oldest is not None
+        assert abs((oldest - (now - timedelta(minutes=20))).total_seconds()) < 1
+
+        sent: list[bytes] = []
+
+        async def send(topic: str, key: bytes, value: bytes) -> None:
+            sent.append(key)
+
+        report = await Reconciler(store, Lake(store), settings.reconcile, send, backlog).run()
+    assert sent == [str(events[0].media_id).encode()]
+    assert report.plan.until <= oldest
+
+
+async def consume_and_commit(bootstrap: str, group: str, n: int) -> int:
+    """Take `n` uploads as a member of `group` and commit them; return the last offset."""
+    from aiokafka import AIOKafkaConsumer
+
+    consumer = AIOKafkaConsumer(
+        MEDIA_UPLOADED,
+        bootstrap_servers=bootstrap,
+        group_id=group,
+        enable_auto_commit=False,
+        auto_offset_reset="earliest",
+    )
+    await consumer.start()
+    try:
+        last = -1
+        for _ in range(n):
+            last = (await consumer.getone()).offset
+        await consumer.commit()
+        return last
+    finally:
+        await consumer.stop()
