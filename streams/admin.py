@@ -84,3 +84,18 @@ def rewind_group(
         return replay
     finally:
         consumer.close(autocommit=False)
+
+
+def committed_offsets(bootstrap: str, group: str) -> dict[tuple[str, int], int]:
+    """A group's committed offset per (topic, partition).
+
+    kafka-python's admin client: aiokafka's cannot decode Tansu's OffsetFetch answer.
+    """
+    from kafka.admin import KafkaAdminClient
+
+    admin = KafkaAdminClient(bootstrap_servers=bootstrap, client_id="reelscope-admin")
+    try:
+        got = admin.list_group_offsets({group: None}).get(group, {})
+        return {(tp.topic, tp.partition): meta.offset for tp, meta in got.items()}
+    finally:
+        admin.close()

@@ -32,6 +32,7 @@ from schemas import topics
 from schemas.ids import uuid7_time
 from schemas.lake import TABLE_OF_TOPIC
 from streams import metrics
+from streams.admin import committed_offsets
 
 if TYPE_CHECKING:
     import faust
@@ -222,7 +223,7 @@ async def _pending_heads(bootstrap: str, groups: dict[str, list[str]]) -> list[U
     try:
         heads: dict[TopicPartition, int] = {}
         for group, names in groups.items():
-            committed = await asyncio.to_thread(_committed, bootstrap, group)
+            committed = await asyncio.to_thread(committed_offsets, bootstrap, group)
             parts = [
                 TopicPartition(t, p) for t in names for p in consumer.partitions_for_topic(t) or ()
             ]
@@ -249,18 +250,6 @@ async def _pending_heads(bootstrap: str, groups: dict[str, list[str]]) -> list[U
         return ids
     finally:
         await consumer.stop()
-
-
-def _committed(bootstrap: str, group: str) -> dict[tuple[str, int], int]:
-    """A group's committed offsets (kafka-python: aiokafka's admin cannot read Tansu's answer)."""
-    from kafka.admin import KafkaAdminClient
-
-    admin = KafkaAdminClient(bootstrap_servers=bootstrap, client_id="reelscope-reconciler")
-    try:
-        got = admin.list_group_offsets({group: None}).get(group, {})
-        return {(tp.topic, tp.partition): meta.offset for tp, meta in got.items()}
-    finally:
-        admin.close()
 
 
 async def reconcile_once(

@@ -13,6 +13,7 @@ from aiokafka import AIOKafkaConsumer, TopicPartition
 from processors.lake.query import Lake
 from processors.storage import open_store
 from schemas.lake import TABLE_OF_TOPIC
+from streams.admin import committed_offsets
 from tests.e2e.conftest import Deployment
 
 BRAND = {
@@ -134,15 +135,3 @@ def wait_committed(bootstrap: str, group: str, ends: dict[tuple[str, int], int])
             return
         time.sleep(0.5)
     raise AssertionError(f"lake group stuck at {got}, wanted {ends}")
-
-
-def committed_offsets(bootstrap: str, group: str) -> dict[tuple[str, int], int]:
-    """A group's committed offset per (topic, partition)."""
-    from kafka.admin import KafkaAdminClient
-
-    admin = KafkaAdminClient(bootstrap_servers=bootstrap, client_id="reelscope-admin")
-    try:
-        got = admin.list_group_offsets({group: None}).get(group, {})
-        return {(tp.topic, tp.partition): meta.offset for tp, meta in got.items()}
-    finally:
-        admin.close()
