@@ -99,3 +99,31 @@ def committed_offsets(bootstrap: str, group: str) -> dict[tuple[str, int], int]:
         return {(tp.topic, tp.partition): meta.offset for tp, meta in got.items()}
     finally:
         admin.close()
+
+
+def end_offsets(bootstrap: str, names: Iterable[str]) -> dict[tuple[str, int], int]:
+    """Where each non-empty partition of these topics ends now."""
+    from kafka import KafkaConsumer, TopicPartition
+
+    consumer = KafkaConsumer(bootstrap_servers=bootstrap)
+    try:
+        parts = [
+            TopicPartition(t, p) for t in names for p in consumer.partitions_for_topic(t) or ()
+        ]
+        ends = consumer.end_offsets(parts)
+        return {(tp.topic, tp.partition): n for tp, n in ends.items() if n > 0}
+    finally:
+        consumer.close()
+
+
+def wait_caught_up(bootstrap: str, group: str, names: Iterable[str], timeout_s: float) -> bool:
+    """Wait until `group` has committed everything these topics hold now; False on timeout."""
+    ends = end_offsets(bootstrap, names)
+    deadline = time.monotonic() + timeout_s
+    while True:
+        got = committed_offsets(bootstrap, group)
+        if all(got.get(tp, -1) >= end for tp, end in ends.items()):
+            return True
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(0.25)

@@ -53,7 +53,7 @@ def run_demo(settings: Settings, *, keep_serving: bool, timeout: float = 90.0) -
         _print_table(results)
         _print_evidence(stack.api_url, ids, results)
         print(f"\nall results in {time.monotonic() - started:.1f} s (since start-up)")
-        _print_lake_summary(settings, len(ids))
+        _print_lake_summary(settings, stack.bootstrap)
         done = all(r["status"] != "processing" for r in results.values())
         if keep_serving and done:
             print(f"\nstill serving: {stack.api_url}/docs — Ctrl-C to stop")
@@ -144,24 +144,25 @@ def _print_evidence(api: str, ids: dict[str, str], results: dict[str, dict[str, 
         print(f"  {name:<22} {api}/v1/media/{ids[name]}/evidence.png")
 
 
-def _print_lake_summary(settings: Settings, expected: int, wait: float = 20.0) -> None:
+def _print_lake_summary(settings: Settings, bootstrap: str, wait: float = 30.0) -> None:
+    """Print what the lake holds once the lake sink has written everything published so far:
+    a demo that exits earlier would leave rows in a memory broker that dies with it."""
     from processors.lake.query import Lake
     from processors.storage import open_store
+    from schemas.lake import TABLE_OF_TOPIC
+    from streams.admin import wait_caught_up
+    from streams.lake_sink import lake_group
 
-    store = open_store(settings.store.url, endpoint_url=settings.store.endpoint_url)
-    lake = Lake(store)
-    deadline = time.monotonic() + wait
+    if not wait_caught_up(bootstrap, lake_group(settings), TABLE_OF_TOPIC, wait):
+        print(f"\n(the lake sink had not written everything after {wait:.0f} s)")
+    store = open_store(
+        settings.store.url, endpoint_url=settings.store.endpoint_url, region=settings.store.region
+    )
     sql = (
         "select status, coalesce(verdict, '-') as verdict, count(*) as n "
         "from media_results group by all order by all"
     )
-    rows: list[Any] = []
-    while time.monotonic() < deadline:
-        lake.refresh()
-        rows = lake.connection().execute(sql).fetchall()
-        if sum(r[2] for r in rows) >= expected:
-            break
-        time.sleep(0.5)
+    rows: list[Any] = Lake(store).connection().execute(sql).fetchall()
     print(f"\nDuckDB over the lake ({settings.store.url}):\n  {sql}")
     for status, verdict, n in rows:
         print(f"  {status:<8} {verdict:<6} {n}")

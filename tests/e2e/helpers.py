@@ -13,6 +13,7 @@ from aiokafka import AIOKafkaConsumer, TopicPartition
 from processors.lake.query import Lake
 from processors.storage import open_store
 from schemas.lake import TABLE_OF_TOPIC
+from streams import admin
 from streams.admin import committed_offsets
 from tests.e2e.conftest import Deployment
 
@@ -111,19 +112,7 @@ async def topic_events(
 
 def end_offsets(bootstrap: str) -> dict[tuple[str, int], int]:
     """Where each non-empty partition of the lake topics ends now."""
-    from kafka import KafkaConsumer, TopicPartition
-
-    consumer = KafkaConsumer(bootstrap_servers=bootstrap)
-    try:
-        parts = [
-            TopicPartition(t, p)
-            for t in TABLE_OF_TOPIC
-            for p in consumer.partitions_for_topic(t) or ()
-        ]
-        ends = consumer.end_offsets(parts)
-        return {(tp.topic, tp.partition): n for tp, n in ends.items() if n > 0}
-    finally:
-        consumer.close()
+    return admin.end_offsets(bootstrap, TABLE_OF_TOPIC)
 
 
 def wait_committed(bootstrap: str, group: str, ends: dict[tuple[str, int], int]) -> None:
