@@ -32,8 +32,9 @@ lint: $(STAMP) ## ruff and mypy --strict
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
 
-chaos: $(STAMP) ## the long fault runs: 20 kills under 240 uploads, 10 broker restarts; nothing lost or doubled
+chaos: $(STAMP) ## long fault runs: 20 kills under 240 uploads, writes refused 30 s, 10 broker restarts
 	REELSCOPE_CHAOS_KILLS=20 REELSCOPE_CHAOS_UPLOADS=240 REELSCOPE_BROKER_RESTARTS=10 \
+		REELSCOPE_REFUSE_WRITES_S=30 \
 		$(BIN)/pytest tests/e2e/test_chaos.py tests/e2e/test_broker_faults.py
 
 bench: $(STAMP) ## run the benchmarks and print their tables

@@ -17,7 +17,7 @@ from tests.e2e.conftest import Deployment
 from tests.e2e.helpers import TABLES, lake_counts, upload, wait_final
 from tests.tmpfs import fill, mounted_tmpfs
 
-HELD_S = 12  # how long the disk stays full while work is waiting on it
+HELD_S = 6  # how long the disk stays full while work is waiting on it
 
 
 def still_processing(stack: Deployment, media_id: str, seconds: float) -> None:
