@@ -105,7 +105,7 @@ def end_offsets(bootstrap: str, names: Iterable[str]) -> dict[tuple[str, int], i
     """Where each non-empty partition of these topics ends now."""
     from kafka import KafkaConsumer, TopicPartition
 
-    consumer = KafkaConsumer(bootstrap_servers=bootstrap)
+    consumer = KafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False)
     try:
         parts = [
             TopicPartition(t, p) for t in names for p in consumer.partitions_for_topic(t) or ()
