@@ -118,7 +118,13 @@ def end_offsets(bootstrap: str, names: Iterable[str]) -> dict[tuple[str, int], i
 
 def wait_caught_up(bootstrap: str, group: str, names: Iterable[str], timeout_s: float) -> bool:
     """Wait until `group` has committed everything these topics hold now; False on timeout."""
-    ends = end_offsets(bootstrap, names)
+    return wait_committed(bootstrap, group, end_offsets(bootstrap, names), timeout_s)
+
+
+def wait_committed(
+    bootstrap: str, group: str, ends: dict[tuple[str, int], int], timeout_s: float
+) -> bool:
+    """Wait until `group` has committed at least `ends` on every partition; False on timeout."""
     deadline = time.monotonic() + timeout_s
     while True:
         got = committed_offsets(bootstrap, group)

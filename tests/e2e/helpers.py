@@ -116,11 +116,6 @@ def end_offsets(bootstrap: str) -> dict[tuple[str, int], int]:
 
 
 def wait_committed(bootstrap: str, group: str, ends: dict[tuple[str, int], int]) -> None:
-    deadline = time.monotonic() + 60
-    got: dict[tuple[str, int], int] = {}
-    while time.monotonic() < deadline:
+    if not admin.wait_committed(bootstrap, group, ends, 60):
         got = committed_offsets(bootstrap, group)
-        if all(got.get(tp, -1) >= end for tp, end in ends.items()):
-            return
-        time.sleep(0.5)
-    raise AssertionError(f"lake group stuck at {got}, wanted {ends}")
+        raise AssertionError(f"lake group stuck at {got}, wanted {ends}")
