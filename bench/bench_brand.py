@@ -23,8 +23,7 @@ from typing import Any, get_args
 import cv2
 import numpy as np
 
-from processors import samples
-from processors.brand import check_frames, synth
+from processors.brand import check_frames
 from processors.brand.logo import LogoDetector, LogoHit
 from processors.brand.palette import OK_RATIO
 from processors.brand.platforms import PLATFORM_SPECS, fit, unsafe_share
@@ -32,6 +31,8 @@ from processors.brand.templates import prepare_logo
 from processors.config import LimitSettings
 from processors.media import Frame as MediaFrame
 from processors.media import probe, sample_frames
+from processors.synthetic import brand as synth
+from processors.synthetic import samples
 from schemas.events import BrandColour, BrandProfile, MediaInfo, Platform
 
 PALETTE = ["#E4002B", "#FFFFFF", "#111111", "#FFC72C"]

@@ -17,13 +17,13 @@ from pathlib import Path
 from typing import Any
 
 from processors.analyzers.base import AnalysisRequest
-from processors.analyzers.gemini import GeminiAnalyzer
-from processors.analyzers.gemini_cache import CachedAnalysis, MemoryCache
-from processors.analyzers.gemini_options import GeminiOptions
-from processors.samples import make_image, make_video
+from processors.analyzers.gemini.analyzer import GeminiAnalyzer
+from processors.analyzers.gemini.cache import CachedAnalysis, MemoryCache
+from processors.analyzers.gemini.fake_server import FakeGemini
+from processors.analyzers.gemini.options import GeminiOptions
+from processors.synthetic.samples import make_image, make_video
 from schemas.events import MediaInfo, MediaKind, MediaUploaded
 from schemas.ids import uuid7
-from tests.fake_gemini import FakeGemini
 
 MODEL = "gemini-2.5-flash"
 OPTION_SETS: dict[str, dict[str, Any]] = {

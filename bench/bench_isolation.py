@@ -33,14 +33,14 @@ from pathlib import Path
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 
-from processors.samples import make_video
+from processors.analyzers.gemini.fake_server import Behaviour, FakeGemini
 from processors.storage import LocalStore
+from processors.synthetic.samples import make_video
 from schemas import topics
 from schemas.events import MediaUploaded
 from schemas.ids import uuid7
 from streams.admin import ensure_topics
 from streams.broker import EmbeddedBroker
-from tests.fake_gemini import Behaviour, FakeGemini
 
 ROOT = Path(__file__).resolve().parents[1]
 PARTITIONS = 6

@@ -1,6 +1,6 @@
 """Synthetic lakes for the lake benchmarks: rows cloned from real events, written like the sink.
 
-Rows come from `processors.lake.synthetic` lives (real `schemas.events` models through
+Rows come from `processors.synthetic.lake` lives (real `schemas.events` models through
 `schemas.lake.to_row`) with new ids, days and offsets, and go through `LakeWriter` in batches
 per topic-partition, exactly as the sink writes them. One day is generated at a time, so a
 lake of millions of rows never sits in memory.
@@ -15,9 +15,9 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
-from processors.lake import synthetic as syn
 from processors.lake.writer import LakeWriter
 from processors.storage import Store
+from processors.synthetic import lake as syn
 from schemas import topics
 from schemas.lake import TABLES, to_row
 

@@ -13,7 +13,7 @@ from typing import Literal
 from pydantic import BaseModel, Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from processors.analyzers.gemini_options import GeminiOptions
+from processors.analyzers.gemini.options import GeminiOptions
 
 Scope = Literal["media:write", "results:read", "admin"]
 

@@ -15,7 +15,7 @@ from typing import Any
 import httpx
 
 from processors.config import Settings
-from processors.samples import demo_set
+from processors.synthetic.samples import demo_set
 from streams.supervisor import Stack
 
 BRAND = "acme-demo"

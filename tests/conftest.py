@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from processors import samples
 from processors.storage import S3Store
+from processors.synthetic import samples
 from streams.admin import ensure_topics
 from streams.broker import EmbeddedBroker, free_port
 

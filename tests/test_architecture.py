@@ -18,7 +18,7 @@ PROJECT = set(ALLOWED)
 # third-party modules only one place may import
 ONLY_IN = {
     "faust": ("streams/",),
-    "google": ("processors/analyzers/gemini",),
+    "google": ("processors/analyzers/gemini/",),
     "boto3": ("processors/storage.py",),
     "fastapi": ("api/",),
 }

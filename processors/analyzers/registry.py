@@ -26,7 +26,7 @@ def create_analyzer(
             settings.limits, executor, frames=settings.worker.sample_frames, thumbnails=thumbnails
         )
     if name == "gemini":
-        module = importlib.import_module("processors.analyzers.gemini")
+        module = importlib.import_module("processors.analyzers.gemini.analyzer")
         return cast(Analyzer, module.GeminiAnalyzer.from_settings(settings))
     msg = f"unknown analyzer {name!r}; choose one of {', '.join(NAMES)}"
     raise ValueError(msg)

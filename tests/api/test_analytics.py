@@ -9,10 +9,10 @@ from typing import Any
 import httpx
 import pytest
 
-from processors.lake import synthetic as syn
 from processors.lake.query import Lake
 from processors.lake.writer import LakeWriter
 from processors.storage import LocalStore
+from processors.synthetic import lake as syn
 from schemas import topics
 from schemas.events import PlatformFit, Usage
 from schemas.lake import TABLES, LakeEvent, to_row

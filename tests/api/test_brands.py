@@ -5,7 +5,7 @@ from __future__ import annotations
 import hashlib
 from pathlib import Path
 
-from processors.samples import make_logo
+from processors.synthetic.samples import make_logo
 from schemas.events import BrandProfile
 from schemas.topics import BRANDS
 from tests.api.conftest import Api, create_brand, events_for

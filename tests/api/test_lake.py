@@ -9,9 +9,9 @@ from typing import Any
 
 import pytest
 
-from processors.lake import synthetic as syn
 from processors.lake.writer import LakeWriter
 from processors.storage import LocalStore
+from processors.synthetic import lake as syn
 from schemas import topics
 from schemas.lake import TABLES, LakeEvent, to_row
 from streams.broker import EmbeddedBroker

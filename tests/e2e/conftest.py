@@ -14,7 +14,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from processors.samples import demo_set
+from processors.synthetic.samples import demo_set
 from streams.admin import ensure_topics
 from streams.broker import EmbeddedBroker, free_port
 

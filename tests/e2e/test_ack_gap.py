@@ -20,7 +20,7 @@ import pytest
 
 from processors.config import KafkaSettings
 from processors.media import ffmpeg_exe
-from processors.samples import make_image, make_video
+from processors.synthetic.samples import make_image, make_video
 from schemas import topics
 from streams.admin import ensure_topics
 from streams.broker import EmbeddedBroker

@@ -18,7 +18,7 @@ from pathlib import Path
 
 import pytest
 
-from processors import samples as media
+from processors.synthetic import samples as media
 from schemas import topics
 from streams.admin import ensure_topics
 from streams.broker import EmbeddedBroker

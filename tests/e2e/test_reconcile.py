@@ -23,8 +23,8 @@ import pytest
 from processors import ledger
 from processors.config import Settings
 from processors.lake.query import Lake
-from processors.lake.synthetic import uuid7_at
 from processors.storage import LocalStore, media_key
+from processors.synthetic.lake import uuid7_at
 from schemas import topics
 from schemas.events import MediaUploaded
 from schemas.lake import TABLE_OF_TOPIC

@@ -9,10 +9,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from processors import samples
-from processors.brand import CHECKS_VERSION, check_frames, check_media, synth
+from processors.brand import CHECKS_VERSION, check_frames, check_media
 from processors.config import LimitSettings
 from processors.media import Frame
+from processors.synthetic import brand as synth
+from processors.synthetic import samples
 from schemas.events import (
     BrandCheck,
     BrandColour,

@@ -9,16 +9,16 @@ import cv2
 import numpy as np
 import pytest
 
-from processors import samples
-from processors.brand import synth
 from processors.brand.logo import LogoDetector
-from processors.brand.synth import Image
 from processors.brand.templates import LogoDecodeError, decode_logo, prepare_logo
+from processors.synthetic import brand as synth
+from processors.synthetic import samples
+from processors.synthetic.brand import Image
 
 
 @pytest.fixture(scope="module")
 def demo_logo(tmp_path_factory: pytest.TempPathFactory) -> Image:
-    """The demo logo as `processors.samples` draws it (an RGBA PNG), read back from disk."""
+    """The demo logo as `processors.synthetic.samples` draws it (RGBA PNG), read back from disk."""
     path = samples.make_logo(tmp_path_factory.mktemp("logo") / "logo.png")
     return np.asarray(cv2.imread(str(path), cv2.IMREAD_UNCHANGED), np.uint8)
 

@@ -6,10 +6,11 @@ import cv2
 import numpy as np
 import pytest
 
-from processors.brand import palette, synth
+from processors.brand import palette
 from processors.brand.colour import ciede2000, hex_to_rgb, srgb_to_lab
 from processors.brand.palette import OK_RATIO, artwork_mask, measure_frame, summarise
-from processors.brand.synth import Image
+from processors.synthetic import brand as synth
+from processors.synthetic.brand import Image
 from schemas.events import PaletteCheck, Violation
 
 BRAND = ("#E4002B", "#FFFFFF", "#111111", "#FFC72C")

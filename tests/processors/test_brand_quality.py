@@ -5,8 +5,9 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
-from processors.brand import quality, synth
-from processors.brand.synth import Image
+from processors.brand import quality
+from processors.synthetic import brand as synth
+from processors.synthetic.brand import Image
 
 
 def _frames(images: list[Image]) -> list[quality.FrameQuality]:

@@ -8,12 +8,13 @@ import cv2
 import numpy as np
 import pytest
 
-from processors import samples
-from processors.brand import check_frames, check_media, synth
+from processors.brand import check_frames, check_media
 from processors.brand.logo_check import CLEAR_SPACE_MAX_EDGES, ring_edge_density
 from processors.brand.text import contains, pick_frames
 from processors.config import LimitSettings
 from processors.media import Frame
+from processors.synthetic import brand as synth
+from processors.synthetic import samples
 from schemas.events import BrandColour, BrandProfile, MediaInfo, MediaUploaded
 from schemas.ids import uuid7
 

@@ -14,19 +14,19 @@ from typing import Any
 import pytest
 
 from processors.analyzers.base import AnalysisRequest
-from processors.analyzers.gemini import GeminiAnalyzer
-from processors.analyzers.gemini_cache import MemoryCache, StoreCache
-from processors.analyzers.gemini_cost import estimate_usd, media_tokens
-from processors.analyzers.gemini_options import GeminiOptions
-from processors.analyzers.gemini_prompt import SYSTEM, build_prompt
-from processors.analyzers.gemini_resilience import RateLimiter, SystemClock, TokenLimiter
+from processors.analyzers.gemini.analyzer import GeminiAnalyzer
+from processors.analyzers.gemini.cache import MemoryCache, StoreCache
+from processors.analyzers.gemini.cost import estimate_usd, media_tokens
+from processors.analyzers.gemini.fake_server import Behaviour, FakeGemini, wait_for
+from processors.analyzers.gemini.options import GeminiOptions
+from processors.analyzers.gemini.prompt import SYSTEM, build_prompt
+from processors.analyzers.gemini.resilience import RateLimiter, SystemClock, TokenLimiter
 from processors.config import GeminiSettings, Settings, StoreSettings
 from processors.errors import AnalyzerRejected, AnalyzerUnavailable
-from processors.samples import make_image, make_video
 from processors.storage import LocalStore
+from processors.synthetic.samples import make_image, make_video
 from schemas.events import Generation, MediaGenerated, MediaInfo, MediaKind, MediaUploaded
 from schemas.ids import uuid7
-from tests.fake_gemini import Behaviour, FakeGemini, wait_for
 
 MODEL = "gemini-2.5-flash"
 FAST = {

@@ -11,12 +11,12 @@ from typing import Any
 
 import pytest
 
-from processors.lake import synthetic as syn
 from processors.lake.compact import Compaction, compact
 from processors.lake.layout import object_key
 from processors.lake.query import Lake
 from processors.lake.writer import LakeWriter, to_parquet
 from processors.storage import LocalStore, S3Store, Store
+from processors.synthetic import lake as syn
 from schemas import topics
 from schemas.lake import TABLES, to_row
 

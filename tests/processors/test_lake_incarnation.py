@@ -10,13 +10,13 @@ from typing import Any
 
 import pytest
 
-from processors.lake import synthetic as syn
 from processors.lake.compact import compact
 from processors.lake.incarnation import marker_key
 from processors.lake.layout import object_key, parse
 from processors.lake.query import Lake
 from processors.lake.writer import LakeWriter, Refused
 from processors.storage import LocalStore, S3Store, Store
+from processors.synthetic import lake as syn
 from schemas import topics
 from schemas.lake import TABLES, to_row
 

@@ -9,13 +9,13 @@ from uuid import UUID
 import pyarrow as pa
 import pytest
 
-from processors.lake import synthetic as syn
 from processors.lake.layout import object_key
 from processors.lake.listing import id_floor, windows
 from processors.lake.query import Lake
 from processors.lake.views import VIEWS
 from processors.lake.writer import LakeWriter, encode
 from processors.storage import LocalStore, Store
+from processors.synthetic import lake as syn
 from schemas import topics
 from schemas.lake import TABLES, to_row
 from tests.lake_writes import Sink

@@ -8,12 +8,12 @@ import pyarrow.parquet as pq
 import pytest
 
 from processors.errors import StorageError
-from processors.lake import synthetic as syn
 from processors.lake.layout import object_key
 from processors.lake.query import Lake
 from processors.lake.views import VIEWS
 from processors.lake.writer import LakeWriter
 from processors.storage import S3Store
+from processors.synthetic import lake as syn
 from schemas import topics
 from schemas.lake import TABLES, to_row
 from tests.processors.test_lake_query import check_schema_drift

@@ -11,11 +11,11 @@ import pyarrow.parquet as pq
 import pytest
 
 from processors.errors import StorageError
-from processors.lake import synthetic as syn
 from processors.lake.layout import NO_BRAND, object_key, parse
 from processors.lake.query import Lake
 from processors.lake.writer import LakeWriter
 from processors.storage import LocalStore
+from processors.synthetic import lake as syn
 from schemas import topics
 from schemas.lake import TABLES, to_row
 

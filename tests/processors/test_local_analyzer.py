@@ -25,8 +25,8 @@ from processors.config import (
 )
 from processors.errors import StorageError
 from processors.media import ffmpeg_exe, probe
-from processors.samples import cut_times, make_corrupt, make_image, make_video
 from processors.storage import MemoryStore
+from processors.synthetic.samples import cut_times, make_corrupt, make_image, make_video
 from schemas.events import MediaKind, MediaUploaded
 from schemas.ids import uuid7
 from tests.processors.test_vision import draw_face, jpeg_shape

@@ -13,7 +13,7 @@ import pytest
 from processors.config import LimitSettings
 from processors.errors import MediaError, MediaLimitExceeded, UnsupportedMedia
 from processors.media import ffmpeg_exe, image_size, probe, sample_frames, sniff
-from processors.samples import cut_times, hex_to_bgr, make_corrupt, make_image, make_video
+from processors.synthetic.samples import cut_times, hex_to_bgr, make_corrupt, make_image, make_video
 from schemas.events import MediaInfo
 
 LIMITS = LimitSettings()

@@ -7,10 +7,10 @@ from datetime import UTC, date, datetime, timedelta
 from uuid import UUID
 
 from processors import ledger
-from processors.lake import synthetic as syn
 from processors.lake.query import Lake
 from processors.reconcile import Cooldown, days, plan
 from processors.storage import LocalStore, media_key
+from processors.synthetic import lake as syn
 from schemas import topics
 from schemas.events import Generation, MediaGenerated, MediaUploaded
 from tests.lake_writes import Sink

@@ -11,7 +11,7 @@ import pytest
 from processors.config import LimitSettings
 from processors.errors import MediaError
 from processors.media import probe, sample_frames, sniff
-from processors.samples import (
+from processors.synthetic.samples import (
     cut_times,
     demo_set,
     hex_to_bgr,

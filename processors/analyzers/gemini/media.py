@@ -7,8 +7,8 @@ from pathlib import Path
 
 from google.genai import types
 
-from processors.analyzers.gemini_cost import cost_usd
-from processors.analyzers.gemini_options import GeminiOptions, ModelPrice
+from processors.analyzers.gemini.cost import cost_usd
+from processors.analyzers.gemini.options import GeminiOptions, ModelPrice
 from schemas.events import MediaKind, Usage
 
 RESOLUTIONS: dict[str, types.MediaResolution | None] = {

@@ -12,7 +12,7 @@ import threading
 from dataclasses import dataclass, field
 from datetime import date
 
-from processors.analyzers.gemini_options import GeminiOptions, ModelPrice
+from processors.analyzers.gemini.options import GeminiOptions, ModelPrice
 from schemas.events import MediaKind
 
 FRAME_TOKENS = {"default": 258, "low": 66, "medium": 258, "high": 258}

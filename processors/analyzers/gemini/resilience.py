@@ -22,7 +22,7 @@ from typing import Any, Literal, Protocol, TypeVar
 import httpx
 from google.genai import errors as genai_errors
 
-from processors.analyzers.gemini_options import GeminiOptions
+from processors.analyzers.gemini.options import GeminiOptions
 from processors.errors import AnalyzerRejected, AnalyzerUnavailable, ReelscopeError
 
 T = TypeVar("T")

@@ -17,7 +17,7 @@ from google.genai import types
 from pydantic import ValidationError
 
 from processors.analyzers.base import AnalysisRequest, source_ref
-from processors.analyzers.gemini_cache import (
+from processors.analyzers.gemini.cache import (
     AnalysisCache,
     CachedAnalysis,
     MemoryCache,
@@ -25,22 +25,22 @@ from processors.analyzers.gemini_cache import (
     cache_key,
     file_sha256,
 )
-from processors.analyzers.gemini_cost import (
+from processors.analyzers.gemini.cost import (
     CHARS_PER_TOKEN,
     DailyBudget,
     estimate_usd,
     media_tokens,
 )
-from processors.analyzers.gemini_files import FilesApi
-from processors.analyzers.gemini_media import (
+from processors.analyzers.gemini.files import FilesApi
+from processors.analyzers.gemini.media import (
     RESOLUTIONS,
     Tally,
     block_reason,
     sniff_mime,
     video_metadata,
 )
-from processors.analyzers.gemini_options import GeminiOptions
-from processors.analyzers.gemini_prompt import (
+from processors.analyzers.gemini.options import GeminiOptions
+from processors.analyzers.gemini.prompt import (
     PROMPT_VERSION,
     SYSTEM,
     answer_model,
@@ -49,7 +49,7 @@ from processors.analyzers.gemini_prompt import (
     target_platforms,
     to_content,
 )
-from processors.analyzers.gemini_resilience import (
+from processors.analyzers.gemini.resilience import (
     CircuitBreaker,
     Clock,
     RateLimiter,

@@ -12,8 +12,8 @@ from pathlib import Path
 from google import genai
 from google.genai import types
 
-from processors.analyzers.gemini_options import GeminiOptions
-from processors.analyzers.gemini_resilience import Clock, Retrier
+from processors.analyzers.gemini.options import GeminiOptions
+from processors.analyzers.gemini.resilience import Clock, Retrier
 from processors.errors import AnalyzerUnavailable
 
 log = logging.getLogger(__name__)

@@ -16,7 +16,6 @@ import cv2
 import numpy as np
 import numpy.typing as npt
 
-from processors import samples
 from processors.brand.colour import (
     BIN_LAB,
     bin_index,
@@ -25,6 +24,7 @@ from processors.brand.colour import (
     rgb_to_hex,
     srgb_to_lab,
 )
+from processors.synthetic import samples
 
 Image = npt.NDArray[np.uint8]
 Box = tuple[float, float, float, float]
@@ -110,7 +110,7 @@ def silhouette_logo(size: int = 200, colour: str = "#FFFFFF") -> Image:
 
 
 def demo_logo() -> Image:
-    """The demo's logo exactly as `processors.samples` draws and saves it (RGBA PNG)."""
+    """The demo's logo exactly as `processors.synthetic.samples` draws and saves it (RGBA PNG)."""
     with tempfile.TemporaryDirectory() as tmp:
         path = samples.make_logo(Path(tmp) / "logo.png")
         return np.asarray(cv2.imread(str(path), cv2.IMREAD_UNCHANGED), np.uint8)
