@@ -24,7 +24,7 @@ from api.metrics import Metrics
 from api.models import GenerationRequest
 from api.publisher import Publisher
 from api.results import RecentResults, ResultsFollower
-from api.routers import analytics, brands, evidence, generations, health, media
+from api.routers import analytics, evidence, generations, health, media, profiles
 from api.runtime import LakeReader, Runtime
 from processors.config import Settings
 from processors.logs import configure
@@ -130,7 +130,7 @@ def create_app(
     )
     app.state.runtime = rt
     errors.install(app)
-    routers = (media, evidence, generations, brands, analytics, health)
+    routers = (media, evidence, generations, profiles, analytics, health)
     for module in routers:
         app.include_router(module.router)
     app.add_middleware(logs.RequestObserver, metrics=rt.metrics)

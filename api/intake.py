@@ -18,7 +18,7 @@ from api.errors import BROKER, BUCKET, STORE_ERRORS, ApiError, invalid, unavaila
 from api.publisher import BrokerUnavailable
 from api.runtime import Runtime
 from api.uploads import Received
-from processors.brand_store import profile_key
+from processors.brand.profiles import profile_key
 from processors.errors import MediaError
 from processors.ledger import event_key
 from processors.media import sniff

@@ -24,7 +24,7 @@ import structlog
 
 from processors.analyzers.base import AnalysisRequest, Analyzer, source_ref
 from processors.brand import CHECKS_VERSION, check_media
-from processors.brand_store import BrandCache
+from processors.brand.profiles import BrandCache
 from processors.config import Settings
 from processors.errors import (
     AnalyzerRejected,

@@ -11,7 +11,7 @@ from prometheus_client import start_http_server
 
 from processors.analyzers.local import ThumbnailSink
 from processors.analyzers.registry import create_analyzer
-from processors.brand_store import BrandCache
+from processors.brand.profiles import BrandCache
 from processors.config import Settings
 from processors.errors import ReelscopeError
 from processors.storage import Store, open_store

@@ -23,7 +23,7 @@ from api.errors import BUCKET, STORE_ERRORS, ApiError, unavailable
 from api.models import error_responses
 from api.runtime import Runtime
 from processors.brand.evidence import render_evidence, telling_time
-from processors.brand_store import load_profile
+from processors.brand.profiles import load_profile
 from processors.errors import MediaError, ObjectNotFound
 from processors.media import probe, sample_frames
 from processors.storage import media_key

@@ -73,7 +73,7 @@ def wait_status(client: httpx.Client, media_id: UUID, want: str) -> None:
 
 def real_check(video: Path, logo: Path, media_id: UUID, api: Api) -> BrandCheck:
     """Run the worker's brand check on the uploaded clip with the brand's stored profile."""
-    from processors.brand_store import load_profile
+    from processors.brand.profiles import load_profile
 
     profile = load_profile(api.store, BRAND)
     assert profile is not None

@@ -14,7 +14,7 @@ from api.errors import BROKER, BUCKET, STORE_ERRORS, ApiError, unavailable
 from api.publisher import BrokerUnavailable
 from api.runtime import Runtime
 from api.uploads import Received
-from processors.brand_store import load_profile, logo_key, profile_key
+from processors.brand.profiles import load_profile, logo_key, profile_key
 from processors.errors import MediaError
 from processors.media import sniff
 from schemas.events import BrandProfile, BrandRules, utcnow

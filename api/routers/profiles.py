@@ -6,7 +6,7 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Path, Request
 
-from api import brands
+from api import profiles
 from api.deps import Admin, BrandReader, BrokerReady, RuntimeDep
 from api.models import error_responses
 from api.runtime import Runtime
@@ -49,7 +49,7 @@ async def put_brand(
     brand_id: BrandIdPath, rules: BrandRules, rt: RuntimeDep, caller: Admin
 ) -> BrandProfile:
     """Store new rules as the brand's next version (logos are kept) and publish it."""
-    return await brands.put_rules(rt, brand_id, rules)
+    return await profiles.put_rules(rt, brand_id, rules)
 
 
 @router.get(
@@ -57,9 +57,9 @@ async def put_brand(
 )
 async def get_brand(brand_id: BrandIdPath, rt: RuntimeDep, caller: BrandReader) -> BrandProfile:
     """Return the brand's current profile."""
-    profile = await brands.read(rt, brand_id)
+    profile = await profiles.read(rt, brand_id)
     if profile is None:
-        raise brands.not_found(brand_id)
+        raise profiles.not_found(brand_id)
     return profile
 
 
@@ -95,8 +95,8 @@ async def _store_logo(
     brand_id: str, request: Request, rt: Runtime, *, append: bool
 ) -> BrandProfile:
     """Receive a logo (raw body or multipart `file`) and store it as a new profile version."""
-    if await brands.read(rt, brand_id) is None:
-        raise brands.not_found(brand_id)
+    if await profiles.read(rt, brand_id) is None:
+        raise profiles.not_found(brand_id)
     limit = min(LOGO_LIMIT, rt.settings.limits.max_upload_bytes)
     ctype = request.headers.get("content-type", "").split(";")[0].strip().lower()
     if ctype == "multipart/form-data":
@@ -104,6 +104,6 @@ async def _store_logo(
     else:
         received = await receive_raw(request, folder=rt.upload_dir, limit=limit)
     try:
-        return await brands.put_logo(rt, brand_id, received, append=append)
+        return await profiles.put_logo(rt, brand_id, received, append=append)
     finally:
         received.discard()

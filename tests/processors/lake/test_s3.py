@@ -16,7 +16,7 @@ from processors.storage import S3Store
 from processors.synthetic import lake as syn
 from schemas import topics
 from schemas.lake import TABLES, to_row
-from tests.processors.test_lake_query import check_schema_drift
+from tests.processors.lake.test_query import check_schema_drift
 
 UPLOADS, RESULTS = TABLES["uploads"], TABLES["media_results"]
 
