@@ -28,7 +28,7 @@ from api.routers import analytics, evidence, generations, health, media, profile
 from api.runtime import LakeReader, Runtime
 from processors.config import Settings
 from processors.logs import configure
-from processors.storage import Store, open_store
+from processors.storage import Store
 
 log = structlog.get_logger("reelscope.api")
 
@@ -55,9 +55,7 @@ def build_runtime(
             "`reelscope up` starts the embedded broker and passes its address"
         )
         raise ValueError(msg)
-    store = store or open_store(
-        settings.store.url, endpoint_url=settings.store.endpoint_url, region=settings.store.region
-    )
+    store = store or settings.store.open()
     return Runtime(
         settings=settings,
         store=store,

@@ -17,6 +17,7 @@ from pydantic import BaseModel
 
 from api.errors import ApiError
 from processors.errors import ObjectNotFound
+from processors.keys import idempotency_key
 from processors.storage import Store
 
 MAX_KEY_LENGTH = 255
@@ -39,7 +40,7 @@ def record_key(caller: str, key: str) -> str:
             fields=[{"field": "header.Idempotency-Key", "message": "invalid"}],
         )
     digest = hashlib.sha256(f"{caller}\0{key}".encode()).hexdigest()
-    return f"idempotency/{digest}.json"
+    return idempotency_key(digest)
 
 
 async def load(store: Store, key: str) -> IdempotencyRecord | None:

@@ -1,7 +1,7 @@
 """Accept media: sniff, check the brand, store in the ledger, publish, and only then say 202.
 
 Order matters for the delivery guarantee: the bytes are put at `media_key(media_id)` first, the
-exact event bytes next to them (`processors.ledger.event_key`) second, and the event is
+exact event bytes next to them (`processors.keys.event_key`) second, and the event is
 published last; 202 is answered only after the broker acknowledged it. A failure of any answers
 503; objects left behind by a failed publish stay in the ledger, where the reconciler finds them
 and publishes the stored event (retrying with the same Idempotency-Key reuses them instead).
@@ -18,11 +18,9 @@ from api.errors import BROKER, BUCKET, STORE_ERRORS, ApiError, invalid, unavaila
 from api.publisher import BrokerUnavailable
 from api.runtime import Runtime
 from api.uploads import Received
-from processors.brand.profiles import profile_key
 from processors.errors import MediaError
-from processors.ledger import event_key
+from processors.keys import event_key, media_key, profile_key
 from processors.media import sniff
-from processors.storage import media_key
 from schemas.events import Generation, MediaGenerated, MediaKind, MediaUploaded, Platform
 from schemas.ids import uuid7
 from schemas.topics import MEDIA_GENERATED, MEDIA_UPLOADED

@@ -14,8 +14,9 @@ from api.errors import BROKER, BUCKET, STORE_ERRORS, ApiError, unavailable
 from api.publisher import BrokerUnavailable
 from api.runtime import Runtime
 from api.uploads import Received
-from processors.brand.profiles import load_profile, logo_key, profile_key
+from processors.brand.profiles import load_profile
 from processors.errors import MediaError
+from processors.keys import logo_key, profile_key
 from processors.media import sniff
 from schemas.events import BrandProfile, BrandRules, utcnow
 from schemas.topics import BRANDS

@@ -18,7 +18,7 @@ import structlog
 from api.errors import BUCKET, LAKE, STORE_ERRORS, ApiError, invalid, unavailable
 from api.models import MediaPage, MediaState, MediaStatus
 from api.runtime import Runtime
-from processors.storage import media_key
+from processors.keys import media_key
 from schemas.events import MediaResult
 from schemas.ids import is_uuid7, uuid7_time
 

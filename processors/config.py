@@ -14,6 +14,7 @@ from pydantic import BaseModel, Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from processors.analyzers.gemini.options import GeminiOptions
+from processors.storage import StoreSettings
 
 Scope = Literal["media:write", "results:read", "admin"]
 
@@ -29,12 +30,6 @@ class KafkaSettings(BaseModel):
     rebalance_timeout_s: float = Field(default=3, gt=0, description="short for fast local joins")
     session_timeout_s: float = Field(default=6, gt=0)
     heartbeat_s: float = Field(default=1, gt=0)
-
-
-class StoreSettings(BaseModel):
-    url: str = Field(default="file://./reelscope-data", description="file://, s3:// or memory://")
-    endpoint_url: str | None = Field(default=None, description="S3-compatible endpoint")
-    region: str = "us-east-1"
 
 
 class LimitSettings(BaseModel):

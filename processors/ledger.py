@@ -2,7 +2,7 @@
 
 For each accepted media the API stores two objects in the day folder its UUIDv7 names:
 
-- `media/<yyyy>/<mm>/<dd>/<media_id>`: the media bytes (`processors.storage.media_key`);
+- `media/<yyyy>/<mm>/<dd>/<media_id>`: the media bytes (`processors.keys.media_key`);
 - `media/<yyyy>/<mm>/<dd>/<media_id>.event.json`: the exact bytes of the input event it
   published (brand, platforms, labels, generation…), so that the event can be published again
   after a broker lost its data (`processors.reconcile`).
@@ -15,23 +15,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import date
-from typing import Final
 from uuid import UUID
 
-from processors.storage import Store, media_key
-
-LEDGER_PREFIX: Final = "media/"
-EVENT_SUFFIX: Final = ".event.json"
-
-
-def event_key(media_id: UUID) -> str:
-    """Key of the accepted input event of a media, next to its bytes."""
-    return media_key(media_id) + EVENT_SUFFIX
-
-
-def day_prefix(day: date) -> str:
-    """The ledger folder of one UTC day (media ids name their day)."""
-    return f"{LEDGER_PREFIX}{day:%Y/%m/%d}/"
+from processors.keys import EVENT_SUFFIX, event_key, ledger_day_prefix, media_key
+from processors.storage import Store
 
 
 @dataclass
@@ -59,7 +46,7 @@ def parse(key: str) -> tuple[UUID, bool] | None:
 def entries(store: Store, day: date) -> list[Entry]:
     """Every media of one ledger day, in media id (= time) order; blocking (one listing)."""
     found: dict[UUID, Entry] = {}
-    for key in store.list(day_prefix(day)):
+    for key in store.list(ledger_day_prefix(day)):
         parsed = parse(key)
         if parsed is None:
             continue

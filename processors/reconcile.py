@@ -31,7 +31,7 @@ from uuid import UUID
 
 from pydantic import ValidationError
 
-from processors import ledger
+from processors import keys, ledger
 from processors.errors import ObjectNotFound
 from processors.lake.query import Lake
 from processors.storage import Store
@@ -144,7 +144,7 @@ def _recover(store: Store, entry: ledger.Entry, at: datetime) -> Reemit | Unreco
     if not entry.has_media:
         return Unrecoverable(entry.media_id, at, "event record without the media bytes")
     try:
-        value = store.get_bytes(ledger.event_key(entry.media_id))
+        value = store.get_bytes(keys.event_key(entry.media_id))
         event = INPUT_EVENT.validate_json(value)
     except ObjectNotFound:
         return Unrecoverable(entry.media_id, at, "event record vanished while reading it")

@@ -1,4 +1,4 @@
-"""The faust-streaming app: topics and agents. Agents are shells over `streams.stages`.
+"""The faust-streaming app: topics and agents. Agents are shells over `processors.pipeline`.
 
 Every topic is raw bytes (we decode and validate ourselves; see `streams.codec`), the key is
 the media id everywhere, and each agent acknowledges a message only after its output has been
@@ -24,13 +24,13 @@ import structlog
 import streams.offsets  # noqa: F401  (importing it stops faust committing past running work)
 from processors.config import Settings
 from processors.join import Joiner
+from processors.pipeline import Stages
 from schemas import topics
 from schemas.events import INPUT_EVENT, MediaGenerated, MediaUploaded
 from streams import metrics
 from streams.codec import DERIVED_EVENT, DecodeError, dead_letter_of, decode
 from streams.lake_sink import LakeSink
 from streams.published import PublishedResults
-from streams.stages import Stages
 
 log = structlog.get_logger(__name__)
 StagesFactory = Callable[[], Awaitable[Stages]]

@@ -63,9 +63,8 @@ def _lake(settings: Settings, args: argparse.Namespace) -> None:
     from datetime import date
 
     from processors.lake.compact import compact
-    from processors.storage import open_store
 
-    store = open_store(settings.store.url, endpoint_url=settings.store.endpoint_url)
+    store = settings.store.open()
     done = compact(
         store,
         tables=args.table,

@@ -148,16 +148,13 @@ def _print_lake_summary(settings: Settings, bootstrap: str, wait: float = 30.0) 
     """Print what the lake holds once the lake sink has written everything published so far:
     a demo that exits earlier would leave rows in a memory broker that dies with it."""
     from processors.lake.query import Lake
-    from processors.storage import open_store
     from schemas.lake import TABLE_OF_TOPIC
     from streams.admin import wait_caught_up
     from streams.lake_sink import lake_group
 
     if not wait_caught_up(bootstrap, lake_group(settings), TABLE_OF_TOPIC, wait):
         print(f"\n(the lake sink had not written everything after {wait:.0f} s)")
-    store = open_store(
-        settings.store.url, endpoint_url=settings.store.endpoint_url, region=settings.store.region
-    )
+    store = settings.store.open()
     sql = (
         "select status, coalesce(verdict, '-') as verdict, count(*) as n "
         "from media_results group by all order by all"

@@ -28,12 +28,12 @@ from pydantic import TypeAdapter
 
 from processors.config import Settings
 from processors.lake.writer import LakeWriter, Refused
+from processors.retry import patiently
 from processors.storage import Store
 from schemas import lake, topics
 from schemas.events import INPUT_EVENT, BrandCheck, DeadLetter, MediaAnalysis, MediaResult
 from streams import metrics
 from streams.codec import DecodeError, dead_letter_of, decode
-from streams.stages import patiently
 
 log = structlog.get_logger(__name__)
 Record = Any  # aiokafka.structs.ConsumerRecord[bytes, bytes]

@@ -27,7 +27,7 @@ from processors.config import ReconcileSettings, Settings
 from processors.errors import ReelscopeError
 from processors.lake.query import Lake
 from processors.reconcile import Cooldown, Plan, plan
-from processors.storage import Store, open_store
+from processors.storage import Store
 from schemas import topics
 from schemas.ids import uuid7_time
 from schemas.lake import TABLE_OF_TOPIC
@@ -136,11 +136,6 @@ class Reconciler:
             report.outcomes.append(Outcome(lost.media_id, "unrecoverable", lost.reason))
         self._reported &= {lost.media_id for lost in found.unrecoverable}  # stays bounded
         return report
-
-
-def open_ledger(settings: Settings) -> Store:
-    s = settings.store
-    return open_store(s.url, endpoint_url=s.endpoint_url, region=s.region)
 
 
 class BrokerUnavailable(ReelscopeError):
@@ -256,7 +251,7 @@ async def reconcile_once(
     settings: Settings, *, older_than_s: float | None = None, dry_run: bool = False
 ) -> Report:
     """One run as `reelscope reconcile` does it: its own store, lake and producer."""
-    store = open_ledger(settings)
+    store = settings.store.open()
     lake = Lake(store)
     if dry_run:
         return await Reconciler(store, lake, settings.reconcile, None).run(
@@ -287,7 +282,7 @@ def register(app: faust.App, settings: Settings) -> None:
     async def reconcile() -> None:
         try:
             if not made:
-                store = open_ledger(settings)
+                store = settings.store.open()
                 made.append(Reconciler(store, Lake(store), rs, send, kafka_backlog(settings)))
             report = await made[0].run()
         except Exception:

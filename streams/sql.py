@@ -8,7 +8,6 @@ from typing import Any
 
 from processors.config import Settings
 from processors.lake.query import Lake
-from processors.storage import open_store
 
 
 def render(columns: list[str], rows: list[tuple[Any, ...]], most: int = 200) -> str:
@@ -24,7 +23,7 @@ def render(columns: list[str], rows: list[tuple[Any, ...]], most: int = 200) -> 
 
 
 def run_sql(settings: Settings, query: str | None) -> int:
-    lake = Lake(open_store(settings.store.url, endpoint_url=settings.store.endpoint_url))
+    lake = Lake(settings.store.open())
     con = lake.connection()
     for q in [query] if query else _prompt():
         try:

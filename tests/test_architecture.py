@@ -19,7 +19,7 @@ PROJECT = set(ALLOWED)
 ONLY_IN = {
     "faust": ("streams/",),
     "google": ("processors/analyzers/gemini/",),
-    "boto3": ("processors/storage.py",),
+    "boto3": ("processors/storage/s3.py",),
     "fastapi": ("api/",),
 }
 

@@ -25,8 +25,8 @@ from api.runtime import Runtime
 from processors.brand.evidence import render_evidence, telling_time
 from processors.brand.profiles import load_profile
 from processors.errors import MediaError, ObjectNotFound
+from processors.keys import media_key
 from processors.media import probe, sample_frames
-from processors.storage import media_key
 from schemas.events import BrandCheck, BrandProfile
 
 router = APIRouter(prefix="/v1/media", tags=["media"])

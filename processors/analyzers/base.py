@@ -9,9 +9,16 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Protocol
+from typing import Any, Protocol
 
-from schemas.events import MediaAnalysis, MediaGenerated, MediaInfo, MediaUploaded, SourceRef
+from schemas.events import (
+    AnalysisStatus,
+    MediaAnalysis,
+    MediaGenerated,
+    MediaInfo,
+    MediaUploaded,
+    SourceRef,
+)
 
 
 @dataclass(frozen=True)
@@ -39,4 +46,23 @@ def source_ref(event: MediaUploaded | MediaGenerated) -> SourceRef:
         schema_id=event.schema_id,
         accepted_at=event.occurred_at,
         brand_id=event.brand_id,
+    )
+
+
+def analysis_of(
+    event: MediaUploaded | MediaGenerated,
+    *,
+    producer: str,
+    analyzer: str,
+    status: AnalysisStatus,
+    **fields: Any,
+) -> MediaAnalysis:
+    """The analysis answering `event`: the one place its identity and source are filled in."""
+    return MediaAnalysis(
+        media_id=event.media_id,
+        producer=producer,
+        source=source_ref(event),
+        status=status,
+        analyzer=analyzer,
+        **fields,
     )

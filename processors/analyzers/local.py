@@ -28,7 +28,7 @@ from uuid import UUID
 import cv2
 import numpy as np
 
-from processors.analyzers.base import AnalysisRequest, source_ref
+from processors.analyzers.base import AnalysisRequest, analysis_of
 from processors.config import LimitSettings
 from processors.errors import AnalyzerUnavailable, MediaError, StorageError
 from processors.media import Frame, input_args, probe, run_limited, sample_frames, sniff
@@ -257,13 +257,12 @@ class LocalAnalyzer:
         except BrokenExecutor as exc:
             msg = "the local analyzer's worker pool is broken"
             raise AnalyzerUnavailable(msg) from exc
-        return MediaAnalysis(
-            media_id=request.event.media_id,
+        return analysis_of(
+            request.event,
             producer=request.producer,
-            source=source_ref(request.event),
+            analyzer=self.name,
             status="failed" if error else "done",
             error=error,
-            analyzer=self.name,
             media=info,
             technical=technical,
             usage=Usage(cost_usd=0.0),

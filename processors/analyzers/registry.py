@@ -9,6 +9,7 @@ from typing import cast
 from processors.analyzers.base import Analyzer
 from processors.analyzers.local import LocalAnalyzer, ThumbnailSink
 from processors.config import Settings
+from processors.storage import Store
 
 NAMES = ("local", "gemini")
 
@@ -16,10 +17,13 @@ NAMES = ("local", "gemini")
 def create_analyzer(
     settings: Settings,
     *,
+    store: Store | None = None,
     executor: Executor | None = None,
     thumbnails: ThumbnailSink | None = None,
 ) -> Analyzer:
-    """Build the configured analyzer ('auto' resolves to gemini only when a key is set)."""
+    """Build the configured analyzer ('auto' resolves to gemini only when a key is set).
+
+    `store` is the process's bucket, where the Gemini analyzer caches its answers."""
     name = settings.analyzer_name
     if name == "local":
         return LocalAnalyzer(
@@ -27,6 +31,6 @@ def create_analyzer(
         )
     if name == "gemini":
         module = importlib.import_module("processors.analyzers.gemini.analyzer")
-        return cast(Analyzer, module.GeminiAnalyzer.from_settings(settings))
+        return cast(Analyzer, module.GeminiAnalyzer.from_settings(settings, store=store))
     msg = f"unknown analyzer {name!r}; choose one of {', '.join(NAMES)}"
     raise ValueError(msg)

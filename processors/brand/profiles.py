@@ -1,4 +1,4 @@
-"""Where brand profiles and logos live in the bucket, and a small read-through cache of them.
+"""Brand profiles read from the bucket, and a small read-through cache of them.
 
 The bucket is the source of truth (the API writes it before it publishes to
 `reelscope.brands.v1`); workers read through a short TTL cache, so an update reaches every
@@ -11,16 +11,9 @@ import time
 from dataclasses import dataclass, field
 
 from processors.errors import ObjectNotFound
+from processors.keys import profile_key
 from processors.storage import Store
 from schemas.events import BrandProfile
-
-
-def profile_key(brand_id: str) -> str:
-    return f"brands/{brand_id}/profile.json"
-
-
-def logo_key(brand_id: str, sha256: str, ext: str) -> str:
-    return f"brands/{brand_id}/logos/{sha256}.{ext}"
 
 
 def load_profile(store: Store, brand_id: str) -> BrandProfile | None:

@@ -27,6 +27,7 @@ import pyarrow.compute as pc
 import pyarrow.dataset as ds
 import pyarrow.fs as pafs
 
+from processors import keys
 from processors.lake import layout
 from processors.lake.sources import LakeFiles, Listed
 from processors.lake.writer import encode
@@ -127,7 +128,7 @@ def _write_chunk(store: Store, lake: LakeFiles, chunk: list[Listed], merged: pa.
     first = chunk[0][0]
     last = max(f.last for f, _ in chunk)
     folder = lake.key_of(chunk[0][1]).rsplit("/", 1)[0]
-    name = layout.file_name(first.topic, first.partition, first.first, last, first.epoch)
+    name = keys.lake_file_name(first.topic, first.partition, first.first, last, first.epoch)
     store.put_bytes(f"{folder}/{name}", encode(merged))
 
 

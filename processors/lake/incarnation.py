@@ -25,23 +25,16 @@ from __future__ import annotations
 
 import io
 from datetime import UTC, datetime
-from typing import Final
 
 import pyarrow.parquet as pq
 import structlog
 from pydantic import BaseModel, Field, ValidationError
 
 from processors.errors import ObjectNotFound, StorageError
-from processors.lake.layout import LAKE_PREFIX, file_prefix
+from processors.keys import lake_marker_key
 from processors.storage import Store
 
 log = structlog.get_logger(__name__)
-MARKERS: Final = f"{LAKE_PREFIX}/_incarnations/"
-
-
-def marker_key(topic: str, partition: int) -> str:
-    """Where the epoch of one topic-partition is recorded."""
-    return f"{MARKERS}{file_prefix(topic, partition).rstrip('+')}.json"
 
 
 class EpochStart(BaseModel):
@@ -51,7 +44,7 @@ class EpochStart(BaseModel):
 
 
 class Marker(BaseModel):
-    """What `marker_key` holds: the current epoch and when and why each one began."""
+    """What `lake_marker_key` holds: the current epoch and when and why each one began."""
 
     epoch: int = Field(default=0, ge=0)
     history: list[EpochStart] = Field(default_factory=list)
@@ -81,7 +74,7 @@ class Incarnations:
         start = EpochStart(epoch=epoch, at=datetime.now(tz=UTC), reason=reason)
         marker = Marker(epoch=epoch, history=[*marker.history, start])
         self.store.put_bytes(
-            marker_key(topic, partition), marker.model_dump_json(indent=1).encode()
+            lake_marker_key(topic, partition), marker.model_dump_json(indent=1).encode()
         )
         self._epochs[(topic, partition)] = epoch
         log.warning("lake_new_epoch", topic=topic, partition=partition, epoch=epoch, reason=reason)
@@ -91,7 +84,7 @@ class Incarnations:
         self._epochs.pop((topic, partition), None)
 
     def _read(self, topic: str, partition: int) -> Marker:
-        key = marker_key(topic, partition)
+        key = lake_marker_key(topic, partition)
         try:
             return Marker.model_validate_json(self.store.get_bytes(key))
         except ObjectNotFound:

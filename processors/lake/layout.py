@@ -1,7 +1,4 @@
-"""Where lake files live and what their names promise.
-
-`lake/<table>/dt=<YYYY-MM-DD>/brand_id=<brand>/<topic>+<partition>[+e<epoch>]+<first>+<last>.parquet`
-(partition 3 digits, epoch 4, offsets 20, zero-padded)
+"""What lake file names promise (the names themselves are `processors.keys`).
 
 A file holds the rows of one topic-partition *incarnation* that belong to its folder, from
 offset `first` to `last`: every record of that incarnation in [first, last] that belongs to the
@@ -15,71 +12,19 @@ starts again at offset 0. The epoch (`+e0001`; absent for epoch 0, so lakes writ
 epochs existed read as epoch 0) says which incarnation of the topic-partition a file holds, and
 files of different epochs never cover each other (`processors.lake.incarnation` decides when a
 new epoch begins).
-
-`brand_id=__HIVE_DEFAULT_PARTITION__` holds rows without a brand; DuckDB reads that folder name
-as NULL, the Hive convention.
 """
 
 from __future__ import annotations
 
 import datetime as dt
-import re
 from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import Final, TypeVar
+from typing import TypeVar
 
-LAKE_PREFIX: Final = "lake"
-NO_BRAND: Final = "__HIVE_DEFAULT_PARTITION__"
-_TOPIC: Final = re.compile(r"^[A-Za-z0-9._-]+$")
-_NAME: Final = re.compile(
-    r"^(?P<topic>[A-Za-z0-9._-]+)\+(?P<partition>\d+)(?:\+e(?P<epoch>\d+))?"
-    r"\+(?P<first>\d+)\+(?P<last>\d+)\.parquet$"
-)
-_FOLDER: Final = re.compile(r"/dt=(?P<day>\d{4}-\d{2}-\d{2})/brand_id=(?P<brand>[^/]+)/[^/]+$")
+from processors.keys import LAKE_FILE_NAME, LAKE_FOLDER, NO_BRAND
+
 T = TypeVar("T")
-
-
-def table_prefix(table_name: str) -> str:
-    """Key prefix of one table's files (ends with `/`)."""
-    return f"{LAKE_PREFIX}/{table_name}/"
-
-
-def folder(table_name: str, day: dt.date, brand_id: str | None) -> str:
-    """Key prefix of one partition folder (ends with `/`)."""
-    return f"{table_prefix(table_name)}dt={day.isoformat()}/brand_id={brand_id or NO_BRAND}/"
-
-
-def file_prefix(topic: str, partition: int) -> str:
-    """Start of the names of one topic-partition's files in a folder."""
-    if not _TOPIC.match(topic) or partition < 0:
-        msg = f"cannot name a lake file for {topic!r}/{partition}"
-        raise ValueError(msg)
-    return f"{topic}+{partition:03d}+"
-
-
-def file_name(topic: str, partition: int, first: int, last: int, epoch: int = 0) -> str:
-    """Name of the file holding a topic-partition incarnation's rows of a folder from `first`
-    to `last`."""
-    if not 0 <= first <= last or epoch < 0:
-        msg = f"cannot name a lake file for offsets {first}..{last} of epoch {epoch}"
-        raise ValueError(msg)
-    tag = f"e{epoch:04d}+" if epoch else ""
-    return f"{file_prefix(topic, partition)}{tag}{first:020d}+{last:020d}.parquet"
-
-
-def object_key(
-    table_name: str,
-    day: dt.date,
-    brand_id: str | None,
-    topic: str,
-    partition: int,
-    first: int,
-    last: int,
-    epoch: int = 0,
-) -> str:
-    """Full key of a data file."""
-    return folder(table_name, day, brand_id) + file_name(topic, partition, first, last, epoch)
 
 
 @dataclass(frozen=True)
@@ -108,7 +53,7 @@ class LakeFile:
 def parse(path: str) -> LakeFile | None:
     """Read a data file's path; None for anything else (temp files, stray objects)."""
     name = path.rsplit("/", 1)[-1]
-    m, f = _NAME.match(name), _FOLDER.search(path)
+    m, f = LAKE_FILE_NAME.match(name), LAKE_FOLDER.search(path)
     if m is None or f is None:
         return None
     brand = f["brand"]

@@ -29,9 +29,10 @@ import pyarrow.fs as pafs
 import pyarrow.parquet as pq
 
 from processors.errors import StorageError
+from processors.keys import LAKE_PREFIX
 from processors.lake import layout
-from processors.lake.layout import LAKE_PREFIX, LakeFile
-from processors.storage import Store
+from processors.lake.layout import LakeFile
+from processors.storage import Store, arrow_filesystem
 from schemas.lake import TABLES, Table
 
 # pre_buffer coalesces the column-chunk reads of a file into few large requests (S3: ~2x faster).
@@ -64,7 +65,7 @@ class LakeFiles:
     @classmethod
     def of(cls, store: Store) -> LakeFiles:
         """Open the lake of a store (`file://` or `s3://`; `memory://` cannot back a lake)."""
-        fs, root = store.arrow_fs()
+        fs, root = arrow_filesystem(store)
         return cls(fs, f"{root}/{LAKE_PREFIX}" if root else LAKE_PREFIX, Footers(fs))
 
     @property

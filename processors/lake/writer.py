@@ -22,6 +22,7 @@ from typing import Any, Final, Literal
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from processors import keys
 from processors.errors import StorageError
 from processors.lake import layout
 from processors.lake.incarnation import Incarnations, event_ids_by_offset
@@ -60,7 +61,7 @@ def segments(table: Table, rows: list[Row], rotate_seconds: int) -> Iterator[tup
     changes. Cuts keep offset order, so each file is a contiguous run of its folder's rows."""
     by_folder: dict[str, list[Row]] = {}
     for row in rows:
-        key = layout.folder(table.name, row["dt"], row["brand_id"])
+        key = keys.lake_folder(table.name, row["dt"], row["brand_id"])
         by_folder.setdefault(key, []).append(row)
     for key, group in by_folder.items():
         run: list[Row] = []
@@ -113,7 +114,7 @@ class Coverage:
     def _load(self, folder: str, topic: str, partition: int) -> list[layout.LakeFile]:
         key = (folder, topic, partition)
         if key not in self._files:
-            prefix = folder + layout.file_prefix(topic, partition)
+            prefix = folder + keys.lake_file_prefix(topic, partition)
             try:
                 found = [layout.parse(k) for k in self.store.list(prefix)]
             except OSError as e:
@@ -209,7 +210,7 @@ class LakeWriter:
                 if part is not None:
                     offsets = part.column("offset")
                     first, last = offsets[0].as_py(), offsets[-1].as_py()
-                    key = folder + layout.file_name(topic, partition, first, last, epoch)
+                    key = folder + keys.lake_file_name(topic, partition, first, last, epoch)
                     files.append((key, part))
         return files, refused
 

@@ -14,6 +14,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Literal
 from uuid import UUID
 
+from processors.keys import media_key
 from schemas.events import (
     BrandCheck,
     DeadLetter,
@@ -56,7 +57,7 @@ def uploaded(when: datetime, *, brand_id: str | None = "acme", counter: int = 0)
         media_id=media_id,
         occurred_at=when,
         producer=PRODUCER,
-        object_key=f"media/{when:%Y/%m/%d}/{media_id}",
+        object_key=media_key(media_id),
         sha256=hashlib.sha256(media_id.bytes).hexdigest(),
         size_bytes=1024 + counter,
         content_type="video/mp4",

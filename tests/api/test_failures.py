@@ -11,7 +11,8 @@ import httpx
 from botocore.config import Config
 
 from api.publisher import Publisher
-from processors.storage import LocalStore, S3Store, media_key
+from processors.keys import media_key
+from processors.storage import LocalStore, S3Store
 from schemas.ids import uuid7
 from schemas.topics import MEDIA_GENERATED, MEDIA_UPLOADED
 from streams.admin import ensure_topics

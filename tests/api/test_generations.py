@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from processors.storage import media_key
+from processors.keys import media_key
 from schemas.ids import uuid7
 from schemas.topics import MEDIA_GENERATED
 from tests.api.conftest import Api, events_for, media_id_of

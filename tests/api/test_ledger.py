@@ -8,7 +8,8 @@ from pathlib import Path
 
 from api import idempotency
 from processors import ledger
-from processors.storage import LocalStore, media_key
+from processors.keys import media_key
+from processors.storage import LocalStore
 from schemas.ids import uuid7
 from schemas.topics import MEDIA_GENERATED, MEDIA_UPLOADED
 from streams.broker import EmbeddedBroker

@@ -7,8 +7,8 @@ import os
 from collections.abc import Iterator
 from pathlib import Path
 
+from processors.keys import media_key
 from processors.ledger import event_key
-from processors.storage import media_key
 from schemas.ids import is_uuid7
 from schemas.topics import MEDIA_UPLOADED
 from tests.api.conftest import MAX_UPLOAD, Api, create_brand, events_for, media_id_of, upload

@@ -22,8 +22,9 @@ import pytest
 
 from processors import ledger
 from processors.config import Settings
+from processors.keys import media_key
 from processors.lake.query import Lake
-from processors.storage import LocalStore, media_key
+from processors.storage import LocalStore
 from processors.synthetic.lake import uuid7_at
 from schemas import topics
 from schemas.events import MediaUploaded

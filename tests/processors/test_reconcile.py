@@ -6,10 +6,11 @@ from __future__ import annotations
 from datetime import UTC, date, datetime, timedelta
 from uuid import UUID
 
-from processors import ledger
+from processors import keys, ledger
+from processors.keys import media_key
 from processors.lake.query import Lake
 from processors.reconcile import Cooldown, days, plan
-from processors.storage import LocalStore, media_key
+from processors.storage import LocalStore
 from processors.synthetic import lake as syn
 from schemas import topics
 from schemas.events import Generation, MediaGenerated, MediaUploaded
@@ -119,7 +120,7 @@ def test_the_grace_period_and_the_look_back_bound_the_window(store: LocalStore) 
 def test_other_objects_in_ledger_folders_are_ignored(store: LocalStore) -> None:
     up = syn.uploaded(HOUR_AGO, counter=1)
     accept(store, up)
-    folder = ledger.day_prefix(HOUR_AGO.date())
+    folder = keys.ledger_day_prefix(HOUR_AGO.date())
     store.put_bytes(folder + "notes.txt", b"x")
     store.put_bytes(folder + "not-a-uuid.event.json", b"{}")
     misplaced = syn.uploaded(HOUR_AGO - timedelta(days=1), counter=2)  # in the wrong day folder

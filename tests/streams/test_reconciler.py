@@ -13,8 +13,9 @@ from prometheus_client import REGISTRY
 
 from processors import ledger
 from processors.config import ReconcileSettings, Settings
+from processors.keys import media_key
 from processors.lake.query import Lake
-from processors.storage import LocalStore, media_key
+from processors.storage import LocalStore
 from processors.synthetic import lake as syn
 from schemas.topics import MEDIA_UPLOADED
 from streams.broker import EmbeddedBroker, free_port

@@ -16,7 +16,7 @@ from google import genai
 from google.genai import types
 from pydantic import ValidationError
 
-from processors.analyzers.base import AnalysisRequest, source_ref
+from processors.analyzers.base import AnalysisRequest, analysis_of
 from processors.analyzers.gemini.cache import (
     AnalysisCache,
     CachedAnalysis,
@@ -58,7 +58,7 @@ from processors.analyzers.gemini.resilience import (
     TokenLimiter,
 )
 from processors.config import Settings
-from processors.storage import open_store
+from processors.storage import Store
 from schemas.events import AnalysisStatus, ContentAnalysis, MediaAnalysis, MediaKind, Usage
 
 log = logging.getLogger(__name__)
@@ -110,17 +110,18 @@ class GeminiAnalyzer:
         cls,
         settings: Settings,
         *,
+        store: Store | None = None,
         options: GeminiOptions | None = None,
         cache: AnalysisCache | None = None,
     ) -> GeminiAnalyzer:
-        """Build from settings; answers are cached in the configured bucket unless given a cache."""
+        """Build from settings; answers are cached in `store` (default: the configured bucket)
+        unless given a cache."""
         g = settings.gemini
         if g.api_key is None:
             msg = "the gemini analyzer needs an API key: set REELSCOPE_GEMINI__API_KEY"
             raise ValueError(msg)
         if cache is None:
-            s = settings.store
-            cache = StoreCache(open_store(s.url, endpoint_url=s.endpoint_url, region=s.region))
+            cache = StoreCache(store if store is not None else settings.store.open())
         return cls(
             api_key=g.api_key.get_secret_value(),
             model=g.model,
@@ -269,13 +270,12 @@ class GeminiAnalyzer:
         cached: bool = False,
         latency_ms: float = 0.0,
     ) -> MediaAnalysis:
-        return MediaAnalysis(
-            media_id=request.event.media_id,
+        return analysis_of(
+            request.event,
             producer=request.producer,
-            source=source_ref(request.event),
+            analyzer=self.name,
             status=outcome.status,
             error=outcome.error,
-            analyzer=self.name,
             model=self.model,
             prompt_version=PROMPT_VERSION,
             media=request.media,

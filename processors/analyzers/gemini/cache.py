@@ -17,10 +17,9 @@ from typing import Any, Protocol
 from pydantic import BaseModel, ConfigDict, ValidationError
 
 from processors.errors import ObjectNotFound, StorageError
+from processors.keys import GEMINI_CACHE_PREFIX, gemini_cache_key
 from processors.storage import Store
 from schemas.events import AnalysisStatus, ContentAnalysis, Usage
-
-CACHE_PREFIX = "cache/gemini/"
 
 
 class CachedAnalysis(BaseModel):
@@ -86,10 +85,10 @@ class StoreCache:
     """JSON objects in the bucket; an unreadable entry counts as a miss, not an error."""
 
     store: Store
-    prefix: str = CACHE_PREFIX
+    prefix: str = GEMINI_CACHE_PREFIX
 
     def _key(self, key: str) -> str:
-        return f"{self.prefix}{key}.json"
+        return gemini_cache_key(key, self.prefix)
 
     async def get(self, key: str) -> CachedAnalysis | None:
         try:

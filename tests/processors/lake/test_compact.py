@@ -11,8 +11,8 @@ from typing import Any
 
 import pytest
 
+from processors.keys import lake_object_key as object_key
 from processors.lake.compact import Compaction, compact
-from processors.lake.layout import object_key
 from processors.lake.query import Lake
 from processors.lake.writer import LakeWriter, to_parquet
 from processors.storage import LocalStore, S3Store, Store

@@ -10,9 +10,10 @@ from typing import Any
 
 import pytest
 
+from processors.keys import lake_marker_key as marker_key
+from processors.keys import lake_object_key as object_key
 from processors.lake.compact import compact
-from processors.lake.incarnation import marker_key
-from processors.lake.layout import object_key, parse
+from processors.lake.layout import parse
 from processors.lake.query import Lake
 from processors.lake.writer import LakeWriter, Refused
 from processors.storage import LocalStore, S3Store, Store

@@ -9,7 +9,7 @@ from uuid import UUID
 import pyarrow as pa
 import pytest
 
-from processors.lake.layout import object_key
+from processors.keys import lake_object_key as object_key
 from processors.lake.listing import id_floor, windows
 from processors.lake.query import Lake
 from processors.lake.views import VIEWS

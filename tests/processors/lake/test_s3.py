@@ -8,11 +8,11 @@ import pyarrow.parquet as pq
 import pytest
 
 from processors.errors import StorageError
-from processors.lake.layout import object_key
+from processors.keys import lake_object_key as object_key
 from processors.lake.query import Lake
 from processors.lake.views import VIEWS
 from processors.lake.writer import LakeWriter
-from processors.storage import S3Store
+from processors.storage import S3Store, arrow_filesystem
 from processors.synthetic import lake as syn
 from schemas import topics
 from schemas.lake import TABLES, to_row
@@ -41,7 +41,7 @@ def test_write_replay_and_read_back_on_s3(s3_store: S3Store) -> None:
     # a restarted worker replaying the batch, cut differently, writes nothing
     assert LakeWriter(s3_store).write(UPLOADS, topics.MEDIA_UPLOADED, 4, rows[1:]) == []
     assert s3_store.list("lake/") == keys
-    fs, root = s3_store.arrow_fs()
+    fs, root = arrow_filesystem(s3_store)
     assert pq.read_schema(f"{root}/{keys[0]}", filesystem=fs).equals(
         UPLOADS.schema, check_metadata=False
     )

@@ -11,7 +11,9 @@ import pyarrow.parquet as pq
 import pytest
 
 from processors.errors import StorageError
-from processors.lake.layout import NO_BRAND, object_key, parse
+from processors.keys import NO_BRAND
+from processors.keys import lake_object_key as object_key
+from processors.lake.layout import parse
 from processors.lake.query import Lake
 from processors.lake.writer import LakeWriter
 from processors.storage import LocalStore

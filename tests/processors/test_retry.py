@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from processors.errors import ObjectNotFound, StorageError
-from streams.stages import patiently
+from processors.retry import patiently
 
 
 async def test_retries_while_the_bucket_is_unavailable() -> None:

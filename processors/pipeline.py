@@ -1,86 +1,40 @@
-"""What each agent does with one event, kept apart from Faust so it can be called directly.
+"""What each stage does with one input event, without Faust: the agents in `streams.app` call
+`Stages.brand_check` and `Stages.analyze`, tests call them directly.
 
-CPU-heavy work (ffmpeg, OpenCV) runs in a process pool: the event loop stays free for
-heartbeats and I/O, and a crash in a decoder only breaks a child process, which is replaced.
+Both stages always answer: media that cannot be read, a crashed decoder or an analyzer that
+stays unavailable give a `failed` check or analysis, never an exception (a bucket outage is
+waited out, `processors.retry`). CPU-heavy work runs in a `processors.pool.RenewingPool`.
 """
 
 from __future__ import annotations
 
 import asyncio
-import multiprocessing
 import os
 import shutil
-import signal
 import tempfile
 import time
-from collections.abc import Awaitable, Callable
-from concurrent.futures import Executor, Future, ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, TypeVar
+from uuid import UUID
 
 import structlog
 
-from processors.analyzers.base import AnalysisRequest, Analyzer, source_ref
+from processors.analyzers.base import AnalysisRequest, Analyzer, analysis_of, source_ref
+from processors.analyzers.local import ThumbnailSink
+from processors.analyzers.registry import create_analyzer
 from processors.brand import CHECKS_VERSION, check_media
 from processors.brand.profiles import BrandCache
 from processors.config import Settings
-from processors.errors import (
-    AnalyzerRejected,
-    AnalyzerUnavailable,
-    ObjectNotFound,
-    ReelscopeError,
-    StorageError,
-)
-from processors.storage import LocalStore, Store, check_key
+from processors.errors import AnalyzerRejected, AnalyzerUnavailable, ObjectNotFound, ReelscopeError
+from processors.keys import thumbnail_key
+from processors.pool import RenewingPool
+from processors.retry import patiently
+from processors.storage import Store
 from schemas.events import BrandCheck, BrandProfile, MediaAnalysis, MediaGenerated, MediaUploaded
 
 log = structlog.get_logger(__name__)
-R = TypeVar("R")
 InputEvent = MediaUploaded | MediaGenerated
-
-
-class RenewingPool(Executor):
-    """A process pool that replaces itself once a child dies.
-
-    A decoder killed by its limits (or crashing on hostile input) breaks a
-    `ProcessPoolExecutor` for good; the task that broke it fails, the next submit gets a new
-    pool. Children are spawned: forking a process that has threads is unsafe.
-    """
-
-    def __init__(self, size: int) -> None:
-        self._size = size
-        self._pool = self._new()
-
-    def _new(self) -> ProcessPoolExecutor:
-        return ProcessPoolExecutor(
-            self._size,
-            mp_context=multiprocessing.get_context("spawn"),
-            initializer=_ignore_stop_signals,
-        )
-
-    def submit(self, fn: Callable[..., R], /, *args: Any, **kwargs: Any) -> Future[R]:
-        try:
-            return self._pool.submit(fn, *args, **kwargs)
-        except BrokenProcessPool:
-            log.error("worker_pool_broken", hint="a decoder process died; starting a new pool")
-            self._pool.shutdown(wait=False)
-            self._pool = self._new()
-            return self._pool.submit(fn, *args, **kwargs)
-
-    def shutdown(self, wait: bool = True, *, cancel_futures: bool = False) -> None:
-        self._pool.shutdown(wait=wait, cancel_futures=cancel_futures)
-
-
-def _ignore_stop_signals() -> None:
-    """In a pool child: leave SIGINT/SIGTERM to the parent, which stops the pool itself.
-
-    A Ctrl-C or a SIGTERM to the worker's process group would otherwise kill the children
-    first, and every check in flight would end as a "decoder crashed" failure.
-    """
-    signal.signal(signal.SIGINT, signal.SIG_IGN)
-    signal.signal(signal.SIGTERM, signal.SIG_IGN)
 
 
 @dataclass
@@ -93,8 +47,8 @@ class MediaFiles:
     _locks: dict[str, asyncio.Lock] = field(default_factory=dict)
 
     async def fetch(self, event: InputEvent) -> Path:
-        if isinstance(self.store, LocalStore):  # read in place, no copy
-            path = self.store.root / check_key(event.object_key)
+        path = self.store.local_path(event.object_key)
+        if path is not None:  # a local folder: read in place, no copy
             if not path.is_file():
                 raise ObjectNotFound(event.object_key)
             return path
@@ -127,6 +81,19 @@ class Stages:
     pool: RenewingPool
     files: MediaFiles
     brands: BrandCache
+
+    @classmethod
+    async def build(cls, settings: Settings) -> Stages:
+        """Open the store, start and warm the decoder pool, and make the configured analyzer."""
+        size = settings.worker.check_processes
+        pool = RenewingPool(size)
+        loop = asyncio.get_running_loop()
+        await asyncio.gather(*(loop.run_in_executor(pool, _warm, i) for i in range(size)))
+        store = settings.store.open()
+        analyzer = create_analyzer(
+            settings, store=store, executor=pool, thumbnails=thumbnail_sink(store)
+        )
+        return cls(settings, store, analyzer, pool, MediaFiles(store), BrandCache(store))
 
     async def brand_check(self, event: InputEvent) -> BrandCheck:
         """Check one asset against its brand; media we cannot read is a failed check."""
@@ -186,18 +153,20 @@ class Stages:
         self.files.close()
 
 
-async def patiently(work: Callable[[], Awaitable[R]], what: str) -> R:
-    """Retry while the bucket is unavailable: the partition waits, nothing is lost or failed."""
-    delay = 0.5
-    while True:
-        try:
-            return await work()
-        except ObjectNotFound:
-            raise
-        except StorageError as e:
-            log.warning("bucket_unavailable", work=what, error=str(e), retry_in_s=delay)
-            await asyncio.sleep(delay)
-            delay = min(delay * 2, 30.0)
+def _warm(_: int) -> None:
+    """Import the heavy modules in a pool process before the first event needs them."""
+    import processors.brand  # noqa: F401
+
+
+def thumbnail_sink(store: Store) -> ThumbnailSink:
+    """Store thumbnails next to the media (`processors.keys.thumbnail_key`)."""
+
+    async def put(media_id: UUID, jpeg: bytes) -> str:
+        key = thumbnail_key(media_id)
+        await asyncio.to_thread(store.put_bytes, key, jpeg)
+        return key
+
+    return put
 
 
 def _describe(e: BaseException) -> str:
@@ -224,11 +193,6 @@ def failed_check(event: InputEvent, error: str, producer: str) -> BrandCheck:
 def failed_analysis(
     event: InputEvent, analyzer: str, error: str, settings: Settings
 ) -> MediaAnalysis:
-    return MediaAnalysis(
-        media_id=event.media_id,
-        producer=settings.producer_id,
-        source=source_ref(event),
-        status="failed",
-        error=error,
-        analyzer=analyzer,
+    return analysis_of(
+        event, producer=settings.producer_id, analyzer=analyzer, status="failed", error=error
     )
