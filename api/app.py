@@ -26,7 +26,7 @@ from api.publisher import Publisher
 from api.results import RecentResults, ResultsFollower
 from api.routers import analytics, evidence, generations, health, media, profiles
 from api.runtime import LakeReader, Runtime
-from processors.config import Settings
+from api.settings import Settings
 from processors.logs import configure
 from processors.storage import Store
 

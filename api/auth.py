@@ -14,7 +14,7 @@ import structlog
 from fastapi import Request
 
 from api.errors import ApiError
-from processors.config import ApiKey, Scope, hash_key
+from api.settings import ApiKey, Scope, hash_key
 
 log = structlog.get_logger("reelscope.api.auth")
 

@@ -10,7 +10,7 @@ from fastapi.security import APIKeyHeader, HTTPAuthorizationCredentials, HTTPBea
 from api.auth import Principal
 from api.errors import BROKER, unavailable
 from api.runtime import Runtime
-from processors.config import Scope
+from api.settings import Scope
 
 # Declared for OpenAPI (the "Authorize" button in /docs); KeyRing does the actual checking.
 _bearer = HTTPBearer(auto_error=False, description="Authorization: Bearer <API key>")

@@ -8,7 +8,7 @@ Exception                   anything else; answered 500 without details (logged 
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 import structlog
@@ -73,8 +73,17 @@ def invalid(message: str, *, field: str, hint: str) -> ApiError:
     return ApiError(422, "invalid_request", message, hint, fields=fields)
 
 
-def _field_name(loc: Sequence[Any]) -> str:
-    return ".".join(str(p) for p in loc)
+def invalid_fields(
+    fields: Sequence[Mapping[str, str]], hint: str, *, what: str = "fields"
+) -> ApiError:
+    """A 422 naming every refused field, so that one answer lists all there is to correct."""
+    names = ", ".join(f["field"] for f in fields)
+    return ApiError(422, "invalid_request", f"invalid {what}: {names}", hint, fields=fields)
+
+
+def field_errors(errors: Iterable[Mapping[str, Any]], whole: str = "") -> list[dict[str, str]]:
+    """Pydantic's errors in the shape of `fields`; an empty location (the whole body) is `whole`."""
+    return [{"field": ".".join(map(str, e["loc"])) or whole, "message": e["msg"]} for e in errors]
 
 
 async def _on_api_error(request: Request, exc: Exception) -> JSONResponse:
@@ -84,15 +93,8 @@ async def _on_api_error(request: Request, exc: Exception) -> JSONResponse:
 
 async def _on_validation(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, RequestValidationError)
-    fields = [{"field": _field_name(e["loc"]), "message": e["msg"]} for e in exc.errors()]
-    names = ", ".join(f["field"] for f in fields)
-    err = ApiError(
-        422,
-        "invalid_request",
-        f"invalid fields: {names}",
-        "correct the listed fields; /docs shows every field",
-        fields=fields,
-    )
+    hint = "correct the listed fields; /docs shows every field"
+    err = invalid_fields(field_errors(exc.errors()), hint)
     return JSONResponse(err.body(), status_code=422)
 
 

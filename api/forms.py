@@ -8,7 +8,7 @@ from typing import Any
 
 from pydantic import TypeAdapter, ValidationError
 
-from api.errors import ApiError
+from api.errors import invalid_fields
 from api.intake import Submission
 from api.models import MAX_LABELS
 from api.uploads import Received
@@ -54,14 +54,10 @@ def submission(received: Received, *, generation: bool = False) -> Submission:
         except (ValidationError, ValueError) as e:
             problems.append({"field": name, "message": _message(e)})
     if problems:
-        names = ", ".join(p["field"] for p in problems)
-        raise ApiError(
-            422,
-            "invalid_request",
-            f"invalid form fields: {names}",
-            "brand_id: a brand id; platforms: comma-separated; labels and generation: JSON objects",
-            fields=problems,
+        hint = (
+            "brand_id: a brand id; platforms: comma-separated; labels and generation: JSON objects"
         )
+        raise invalid_fields(problems, hint, what="form fields")
     return Submission(
         brand_id=parsed.get("brand_id"),
         platforms=parsed.get("platforms", []),

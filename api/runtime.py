@@ -4,40 +4,26 @@ from __future__ import annotations
 
 import asyncio
 from collections import defaultdict
-from collections.abc import AsyncIterator, Mapping, Sequence
+from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
-from datetime import datetime
 from pathlib import Path
-from typing import Any, Protocol
-from uuid import UUID
+from typing import TYPE_CHECKING, TypeAlias
 
 from api.auth import KeyRing
 from api.metrics import Metrics
 from api.publisher import Publisher
 from api.results import RecentResults
-from processors.config import Settings
+from api.settings import Settings
 from processors.storage import Store
 
+if TYPE_CHECKING:
+    from processors.lake.query import Lake
 
-class LakeReader(Protocol):
-    """What the API reads from the lake (`processors.lake.query.Lake`); blocking calls."""
 
-    def media(self, media_id: UUID) -> dict[str, Any] | None: ...
-
-    def list_media(
-        self,
-        *,
-        brand_id: str | None = None,
-        status: str | None = None,
-        since: datetime | None = None,
-        limit: int = 100,
-        after: str | UUID | None = None,
-    ) -> list[dict[str, Any]]: ...
-
-    def query(
-        self, sql: str, params: Sequence[Any] | Mapping[str, Any] | None = None
-    ) -> list[dict[str, Any]]: ...
+# the API reads the lake through `Lake`'s own (blocking) methods; imported for type checking
+# only, so that DuckDB loads when the default lake is built (`app`), not when the API is imported
+LakeReader: TypeAlias = "Lake"
 
 
 class KeyedLocks:

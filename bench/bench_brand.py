@@ -28,9 +28,9 @@ from processors.brand.logo import LogoDetector, LogoHit
 from processors.brand.palette import OK_RATIO
 from processors.brand.platforms import PLATFORM_SPECS, fit, unsafe_share
 from processors.brand.templates import prepare_logo
-from processors.config import LimitSettings
 from processors.media import Frame as MediaFrame
 from processors.media import probe, sample_frames
+from processors.media.limits import LimitSettings
 from processors.synthetic import brand as synth
 from processors.synthetic import samples
 from schemas.events import BrandColour, BrandProfile, MediaInfo, Platform

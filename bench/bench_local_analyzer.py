@@ -18,8 +18,8 @@ from pathlib import Path
 import cv2
 
 from processors.analyzers.local import analyze_file, frame_measures, video_measures
-from processors.config import LimitSettings
 from processors.media import ffmpeg_exe, probe, sample_frames
+from processors.media.limits import LimitSettings
 
 OUT = Path(__file__).resolve().parent / "out"
 SECONDS = 30

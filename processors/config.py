@@ -1,4 +1,10 @@
-"""Configuration: one settings model for every reelscope process, read once at start.
+"""Configuration: the settings every reelscope process shares, read once at start.
+
+Each package owns its options (`StoreSettings` in `processors.storage`, `LimitSettings` in
+`processors.media.limits`, `GeminiSettings` in `processors.analyzers.gemini.options`,
+`AnalyzerSettings` in `processors.analyzers.base`); this root composes them with the
+cross-process sections defined here (broker, worker, reconciler, where the API listens). The
+API process extends it with its own options (`api.settings.Settings`).
 
 Environment variables use the prefix `REELSCOPE_` and `__` for nesting, e.g.
 `REELSCOPE_KAFKA__BOOTSTRAP=kafka:9092`, `REELSCOPE_STORE__URL=s3://media-bucket`,
@@ -7,16 +13,15 @@ Environment variables use the prefix `REELSCOPE_` and `__` for nesting, e.g.
 
 from __future__ import annotations
 
-import hashlib
 from typing import Literal
 
-from pydantic import BaseModel, Field, SecretStr, model_validator
+from pydantic import BaseModel, Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from processors.analyzers.gemini.options import GeminiOptions
+from processors.analyzers.base import AnalyzerSettings
+from processors.analyzers.gemini.options import GeminiSettings
+from processors.media.limits import LimitSettings
 from processors.storage import StoreSettings
-
-Scope = Literal["media:write", "results:read", "admin"]
 
 
 class KafkaSettings(BaseModel):
@@ -30,32 +35,6 @@ class KafkaSettings(BaseModel):
     rebalance_timeout_s: float = Field(default=3, gt=0, description="short for fast local joins")
     session_timeout_s: float = Field(default=6, gt=0)
     heartbeat_s: float = Field(default=1, gt=0)
-
-
-class LimitSettings(BaseModel):
-    """Hard limits on untrusted media; anything beyond them is refused, not attempted."""
-
-    max_upload_bytes: int = Field(default=512 * 1024 * 1024, ge=1)
-    max_duration_s: float = Field(default=15 * 60, gt=0)
-    max_pixels: int = Field(default=8192 * 8192, gt=0)
-    decode_timeout_s: float = Field(default=120, gt=0)
-    decoder_memory_mb: int = Field(default=2048, ge=64)
-
-
-class GeminiSettings(GeminiOptions):
-    """The key and model, plus every option of the analyzer (media, faults, cost, budgets)."""
-
-    api_key: SecretStr | None = None
-    base_url: str | None = Field(default=None, description="override for tests or a proxy")
-    model: str = "gemini-2.5-flash"
-    timeout_s: float = Field(default=120, gt=0)
-
-
-class AnalyzerSettings(BaseModel):
-    name: Literal["auto", "local", "gemini"] = Field(
-        default="auto", description="'auto' picks gemini when an API key is configured"
-    )
-    concurrency: int = Field(default=8, ge=1)
 
 
 class WorkerSettings(BaseModel):
@@ -88,17 +67,12 @@ class ReconcileSettings(BaseModel):
     lookback_days: int = Field(default=7, ge=1, description="ledger days listed by each run")
 
 
-class ApiKey(BaseModel):
-    name: str
-    sha256: str = Field(pattern=r"^[0-9a-f]{64}$", description="sha256 hex of the key")
-    scopes: list[Scope]
+class ApiListen(BaseModel):
+    """Where the API listens: `reelscope api` and `reelscope up` start it there. The API's own
+    options (keys, results kept in memory) extend this in `api.settings`."""
 
-
-class ApiSettings(BaseModel):
     host: str = "127.0.0.1"
     port: int = 8080
-    keys: list[ApiKey] = Field(default_factory=list)
-    recent_results: int = Field(default=10_000, ge=0, description="results kept in memory")
 
 
 class Settings(BaseSettings):
@@ -116,22 +90,10 @@ class Settings(BaseSettings):
     analyzer: AnalyzerSettings = Field(default_factory=AnalyzerSettings)
     worker: WorkerSettings = Field(default_factory=WorkerSettings)
     reconcile: ReconcileSettings = Field(default_factory=ReconcileSettings)
-    api: ApiSettings = Field(default_factory=ApiSettings)
-
-    @model_validator(mode="after")
-    def _production_needs_keys(self) -> Settings:
-        if self.environment == "production" and not self.api.keys:
-            msg = "production needs API keys: set REELSCOPE_API__KEYS (sha256 of each key)"
-            raise ValueError(msg)
-        return self
+    api: ApiListen = Field(default_factory=ApiListen)
 
     @property
     def analyzer_name(self) -> Literal["local", "gemini"]:
         if self.analyzer.name == "auto":
             return "gemini" if self.gemini.api_key else "local"
         return self.analyzer.name
-
-
-def hash_key(key: str) -> str:
-    """Hash an API key the way settings store it."""
-    return hashlib.sha256(key.encode()).hexdigest()

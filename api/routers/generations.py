@@ -7,13 +7,13 @@ from typing import Any
 from fastapi import APIRouter, Request, Response
 from pydantic import ValidationError
 
-from api import forms, intake, objects
+from api import intake, objects
 from api.deps import BrokerReady, IdempotencyKey, RuntimeDep, Writer
-from api.errors import ApiError
+from api.errors import field_errors, invalid_fields
 from api.models import Accepted, GenerationRequest, error_responses
-from api.routers.media import accepted
+from api.routers.media import accept_upload, receive_form
 from api.runtime import Runtime
-from api.uploads import Received, read_small, receive_multipart
+from api.uploads import Received, read_small
 
 router = APIRouter(prefix="/v1/generations", tags=["generations"])
 
@@ -42,25 +42,12 @@ BODY: dict[str, Any] = {
 }
 
 
-def _invalid_json(e: ValidationError) -> ApiError:
-    fields = [
-        {"field": ".".join(map(str, x["loc"])) or "body", "message": x["msg"]} for x in e.errors()
-    ]
-    names = ", ".join(f["field"] for f in fields)
-    return ApiError(
-        422,
-        "invalid_request",
-        f"invalid fields: {names}",
-        "send a GenerationRequest as JSON (see /docs)",
-        fields=fields,
-    )
-
-
 async def _from_json(request: Request, rt: Runtime) -> tuple[Received, intake.Submission]:
     try:
         body = GenerationRequest.model_validate_json(await read_small(request, limit=JSON_LIMIT))
     except ValidationError as e:
-        raise _invalid_json(e) from e
+        hint = "send a GenerationRequest as JSON (see /docs)"
+        raise invalid_fields(field_errors(e.errors(), "body"), hint) from e
     key = objects.bucket_key(body.object_key, rt.store.url)
     received = await objects.fetch(rt, key)
     sub = intake.Submission(
@@ -70,17 +57,6 @@ async def _from_json(request: Request, rt: Runtime) -> tuple[Received, intake.Su
         generation=body.generation,
     )
     return received, sub
-
-
-async def _from_multipart(request: Request, rt: Runtime) -> tuple[Received, intake.Submission]:
-    received = await receive_multipart(
-        request, folder=rt.upload_dir, limit=rt.settings.limits.max_upload_bytes
-    )
-    try:
-        return received, forms.submission(received, generation=True)
-    except BaseException:
-        received.discard()
-        raise
 
 
 @router.post(
@@ -100,13 +76,9 @@ async def register_generation(
     """Register a generated asset (in the bucket, or attached); 202 once its event is acked."""
     ctype = request.headers.get("content-type", "").split(";")[0].strip().lower()
     if ctype == "multipart/form-data":
-        received, sub = await _from_multipart(request, rt)
+        received, sub = await receive_form(request, rt, generation=True)
     else:
         received, sub = await _from_json(request, rt)
-    try:
-        media_id = await intake.accept(
-            rt, received, sub, caller=caller.name, idempotency_key=idempotency_key
-        )
-    finally:
-        received.discard()
-    return accepted(response, media_id)
+    return await accept_upload(
+        rt, response, received, sub, caller=caller.name, idempotency_key=idempotency_key
+    )

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from typing import Annotated, Any
-from uuid import UUID
 
 from fastapi import APIRouter, Query, Request, Response
 from pydantic import AwareDatetime
@@ -11,7 +10,8 @@ from pydantic import AwareDatetime
 from api import forms, intake, status
 from api.deps import BrokerReady, IdempotencyKey, Reader, RuntimeDep, Writer
 from api.models import Accepted, MediaPage, MediaState, MediaStatus, error_responses
-from api.uploads import receive_multipart
+from api.runtime import Runtime
+from api.uploads import Received, receive_multipart
 from schemas.events import BrandId
 
 router = APIRouter(prefix="/v1/media", tags=["media"])
@@ -37,8 +37,36 @@ MULTIPART_BODY: dict[str, Any] = {
 }
 
 
-def accepted(response: Response, media_id: UUID) -> Accepted:
-    """The 202 body, with a Location header pointing at the status."""
+async def receive_form(
+    request: Request, rt: Runtime, *, generation: bool = False
+) -> tuple[Received, intake.Submission]:
+    """The file is on disk before its form is judged, so a refused form must not leave it behind."""
+    received = await receive_multipart(
+        request, folder=rt.upload_dir, limit=rt.settings.limits.max_upload_bytes
+    )
+    try:
+        return received, forms.submission(received, generation=generation)
+    except BaseException:
+        received.discard()
+        raise
+
+
+async def accept_upload(
+    rt: Runtime,
+    response: Response,
+    received: Received,
+    sub: intake.Submission,
+    *,
+    caller: str,
+    idempotency_key: str | None,
+) -> Accepted:
+    """Both intake routes answer alike: 202 with the status URL, the temporary file gone."""
+    try:
+        media_id = await intake.accept(
+            rt, received, sub, caller=caller, idempotency_key=idempotency_key
+        )
+    finally:
+        received.discard()
     url = f"/v1/media/{media_id}"
     response.headers["Location"] = url
     return Accepted(media_id=media_id, status_url=url)
@@ -59,17 +87,10 @@ async def upload_media(
     idempotency_key: IdempotencyKey = None,
 ) -> Accepted:
     """Upload an image or video; 202 once it is stored and its event acknowledged."""
-    received = await receive_multipart(
-        request, folder=rt.upload_dir, limit=rt.settings.limits.max_upload_bytes
+    received, sub = await receive_form(request, rt)
+    return await accept_upload(
+        rt, response, received, sub, caller=caller.name, idempotency_key=idempotency_key
     )
-    try:
-        sub = forms.submission(received)
-        media_id = await intake.accept(
-            rt, received, sub, caller=caller.name, idempotency_key=idempotency_key
-        )
-    finally:
-        received.discard()
-    return accepted(response, media_id)
 
 
 @router.get("/{media_id}", responses=error_responses(401, 403, 404, 422, 503))

@@ -9,7 +9,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any, Literal, Protocol
+
+from pydantic import BaseModel, Field
 
 from schemas.events import (
     AnalysisStatus,
@@ -19,6 +21,13 @@ from schemas.events import (
     MediaUploaded,
     SourceRef,
 )
+
+
+class AnalyzerSettings(BaseModel):
+    name: Literal["auto", "local", "gemini"] = Field(
+        default="auto", description="'auto' picks gemini when an API key is configured"
+    )
+    concurrency: int = Field(default=8, ge=1)
 
 
 @dataclass(frozen=True)

@@ -29,9 +29,9 @@ import cv2
 import numpy as np
 
 from processors.analyzers.base import AnalysisRequest, analysis_of
-from processors.config import LimitSettings
 from processors.errors import AnalyzerUnavailable, MediaError, StorageError
 from processors.media import Frame, input_args, probe, run_limited, sample_frames, sniff
+from processors.media.limits import LimitSettings
 from processors.vision import detect_faces, faces_available, read_text, text_coverage
 from processors.vision.frames import pick_thumbnail, spread, thumbnail_jpeg
 from schemas.events import MediaAnalysis, MediaInfo, TechnicalAnalysis, Usage

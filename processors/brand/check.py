@@ -30,9 +30,9 @@ from processors.brand.verdict import (
     platforms_score,
     weighted_score,
 )
-from processors.config import LimitSettings
 from processors.errors import MediaError
 from processors.media import probe, sample_frames, sniff
+from processors.media.limits import LimitSettings
 from schemas.events import (
     BrandCheck,
     BrandProfile,

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import statistics
 from dataclasses import dataclass
+from operator import attrgetter
 
 import cv2
 import numpy as np
@@ -103,87 +104,48 @@ def summarise(frames: list[FrameQuality]) -> tuple[QualityCheck, list[Violation]
     return check, violations, max(0.0, 1.0 - PENALTY * len(violations))
 
 
+# the asset's mean past a limit, warned at the frame furthest past it: (measure, named alike in
+# FrameQuality and QualityCheck; the limit; whether above it is bad; rule; message)
+_EXPOSURE = (
+    ("brightness", TOO_DARK_BELOW, False, "too_dark", "the picture is too dark"),
+    ("brightness", TOO_BRIGHT_ABOVE, True, "too_bright", "the picture is washed out"),
+    ("contrast", LOW_CONTRAST_BELOW, False, "low_contrast", "the picture has almost no contrast"),
+)
+
+
 def _violations(
     check: QualityCheck, frames: list[FrameQuality], lit: list[FrameQuality]
 ) -> list[Violation]:
     out: list[Violation] = []
     if check.sharpness is not None and check.sharpness < BLURRY_BELOW:
         worst = min((f for f in lit if f.sharpness is not None), key=lambda f: f.sharpness or 0)
-        out.append(
-            _warn(
-                "quality.blurry",
-                "the picture is soft: edges lack detail",
-                worst.t_s,
-                check.sharpness,
-                BLURRY_BELOW,
-            )
-        )
-    if all(f.black for f in frames):
-        lit = []
-    if lit and (check.brightness or 0) < TOO_DARK_BELOW:
-        darkest = min(lit, key=lambda f: f.brightness)
-        out.append(
-            _warn(
-                "quality.too_dark",
-                "the picture is too dark",
-                darkest.t_s,
-                check.brightness,
-                TOO_DARK_BELOW,
-            )
-        )
-    if lit and (check.brightness or 0) > TOO_BRIGHT_ABOVE:
-        brightest = max(lit, key=lambda f: f.brightness)
-        out.append(
-            _warn(
-                "quality.too_bright",
-                "the picture is washed out",
-                brightest.t_s,
-                check.brightness,
-                TOO_BRIGHT_ABOVE,
-            )
-        )
-    if lit and (check.contrast or 0) < LOW_CONTRAST_BELOW:
-        flattest = min(lit, key=lambda f: f.contrast)
-        out.append(
-            _warn(
-                "quality.low_contrast",
-                "the picture has almost no contrast",
-                flattest.t_s,
-                check.contrast,
-                LOW_CONTRAST_BELOW,
-            )
-        )
+        message = "the picture is soft: edges lack detail"
+        out.append(_warn("blurry", message, worst.t_s, check.sharpness, BLURRY_BELOW))
+    # an all-black asset is reported as black frames, not also as too dark or flat
+    shown = [] if all(f.black for f in frames) else lit
+    for measure, limit, above, rule, message in _EXPOSURE:
+        get = attrgetter(measure)
+        value = get(check) or 0
+        if shown and (value > limit if above else value < limit):
+            worst = (max if above else min)(shown, key=get)
+            out.append(_warn(rule, message, worst.t_s, get(check), limit))
     frozen = check.frozen_frame_ratio or 0.0
     if frozen > FROZEN_MAX and len(frames) >= 3:
-        out.append(
-            _warn(
-                "quality.frozen",
-                f"the picture does not change across {frozen:.0%} of the sampled frames",
-                frames[0].t_s,
-                frozen,
-                FROZEN_MAX,
-            )
-        )
+        message = f"the picture does not change across {frozen:.0%} of the sampled frames"
+        out.append(_warn("frozen", message, frames[0].t_s, frozen, FROZEN_MAX))
     ratio = check.black_frame_ratio or 0.0
     if ratio > BLACK_FRAMES_MAX or (ratio and len(frames) == 1):
         first = next(f for f in frames if f.black)
-        out.append(
-            _warn(
-                "quality.black_frames",
-                f"{ratio:.0%} of the sampled frames are black",
-                first.t_s,
-                ratio,
-                BLACK_FRAMES_MAX,
-            )
-        )
+        message = f"{ratio:.0%} of the sampled frames are black"
+        out.append(_warn("black_frames", message, first.t_s, ratio, BLACK_FRAMES_MAX))
     return out
 
 
 def _warn(
-    code: str, message: str, t_s: float, measured: float | None, required: float
+    rule: str, message: str, t_s: float, measured: float | None, required: float
 ) -> Violation:
     return Violation(
-        code=code,
+        code=f"quality.{rule}",
         severity="warn",
         message=message,
         frame_s=t_s,

@@ -19,7 +19,7 @@ from fastapi import FastAPI
 
 from api.app import create_app
 from api.results import partitions_of
-from processors.config import Settings, hash_key
+from api.settings import Settings, hash_key
 from processors.storage import LocalStore, Store
 from processors.synthetic.samples import make_image, make_logo, make_video
 from streams.broker import EmbeddedBroker, free_port

@@ -13,7 +13,7 @@ from aiokafka import AIOKafkaProducer
 
 from processors.brand import check_media
 from processors.brand.evidence import LOGO_BGR, OUTPUT_WIDTH
-from processors.config import LimitSettings
+from processors.media.limits import LimitSettings
 from schemas.events import (
     BrandCheck,
     MediaAnalysis,

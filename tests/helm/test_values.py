@@ -13,7 +13,8 @@ import pytest
 import yaml  # type: ignore[import-untyped,unused-ignore]
 from pydantic import BaseModel, SecretStr, ValidationError
 
-from processors.config import KafkaSettings, Settings, hash_key
+from api.settings import Settings, hash_key
+from processors.config import KafkaSettings
 from tests.helm.render import CHART, merge, render
 
 Path_ = tuple[str, ...]

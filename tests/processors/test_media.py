@@ -10,9 +10,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from processors.config import LimitSettings
 from processors.errors import MediaError, MediaLimitExceeded, UnsupportedMedia
 from processors.media import ffmpeg_exe, image_size, probe, sample_frames, sniff
+from processors.media.limits import LimitSettings
 from processors.synthetic.samples import cut_times, hex_to_bgr, make_corrupt, make_image, make_video
 from schemas.events import MediaInfo
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, model_validator
 
 Resolution = Literal["default", "low", "medium", "high"]
 
@@ -91,3 +91,12 @@ class GeminiOptions(BaseModel):
         if brand_id is None:
             return None
         return self.brand_daily_budget_usd.get(brand_id, self.default_brand_daily_budget_usd)
+
+
+class GeminiSettings(GeminiOptions):
+    """The key and model, plus every option of the analyzer (media, faults, cost, budgets)."""
+
+    api_key: SecretStr | None = None
+    base_url: str | None = Field(default=None, description="override for tests or a proxy")
+    model: str = "gemini-2.5-flash"
+    timeout_s: float = Field(default=120, gt=0)

@@ -18,12 +18,12 @@ from processors.analyzers.gemini.analyzer import GeminiAnalyzer
 from processors.analyzers.gemini.cache import MemoryCache, StoreCache
 from processors.analyzers.gemini.cost import estimate_usd, media_tokens
 from processors.analyzers.gemini.fake_server import Behaviour, FakeGemini, wait_for
-from processors.analyzers.gemini.options import GeminiOptions
+from processors.analyzers.gemini.options import GeminiOptions, GeminiSettings
 from processors.analyzers.gemini.prompt import SYSTEM, build_prompt
 from processors.analyzers.gemini.resilience import RateLimiter, SystemClock, TokenLimiter
-from processors.config import GeminiSettings, Settings, StoreSettings
+from processors.config import Settings
 from processors.errors import AnalyzerRejected, AnalyzerUnavailable
-from processors.storage import LocalStore
+from processors.storage import LocalStore, StoreSettings
 from processors.synthetic.samples import make_image, make_video
 from schemas.events import Generation, MediaGenerated, MediaInfo, MediaKind, MediaUploaded
 from schemas.ids import uuid7

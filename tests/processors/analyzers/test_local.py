@@ -13,19 +13,15 @@ import numpy as np
 import pytest
 from pydantic import SecretStr
 
-from processors.analyzers.base import AnalysisRequest
+from processors.analyzers.base import AnalysisRequest, AnalyzerSettings
+from processors.analyzers.gemini.options import GeminiSettings
 from processors.analyzers.local import LocalAnalyzer, analyze_file, analyze_media, detect_cuts
 from processors.analyzers.registry import create_analyzer
-from processors.config import (
-    AnalyzerSettings,
-    GeminiSettings,
-    LimitSettings,
-    Settings,
-    StoreSettings,
-)
+from processors.config import Settings
 from processors.errors import StorageError
 from processors.media import ffmpeg_exe, probe
-from processors.storage import MemoryStore
+from processors.media.limits import LimitSettings
+from processors.storage import MemoryStore, StoreSettings
 from processors.synthetic.samples import cut_times, make_corrupt, make_image, make_video
 from schemas.events import MediaKind, MediaUploaded
 from schemas.ids import uuid7

@@ -10,8 +10,8 @@ import numpy as np
 import pytest
 
 from processors.brand import CHECKS_VERSION, check_frames, check_media
-from processors.config import LimitSettings
 from processors.media import Frame
+from processors.media.limits import LimitSettings
 from processors.synthetic import brand as synth
 from processors.synthetic import samples
 from schemas.events import (

@@ -16,8 +16,8 @@ from processors.brand.evidence import (
     render_evidence,
     telling_time,
 )
-from processors.config import LimitSettings
 from processors.media import probe, sample_frames
+from processors.media.limits import LimitSettings
 from schemas.events import BrandCheck, BrandColour, BrandProfile, MediaUploaded
 from schemas.ids import uuid7
 

@@ -11,8 +11,8 @@ import pytest
 from processors.brand import check_frames, check_media
 from processors.brand.logo_check import CLEAR_SPACE_MAX_EDGES, ring_edge_density
 from processors.brand.text import contains, pick_frames
-from processors.config import LimitSettings
 from processors.media import Frame
+from processors.media.limits import LimitSettings
 from processors.synthetic import brand as synth
 from processors.synthetic import samples
 from schemas.events import BrandColour, BrandProfile, MediaInfo, MediaUploaded

@@ -8,9 +8,9 @@ import cv2
 import numpy as np
 import pytest
 
-from processors.config import LimitSettings
 from processors.errors import MediaError
 from processors.media import probe, sample_frames, sniff
+from processors.media.limits import LimitSettings
 from processors.synthetic.samples import (
     cut_times,
     demo_set,

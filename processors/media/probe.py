@@ -1,0 +1,104 @@
+"""What ffmpeg says a file holds: duration, streams, size, rotation (never decoding it)."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import NamedTuple
+
+from processors.errors import MediaError, MediaLimitExceeded
+from processors.media.ffmpeg import input_args, run_limited
+from processors.media.limits import LimitSettings, check_pixels, check_size
+from processors.media.sniff import DEMUXERS, image_size, sniff
+from schemas.events import MediaInfo
+
+_DURATION = re.compile(
+    r"^\s+Duration: (?:(\d+):(\d\d):(\d\d(?:\.\d+)?)|N/A)(?:, start: (-?[\d.]+))?"
+)
+_STREAM = re.compile(r"^\s+Stream #0:\d+\S*: (Video|Audio): (\w+)(.*)$")
+_DIMS = re.compile(r", (\d{1,6})x(\d{1,6})(?:[ ,]|$)")
+_FPS = re.compile(r", ([\d.]+)(k?) (?:fps|tbr)")
+_ROTATION = re.compile(r"^\s+Display ?Matrix: rotation of (-?[\d.]+) degrees\s*$", re.IGNORECASE)
+
+
+def input_section(stderr: str) -> list[str]:
+    """Keep the lines that describe input #0 (not the output echo that follows)."""
+    lines = stderr.splitlines()
+    start = next((i for i, ln in enumerate(lines) if ln.startswith("Input #0")), len(lines))
+    end = next(
+        (i for i in range(start + 1, len(lines)) if not lines[i].startswith(" ")), len(lines)
+    )
+    return lines[start:end]
+
+
+def parse_duration(lines: list[str]) -> tuple[float | None, float]:
+    for ln in lines:
+        m = _DURATION.match(ln)
+        if m:
+            start = float(m.group(4)) if m.group(4) else 0.0
+            if m.group(1) is None:
+                return None, start
+            h, mi, s = int(m.group(1)), int(m.group(2)), float(m.group(3))
+            return h * 3600 + mi * 60 + s, start
+    return None, 0.0
+
+
+class _Video(NamedTuple):
+    codec: str
+    width: int
+    height: int
+    fps: float | None
+
+
+def _parse_streams(lines: list[str]) -> tuple[_Video | None, bool]:
+    """Find the first video stream (display size after rotation) and whether audio exists."""
+    video: _Video | None = None
+    has_audio, in_video = False, False
+    for ln in lines:
+        m = _STREAM.match(ln)
+        if m:
+            in_video = m.group(1) == "Video" and video is None
+            has_audio = has_audio or m.group(1) == "Audio"
+            dims, fps = _DIMS.search(m.group(3)), _FPS.search(m.group(3))
+            if in_video and dims:
+                rate = float(fps.group(1)) * (1000 if fps.group(2) else 1) if fps else None
+                video = _Video(m.group(2), int(dims.group(1)), int(dims.group(2)), rate)
+            continue
+        rot = _ROTATION.match(ln)
+        if rot and in_video and video is not None and abs(float(rot.group(1))) % 180 == 90:
+            video = video._replace(width=video.height, height=video.width)
+    return video, has_audio
+
+
+def probe(path: Path, limits: LimitSettings) -> MediaInfo:
+    """Read what the bytes really are, refusing anything beyond `limits`."""
+    ctype, kind = sniff(path)
+    size = check_size(path, limits)
+    if kind == "image":
+        dims = image_size(path, ctype)
+        if dims:
+            check_pixels(*dims, limits)
+    args = [*input_args(path, ctype, limits), *"-map 0 -c copy -t 0 -f null -".split()]
+    _, err = run_limited(args, limits)
+    lines = input_section(err)
+    video, has_audio = _parse_streams(lines)
+    if video is None:
+        msg = f"the {DEMUXERS[ctype][1]} file has no video or picture stream"
+        raise MediaError(msg)
+    check_pixels(video.width, video.height, limits)
+    duration, _ = parse_duration(lines)
+    if kind == "video" and duration is not None and duration > limits.max_duration_s:
+        msg = f"video is {duration:.0f} s long; the limit is {limits.max_duration_s:.0f} s"
+        raise MediaLimitExceeded(msg)
+    is_video = kind == "video"
+    return MediaInfo(
+        kind=kind,
+        container=DEMUXERS[ctype][1],
+        codec=video.codec,
+        width=video.width,
+        height=video.height,
+        duration_s=duration if is_video else None,
+        fps=video.fps if is_video else None,
+        has_audio=has_audio and is_video,
+        size_bytes=size,
+    )
