@@ -1,17 +1,20 @@
 """`/v1/analytics`: compliance, violation codes, analysis costs and latency, read from the lake.
 
-Every query is fixed SQL over the shipped views with named parameters; a filter only picks which
-constant clauses join the WHERE, user input never enters the text.
+Every query reads a shipped view (`dashboards/sql/`), or the table macro the view is made of where
+a platform (or, for latency, a brand) must filter the media before they are counted, so the API
+and the dashboards count alike. The SQL is fixed; each filter is a bind parameter (NULL: any),
+user input never enters the text.
 """
 
 from __future__ import annotations
 
 import asyncio
+from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from typing import Annotated, Any
 
 import structlog
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Depends, Query
 from pydantic import BaseModel
 
 from api.deps import Reader, RuntimeDep
@@ -25,38 +28,29 @@ router = APIRouter(prefix="/v1/analytics", tags=["analytics"])
 
 MAX_DAYS = 366
 DEFAULT_DAYS = 30
-_BRAND = " AND brand_id = $brand_id"
-_PLATFORM = " AND list_contains(platforms, $platform)"  # the platforms its check judged
 _COMPLIANCE_SQL = """
-SELECT brand_id, dt AS day,
-    count(*) FILTER (WHERE verdict = 'pass') AS pass_count,
-    count(*) FILTER (WHERE verdict = 'warn') AS warn_count,
-    count(*) FILTER (WHERE verdict = 'fail') AS fail_count,
-    count(*) FILTER (WHERE status = 'failed') AS error_count,
-    count(*) AS total,
-    count(*) FILTER (WHERE verdict = 'pass')
-        / nullif(count(*) FILTER (WHERE verdict IS NOT NULL), 0) AS pass_rate
-FROM media_results WHERE dt BETWEEN $from AND $to{filters}
-GROUP BY brand_id, dt ORDER BY day, brand_id NULLS FIRST
+SELECT * FROM compliance_daily_for($platform)
+WHERE day BETWEEN $from AND $to AND ($brand_id IS NULL OR brand_id = $brand_id)
+ORDER BY day, brand_id NULLS FIRST
 """
+# the view counts per brand and day; a media id has one day, so its media add up over days
 _VIOLATIONS_SQL = """
-SELECT code, count(*) AS count, count(DISTINCT media_id) AS media
-FROM (SELECT media_id, unnest(violation_codes) AS code FROM media_results
-      WHERE dt BETWEEN $from AND $to{filters})
+SELECT code, sum(n)::BIGINT AS count, sum(media)::BIGINT AS media
+FROM violation_counts_for($platform)
+WHERE day BETWEEN $from AND $to AND ($brand_id IS NULL OR brand_id = $brand_id)
 GROUP BY code ORDER BY count DESC, code LIMIT $limit
 """
 _COSTS_SQL = """
 SELECT brand_id, day, analyzer, model, analyses, cost_usd, input_tokens, output_tokens
-FROM costs_daily WHERE day BETWEEN $from AND $to{filters}
+FROM costs_daily
+WHERE day BETWEEN $from AND $to AND ($brand_id IS NULL OR brand_id = $brand_id)
 ORDER BY day, brand_id NULLS FIRST, analyzer, model
 """
+# n = 0: no result of that day carries a latency, so there is nothing to report for it
 _LATENCY_SQL = """
-SELECT dt AS day, count(latency_ms) AS n,
-    quantile_cont(latency_ms, 0.5) AS p50_ms,
-    quantile_cont(latency_ms, 0.95) AS p95_ms,
-    max(latency_ms) AS max_ms
-FROM media_results WHERE dt BETWEEN $from AND $to AND latency_ms IS NOT NULL{filters}
-GROUP BY dt ORDER BY day
+SELECT * FROM latency_daily_for($brand_id, $platform)
+WHERE day BETWEEN $from AND $to AND n > 0
+ORDER BY day
 """
 
 From = Annotated[
@@ -91,69 +85,62 @@ def day_range(first: date | None, last: date | None) -> tuple[date, date]:
     return first, last
 
 
-def _filters(
-    brand_id: str | None, platform: str | None, **fixed: Any
-) -> tuple[str, dict[str, Any]]:
-    """The constant clauses for the given filters and the parameters they bind."""
-    clauses, params = "", dict(fixed)
-    if brand_id is not None:
-        clauses, params["brand_id"] = clauses + _BRAND, brand_id
-    if platform is not None:
-        clauses, params["platform"] = clauses + _PLATFORM, platform
-    return clauses, params
+@dataclass(frozen=True)
+class Filters:
+    """The filters of one read as the query gave them.
+
+    `_read` resolves the day range, so a bad range is refused only once FastAPI has validated
+    every parameter (a dependency runs before the later parameters are checked).
+    """
+
+    brand_id: str | None
+    platform: str | None
+    first: date | None
+    last: date | None
 
 
-async def _run(rt: Runtime, sql: str, params: dict[str, Any], echo: dict[str, Any]) -> Analytics:
-    """Run one query off the event loop; a lake that fails answers 503."""
+def filters(
+    brand_id: Brand = None, platform: Platform = None, from_: From = None, to: To = None
+) -> Filters:
+    """The query parameters the reads by platform share (a dependency: OpenAPI lists each)."""
+    return Filters(brand_id, platform, from_, to)
+
+
+def top(limit: Annotated[int, Query(ge=1, le=100)] = 20) -> int:
+    """How many violation codes to list; a dependency too, so OpenAPI lists it after the filters."""
+    return limit
+
+
+Filtered = Annotated[Filters, Depends(filters)]
+Top = Annotated[int, Depends(top)]
+
+
+async def _read(rt: Runtime, sql: str, f: Filters, **params: Any) -> Analytics:
+    """Run `sql` off the event loop on the day range and brand of `f` and on `params`.
+
+    The answer echoes every filter, `params` too; a lake that fails answers 503.
+    """
+    first, last = day_range(f.first, f.last)
+    span = {"brand_id": f.brand_id, "from": first, "to": last}
     try:
-        rows = await asyncio.to_thread(rt.lake.query, sql, params)
+        rows = await asyncio.to_thread(rt.lake.query, sql, {**span, **params})
     except Exception as e:
         log.warning("lake_unavailable", error=type(e).__name__)
         raise unavailable(LAKE) from e
+    echo = {"brand_id": f.brand_id, "platform": f.platform, "from": first, "to": last, **params}
     return Analytics(items=rows, filters=echo)
 
 
-async def _read(
-    rt: Runtime,
-    template: str,
-    span: tuple[date, date],
-    brand_id: str | None,
-    platform: str | None = None,
-    **extra: Any,
-) -> Analytics:
-    first, last = span
-    clauses, params = _filters(brand_id, platform, **extra)
-    params.update({"from": first, "to": last})
-    echo = {"brand_id": brand_id, "platform": platform, "from": first, "to": last, **extra}
-    return await _run(rt, template.format(filters=clauses), params, echo)
-
-
 @router.get("/compliance", responses=error_responses(401, 403, 422, 503))
-async def compliance(
-    rt: RuntimeDep,
-    caller: Reader,
-    brand_id: Brand = None,
-    platform: Platform = None,
-    from_: From = None,
-    to: To = None,
-) -> Analytics:
+async def compliance(rt: RuntimeDep, caller: Reader, f: Filtered) -> Analytics:
     """Pass/warn/fail counts and pass rate per brand and media day (latest result per media)."""
-    return await _read(rt, _COMPLIANCE_SQL, day_range(from_, to), brand_id, platform)
+    return await _read(rt, _COMPLIANCE_SQL, f, platform=f.platform)
 
 
 @router.get("/violations", responses=error_responses(401, 403, 422, 503))
-async def violations(
-    rt: RuntimeDep,
-    caller: Reader,
-    brand_id: Brand = None,
-    platform: Platform = None,
-    from_: From = None,
-    to: To = None,
-    limit: Annotated[int, Query(ge=1, le=100)] = 20,
-) -> Analytics:
+async def violations(rt: RuntimeDep, caller: Reader, f: Filtered, limit: Top) -> Analytics:
     """The most frequent violation codes: occurrences and how many media carry each."""
-    span = day_range(from_, to)
-    return await _read(rt, _VIOLATIONS_SQL, span, brand_id, platform, limit=limit)
+    return await _read(rt, _VIOLATIONS_SQL, f, platform=f.platform, limit=limit)
 
 
 @router.get("/costs", responses=error_responses(401, 403, 422, 503))
@@ -168,17 +155,10 @@ async def costs(
 
     No platform filter: one analysis serves every target platform of a media.
     """
-    return await _read(rt, _COSTS_SQL, day_range(from_, to), brand_id)
+    return await _read(rt, _COSTS_SQL, Filters(brand_id, None, from_, to))
 
 
 @router.get("/latency", responses=error_responses(401, 403, 422, 503))
-async def latency(
-    rt: RuntimeDep,
-    caller: Reader,
-    brand_id: Brand = None,
-    platform: Platform = None,
-    from_: From = None,
-    to: To = None,
-) -> Analytics:
+async def latency(rt: RuntimeDep, caller: Reader, f: Filtered) -> Analytics:
     """Upload-to-result latency per media day: p50, p95 and max in milliseconds."""
-    return await _read(rt, _LATENCY_SQL, day_range(from_, to), brand_id, platform)
+    return await _read(rt, _LATENCY_SQL, f, platform=f.platform)

@@ -1,5 +1,9 @@
 -- latency_daily: upload-to-result latency per media day (latest result each), in milliseconds.
-CREATE OR REPLACE VIEW latency_daily AS
+-- latency_daily_for(for_brand, for_platform): the same over one brand's media and/or the media
+-- whose brand check targeted that platform; NULL keeps every media, which is the view (see
+-- compliance_daily for why a macro). Percentiles of brands do not add up, so the brand filter
+-- has to come before the aggregation too.
+CREATE OR REPLACE MACRO latency_daily_for(for_brand, for_platform) AS TABLE
 SELECT
     dt AS day,
     count(latency_ms) AS n,
@@ -7,4 +11,9 @@ SELECT
     quantile_cont(latency_ms, 0.95) AS p95_ms,
     max(latency_ms) AS max_ms
 FROM media_results
+WHERE (for_brand IS NULL OR brand_id = for_brand)
+    AND (for_platform IS NULL OR list_contains(platforms, for_platform))
 GROUP BY dt;
+
+CREATE OR REPLACE VIEW latency_daily AS
+SELECT * FROM latency_daily_for(NULL, NULL);

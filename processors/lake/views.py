@@ -7,6 +7,11 @@ To use the files without Python, define the raw relations first, e.g.
 `CREATE VIEW raw_uploads AS SELECT * FROM read_parquet('<root>/lake/uploads/*/*.parquet',
 hive_partitioning = true);` (hive `dt` and the in-file `dt` agree: the writer names the folder
 from the column).
+
+Where a filter has to act before a view counts (a platform: one media targets several), its file
+first defines a table macro `<view>_for(...)` and the view is that macro given NULL, i.e. no
+filter, so the API's filtered figures and the view's come from one query (`compliance_daily`,
+`violation_counts`, `latency_daily`).
 """
 
 from __future__ import annotations
@@ -30,7 +35,7 @@ VIEWS: Final = (*TABLES, *DERIVED_VIEWS)  # dependencies first
 
 
 def view_sql(name: str) -> str:
-    """Text of one shipped view, read from the `dashboards` package data."""
+    """Text of one shipped view (with the macro it is made of, if any), from `dashboards`."""
     if name not in VIEWS:
         msg = f"no shipped view {name!r}; known: {', '.join(VIEWS)}"
         raise ValueError(msg)
