@@ -1,5 +1,10 @@
 """The faust-streaming app: topics and agents. Agents are shells over `processors.pipeline`.
 
+The agents are module-level functions of a `Wiring` (what one app's agents share: settings,
+stages, how to publish, which results are out); `create_app` makes the app, its wiring and
+registers them. Tests run an agent with faust's `test_context()` and a recording `publish`,
+without a broker.
+
 Every topic is raw bytes (we decode and validate ourselves; see `streams.codec`), the key is
 the media id everywhere, and each agent acknowledges a message only after its output has been
 acknowledged by the broker (a refused publish is retried, never skipped), so delivery is
@@ -15,6 +20,8 @@ from __future__ import annotations
 import asyncio
 import tempfile
 from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -31,9 +38,11 @@ from streams import metrics
 from streams.codec import DERIVED_EVENT, DecodeError, dead_letter_of, decode
 from streams.lake_sink import LakeSink
 from streams.published import PublishedResults
+from streams.reconciler import register as register_reconciler
 
 log = structlog.get_logger(__name__)
 StagesFactory = Callable[[], Awaitable[Stages]]
+Publish = Callable[[str, Any, bytes], Awaitable[None]]  # (topic, key, value), acknowledged
 InputEvent = MediaUploaded | MediaGenerated
 # faust.Stream at run time; its StreamT protocol lacks noack()/noack_take(), hence Any
 RawStream = Any
@@ -63,13 +72,23 @@ def faust_settings(settings: Settings, bootstrap: str) -> dict[str, Any]:
     }
 
 
-def create_app(settings: Settings, bootstrap: str, stages: StagesFactory) -> faust.App:
-    """Build the app with every agent registered; nothing connects until a worker starts it."""
-    app = faust.App(settings.kafka.consumer_group, **faust_settings(settings, bootstrap))
+@dataclass
+class Wiring:
+    """What the agents of one app share."""
+
+    settings: Settings
+    stages: StagesFactory
+    publish: Publish
+    published: PublishedResults
+
+    @property
+    def producer(self) -> str:
+        return self.settings.producer_id
+
+
+def kafka_publish(app: faust.App) -> Publish:
+    """Publish on the app's topics, waiting for the broker's acknowledgement."""
     topic = {name: app.topic(name, value_type=bytes, key_type=bytes) for name in topics.ALL_TOPICS}
-    inputs = app.topic(*topics.INPUT_TOPICS, value_type=bytes, key_type=bytes)
-    derived = app.topic(topics.BRAND_CHECKS, topics.MEDIA_ANALYSES, value_type=bytes)
-    producer = settings.producer_id
 
     async def publish(name: str, key: Any, value: bytes) -> None:
         """Send and wait for the broker's acknowledgement, retrying until it comes.
@@ -97,128 +116,162 @@ def create_app(settings: Settings, bootstrap: str, stages: StagesFactory) -> fau
             if waiting:
                 metrics.PUBLISH_WAITING.labels(name).dec()
 
-    async def reject(message: Any, stage: str, reason: str, error_type: str) -> None:
-        entry = dead_letter_of(
-            message, stage=stage, reason=reason, error_type=error_type, producer=producer
-        )
-        await publish(topics.DEADLETTER, entry.media_id, entry.to_bytes())
-        metrics.DEADLETTERS.labels(stage, error_type).inc()
-        log.warning(
-            "dead_lettered", stage=stage, topic=message.topic, offset=message.offset, reason=reason
-        )
+    return publish
 
-    async def each_input(
-        stream: RawStream, stage: str, owner: bool, work: Callable[[InputEvent], Awaitable[None]]
-    ) -> None:
-        """Run `work` on every valid input event, acknowledging each only once it returned.
 
-        The owning stage dead-letters invalid events (once, not per stage).
-        """
-        manual = stream.noack()
+async def reject(w: Wiring, message: Any, stage: str, reason: str, error_type: str) -> None:
+    entry = dead_letter_of(
+        message, stage=stage, reason=reason, error_type=error_type, producer=w.producer
+    )
+    await w.publish(topics.DEADLETTER, entry.media_id, entry.to_bytes())
+    metrics.DEADLETTERS.labels(stage, error_type).inc()
+    log.warning(
+        "dead_lettered", stage=stage, topic=message.topic, offset=message.offset, reason=reason
+    )
+
+
+async def each_input(
+    w: Wiring,
+    stream: RawStream,
+    stage: str,
+    owner: bool,
+    work: Callable[[InputEvent], Awaitable[None]],
+) -> None:
+    """Run `work` on every valid input event, acknowledging each only once it returned.
+
+    The owning stage dead-letters invalid events (once, not per stage).
+    """
+    manual = stream.noack()
+    async for event in manual.events():
+        try:
+            ev = decode(INPUT_EVENT, event.message.value)
+        except DecodeError as err:
+            if owner:
+                await reject(w, event.message, "intake", err.reason, err.error_type)
+            metrics.EVENTS.labels(stage, "rejected").inc()
+        else:
+            await work(ev)
+        await manual.ack(event)
+
+
+async def brand_checks(w: Wiring, stream: RawStream) -> None:
+    s = await w.stages()
+
+    async def check(ev: InputEvent) -> None:
+        with metrics.STAGE_SECONDS.labels("brand_check").time():
+            out = await s.brand_check(ev)
+        await w.publish(topics.BRAND_CHECKS, ev.media_id, out.to_bytes())
+        metrics.EVENTS.labels("brand_check", out.status).inc()
+
+    await each_input(w, stream, "brand_check", True, check)
+
+
+async def analyses(w: Wiring, stream: RawStream) -> None:
+    s = await w.stages()
+
+    async def analyze(ev: InputEvent) -> None:
+        with metrics.STAGE_SECONDS.labels("analysis").time():
+            out = await s.analyze(ev)
+        await w.publish(topics.MEDIA_ANALYSES, ev.media_id, out.to_bytes())
+        metrics.EVENTS.labels("analysis", out.status).inc()
+        metrics.record_analysis(out)
+
+    await each_input(w, stream, "analysis", False, analyze)
+
+
+async def results(w: Wiring, stream: RawStream) -> None:
+    """Join per media id; both halves stay unacknowledged until the result is published,
+    so a restart replays whatever was pending instead of losing it. A replayed half of a
+    media whose result is out is acknowledged at once (`streams.published`), and a half
+    left waiting past `join_ttl_s` is dead-lettered, so no slot holds its partition."""
+    joiner: Joiner[faust.EventT[bytes]] = Joiner(w.producer, ttl_s=w.settings.worker.join_ttl_s)
+    manual = stream.noack()
+    following = asyncio.create_task(w.published.run())
+    sweeper = asyncio.create_task(sweep(w, joiner, manual))
+    try:
+        await w.published.ready.wait()
         async for event in manual.events():
             try:
-                ev = decode(INPUT_EVENT, event.message.value)
+                half = decode(DERIVED_EVENT, event.message.value)
             except DecodeError as err:
-                if owner:
-                    await reject(event.message, "intake", err.reason, err.error_type)
-                metrics.EVENTS.labels(stage, "rejected").inc()
-            else:
-                await work(ev)
-            await manual.ack(event)
-
-    @app.agent(inputs, concurrency=settings.worker.check_processes)
-    async def brand_checks(stream: RawStream) -> None:
-        s = await stages()
-
-        async def check(ev: InputEvent) -> None:
-            with metrics.STAGE_SECONDS.labels("brand_check").time():
-                out = await s.brand_check(ev)
-            await publish(topics.BRAND_CHECKS, ev.media_id, out.to_bytes())
-            metrics.EVENTS.labels("brand_check", out.status).inc()
-
-        await each_input(stream, "brand_check", True, check)
-
-    @app.agent(inputs, concurrency=settings.analyzer.concurrency)
-    async def analyses(stream: RawStream) -> None:
-        s = await stages()
-
-        async def analyze(ev: InputEvent) -> None:
-            with metrics.STAGE_SECONDS.labels("analysis").time():
-                out = await s.analyze(ev)
-            await publish(topics.MEDIA_ANALYSES, ev.media_id, out.to_bytes())
-            metrics.EVENTS.labels("analysis", out.status).inc()
-            metrics.record_analysis(out)
-
-        await each_input(stream, "analysis", False, analyze)
-
-    published = PublishedResults(bootstrap, window_s=2 * settings.worker.join_ttl_s)
-
-    @app.agent(derived)
-    async def results(stream: RawStream) -> None:
-        """Join per media id; both halves stay unacknowledged until the result is published,
-        so a restart replays whatever was pending instead of losing it. A replayed half of a
-        media whose result is out is acknowledged at once (`streams.published`), and a half
-        left waiting past `join_ttl_s` is dead-lettered, so no slot holds its partition."""
-        joiner: Joiner[faust.EventT[bytes]] = Joiner(producer, ttl_s=settings.worker.join_ttl_s)
-        manual = stream.noack()
-        following = asyncio.create_task(published.run())
-        sweeper = asyncio.create_task(sweep(joiner, manual))
-        try:
-            await published.ready.wait()
-            async for event in manual.events():
-                try:
-                    half = decode(DERIVED_EVENT, event.message.value)
-                except DecodeError as err:
-                    await reject(event.message, "join", err.reason, err.error_type)
-                    await manual.ack(event)
-                    continue
-                if half.media_id in published:
-                    metrics.EVENTS.labels("result", "duplicate_half").inc()
-                    await manual.ack(event)
-                    continue
-                joined = joiner.add(half, event)
-                metrics.JOIN_PENDING.set(len(joiner))
-                if joined is None:
-                    continue
-                result, pending = joined
-                await publish(topics.MEDIA_RESULTS, result.media_id, result.to_bytes())
-                published.add(result.media_id)
-                metrics.EVENTS.labels("result", result.status).inc()
-                for e in pending:
-                    await manual.ack(e)
-        finally:
-            sweeper.cancel()
-            following.cancel()
-
-    async def sweep(joiner: Joiner[faust.EventT[bytes]], manual: RawStream) -> None:
-        """Dead-letter the join's expired halves (a replayed half of a joined media is only
-        acknowledged), so no slot holds its partition's commits for ever."""
-        while True:
-            await asyncio.sleep(min(max(joiner.ttl_s / 4, 0.5), 30.0))
-            for slot in joiner.expire():
-                if slot.media_id in published:
-                    metrics.EVENTS.labels("result", "duplicate_half").inc()
-                else:
-                    reason = (
-                        f"no {slot.missing} arrived within {joiner.ttl_s:g} s of the other half; "
-                        "the media has no result"
-                    )
-                    await reject(slot.tokens[-1].message, "join", reason, "join_timeout")
-                for e in slot.tokens:
-                    await manual.ack(e)
+                await reject(w, event.message, "join", err.reason, err.error_type)
+                await manual.ack(event)
+                continue
+            if half.media_id in w.published:
+                metrics.EVENTS.labels("result", "duplicate_half").inc()
+                await manual.ack(event)
+                continue
+            joined = joiner.add(half, event)
             metrics.JOIN_PENDING.set(len(joiner))
+            if joined is None:
+                continue
+            result, pending = joined
+            await w.publish(topics.MEDIA_RESULTS, result.media_id, result.to_bytes())
+            w.published.add(result.media_id)
+            metrics.EVENTS.labels("result", result.status).inc()
+            for e in pending:
+                await manual.ack(e)
+    finally:
+        sweeper.cancel()
+        following.cancel()
 
-    async def lake_sink() -> None:
-        """The lake's own consumer group (see `streams.lake_sink`)."""
-        s = await stages()
-        await LakeSink(settings, bootstrap, s.store).run()
 
-    app.task(lake_sink)
-    del brand_checks, analyses, results  # registered on the app by the decorator
+async def sweep(w: Wiring, joiner: Joiner[faust.EventT[bytes]], manual: RawStream) -> None:
+    """Dead-letter the join's expired halves (a replayed half of a joined media is only
+    acknowledged), so no slot holds its partition's commits for ever."""
+    while True:
+        await asyncio.sleep(min(max(joiner.ttl_s / 4, 0.5), 30.0))
+        for slot in joiner.expire():
+            if slot.media_id in w.published:
+                metrics.EVENTS.labels("result", "duplicate_half").inc()
+            else:
+                reason = (
+                    f"no {slot.missing} arrived within {joiner.ttl_s:g} s of the other half; "
+                    "the media has no result"
+                )
+                await reject(w, slot.tokens[-1].message, "join", reason, "join_timeout")
+            for e in slot.tokens:
+                await manual.ack(e)
+        metrics.JOIN_PENDING.set(len(joiner))
 
-    # --- reconciler: a leader-only timer re-emits stale ledger media (streams.reconciler) ---
-    from streams.reconciler import register as register_reconciler
 
+async def lake_sink(w: Wiring, bootstrap: str) -> None:
+    """The lake's own consumer group (see `streams.lake_sink`)."""
+    s = await w.stages()
+    await LakeSink(w.settings, bootstrap, s.store).run()
+
+
+def create_app(
+    settings: Settings,
+    bootstrap: str,
+    stages: StagesFactory,
+    *,
+    publish: Publish | None = None,
+    published: PublishedResults | None = None,
+) -> faust.App:
+    """Build the app with every agent registered; nothing connects until a worker starts it.
+
+    `publish` and `published` replace the broker's side of the agents (tests)."""
+    app = faust.App(settings.kafka.consumer_group, **faust_settings(settings, bootstrap))
+    w = Wiring(
+        settings,
+        stages,
+        publish or kafka_publish(app),
+        published or PublishedResults(bootstrap, window_s=2 * settings.worker.join_ttl_s),
+    )
+    inputs = app.topic(*topics.INPUT_TOPICS, value_type=bytes, key_type=bytes)
+    derived = app.topic(topics.BRAND_CHECKS, topics.MEDIA_ANALYSES, value_type=bytes)
+    for agent, channel, concurrency in (
+        (brand_checks, inputs, settings.worker.check_processes),
+        (analyses, inputs, settings.analyzer.concurrency),
+        (results, derived, 1),
+    ):
+        name = f"{__name__}.{agent.__name__}"  # the names faust gave the agents before
+        app.agent(channel, name=name, concurrency=concurrency)(partial(agent, w))
+
+    async def run_lake_sink() -> None:
+        await lake_sink(w, bootstrap)
+
+    app.task(run_lake_sink)
     register_reconciler(app, settings)
-    # --- end reconciler ---
     return app

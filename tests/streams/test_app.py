@@ -1,0 +1,139 @@
+"""The agents, run with faust's `test_context()` and a recording publish: no broker.
+
+What the broker-backed e2e tests cannot isolate: which stage dead-letters a malformed input,
+that the join publishes one result per media, and that a replayed half of a media whose result
+is out is not published again.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable
+from datetime import UTC, datetime
+from typing import Any
+from uuid import UUID
+
+import pytest
+
+from processors.config import Settings
+from processors.pipeline import Stages, failed_analysis, failed_check
+from processors.synthetic import lake as syn
+from schemas import topics
+from schemas.events import BrandCheck, DeadLetter, MediaAnalysis, MediaResult, MediaUploaded
+from streams.app import create_app
+
+SETTINGS = Settings(producer_id="agent-test")
+Sent = list[tuple[str, Any, bytes]]
+
+
+class KnownResults:
+    """`PublishedResults` without a broker: ready at once, remembers what was added."""
+
+    def __init__(self) -> None:
+        self.ready = asyncio.Event()
+        self.ready.set()
+        self.ids: set[str] = set()
+
+    def __contains__(self, media_id: object) -> bool:
+        return str(media_id) in self.ids
+
+    def add(self, media_id: UUID | str) -> None:
+        self.ids.add(str(media_id))
+
+    async def run(self) -> None:
+        await asyncio.Event().wait()
+
+
+class FailingStages:
+    """Stages that answer every input with a failed check and a failed analysis."""
+
+    async def brand_check(self, event: MediaUploaded) -> BrandCheck:
+        return failed_check(event, "unreadable in this test", SETTINGS.producer_id)
+
+    async def analyze(self, event: MediaUploaded) -> MediaAnalysis:
+        return failed_analysis(event, "local", "unreadable in this test", SETTINGS)
+
+
+def wired(known: KnownResults | None = None) -> tuple[Any, Sent]:
+    sent: Sent = []
+
+    async def publish(topic: str, key: Any, value: bytes) -> None:
+        sent.append((topic, key, value))
+
+    async def stages() -> Stages:
+        return FailingStages()  # type: ignore[return-value]
+
+    app = create_app(
+        SETTINGS, "localhost:1", stages, publish=publish, published=known or KnownResults()
+    )
+    return app, sent
+
+
+async def until(check: Callable[[], bool], timeout: float = 5.0) -> None:
+    deadline = asyncio.get_running_loop().time() + timeout
+    while not check():
+        assert asyncio.get_running_loop().time() < deadline, "the agent did not publish in time"
+        await asyncio.sleep(0.01)
+
+
+async def feed(app: Any, agent: str, values: list[bytes], done: Callable[[], bool]) -> None:
+    async with app.agents[f"streams.app.{agent}"].test_context() as running:
+        for value in values:
+            await running.put(value, key=b"k")
+        await until(done)
+
+
+def upload() -> MediaUploaded:
+    return syn.uploaded(datetime.now(UTC))
+
+
+@pytest.mark.parametrize(
+    ("agent", "output"),
+    [("brand_checks", topics.BRAND_CHECKS), ("analyses", topics.MEDIA_ANALYSES)],
+)
+async def test_each_input_stage_publishes_its_half_keyed_by_media(agent: str, output: str) -> None:
+    app, sent = wired()
+    event = upload()
+    await feed(app, agent, [event.to_bytes()], lambda: len(sent) == 1)
+    topic, key, value = sent[0]
+    assert (topic, key) == (output, event.media_id)
+    half = (BrandCheck if output == topics.BRAND_CHECKS else MediaAnalysis).model_validate_json(
+        value
+    )
+    assert half.media_id == event.media_id and half.status == "failed"
+
+
+async def test_only_the_brand_stage_dead_letters_a_malformed_input() -> None:
+    app, sent = wired()
+    await feed(app, "brand_checks", [b"{not json"], lambda: len(sent) == 1)
+    assert sent[0][0] == topics.DEADLETTER
+    entry = DeadLetter.model_validate_json(sent[0][2])
+    assert (entry.stage, entry.error_type) == ("intake", "invalid_json")
+
+    app, sent = wired()
+    event = upload()  # a valid input after the bad one: the analysis stage skips, not stops
+    await feed(app, "analyses", [b"{not json", event.to_bytes()], lambda: len(sent) == 1)
+    assert [topic for topic, _, _ in sent] == [topics.MEDIA_ANALYSES]
+
+
+async def test_the_join_publishes_one_result_and_ignores_replayed_halves() -> None:
+    known = KnownResults()
+    app, sent = wired(known)
+    event = upload()
+    check = failed_check(event, "unreadable", SETTINGS.producer_id).to_bytes()
+    analysis = failed_analysis(event, "local", "unreadable", SETTINGS).to_bytes()
+    await feed(app, "results", [check, analysis], lambda: len(sent) == 1)
+    topic, key, value = sent[0]
+    assert (topic, key) == (topics.MEDIA_RESULTS, event.media_id)
+    assert MediaResult.model_validate_json(value).status == "failed"
+    assert event.media_id in known
+
+    await feed(app, "results", [check, analysis, b"[]"], lambda: len(sent) == 2)
+    assert [topic for topic, _, _ in sent] == [topics.MEDIA_RESULTS, topics.DEADLETTER]
+
+
+def test_agents_keep_the_names_faust_gave_them() -> None:
+    app, _ = wired()
+    assert sorted(app.agents) == [
+        f"streams.app.{n}" for n in ("analyses", "brand_checks", "results")
+    ]
