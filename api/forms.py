@@ -12,7 +12,8 @@ from api.errors import invalid_fields
 from api.intake import Submission
 from api.models import MAX_LABELS
 from api.uploads import Received
-from schemas.events import BrandId, Generation, Labels, Platform, Platforms
+from schemas.events import Generation
+from schemas.fields import BrandId, Labels, Platform, Platforms
 
 _BRAND = TypeAdapter(BrandId)
 # the event's own field types: a value they refuse is a 422 here, not a 500 at publish time

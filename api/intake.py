@@ -21,7 +21,8 @@ from api.uploads import Received
 from processors.errors import MediaError
 from processors.keys import event_key, media_key, profile_key
 from processors.media import sniff
-from schemas.events import Generation, MediaGenerated, MediaKind, MediaUploaded, Platform
+from schemas.events import Generation, MediaGenerated, MediaUploaded
+from schemas.fields import MediaKind, Platform
 from schemas.ids import uuid7
 from schemas.topics import MEDIA_GENERATED, MEDIA_UPLOADED
 

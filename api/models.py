@@ -7,7 +7,8 @@ from uuid import UUID
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from schemas.events import BrandId, Generation, Labels, Platforms, Verdict
+from schemas.events import Generation
+from schemas.fields import BrandId, Labels, Platforms, Verdict
 
 MediaState = Literal["processing", "done", "failed"]
 MAX_LABELS = 32

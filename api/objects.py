@@ -17,9 +17,9 @@ from api.errors import BUCKET, STORE_ERRORS, ApiError, invalid, unavailable
 from api.runtime import Runtime
 from api.uploads import Received, too_large
 from processors.errors import ObjectNotFound
+from processors.keys import REFERABLE_PREFIXES
 from processors.storage import check_key
 
-ALLOWED_PREFIXES = ("media/", "generated/")
 _SAFE = re.compile(r"^[A-Za-z0-9._\-/]+$")
 _HINT = "use a key like 'generated/2026/01/02/clip.mp4' (or s3://<this bucket>/<key>)"
 
@@ -45,8 +45,8 @@ def bucket_key(raw: str, store_url: str) -> str:
     except ValueError as e:
         msg = "the key has empty, '.' or '..' segments"
         raise _bad(msg) from e
-    if not key.startswith(ALLOWED_PREFIXES):
-        msg = f"the key must start with {' or '.join(ALLOWED_PREFIXES)}"
+    if not key.startswith(REFERABLE_PREFIXES):
+        msg = f"the key must start with {' or '.join(REFERABLE_PREFIXES)}"
         raise _bad(msg)
     return key
 

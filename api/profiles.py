@@ -18,7 +18,8 @@ from processors.brand.profiles import load_profile
 from processors.errors import MediaError
 from processors.keys import logo_key, profile_key
 from processors.media import sniff
-from schemas.events import BrandProfile, BrandRules, utcnow
+from schemas.fields import utcnow
+from schemas.profiles import BrandProfile, BrandRules
 from schemas.topics import BRANDS
 
 LOGO_TYPES = {"image/png": "png", "image/jpeg": "jpg", "image/webp": "webp"}

@@ -32,8 +32,11 @@ from processors.media import Frame as MediaFrame
 from processors.media import probe, sample_frames
 from processors.media.limits import LimitSettings
 from processors.synthetic import brand as synth
+from processors.synthetic import events as make
 from processors.synthetic import samples
-from schemas.events import BrandColour, BrandProfile, MediaInfo, Platform
+from schemas.events import MediaInfo
+from schemas.fields import Platform
+from schemas.profiles import BrandColour, BrandProfile
 
 PALETTE = ["#E4002B", "#FFFFFF", "#111111", "#FFC72C"]
 SHAPES = [(512, 288), (512, 910), (512, 512), (512, 640)]
@@ -120,22 +123,10 @@ def _platforms(*names: str) -> list[Platform]:
 def platform_cases() -> list[tuple[Platform, MediaInfo, bool]]:
     """Formats with the answer the published specs give (not computed from our table)."""
 
-    def video(
-        w: int, h: int, s: float = 30, fps: float = 30, mb: float = 40, audio: bool = True
-    ) -> MediaInfo:
-        return MediaInfo(
-            kind="video",
-            container="mp4",
-            width=w,
-            height=h,
-            duration_s=s,
-            fps=fps,
-            has_audio=audio,
-            size_bytes=int(mb * 2**20),
-        )
+    video = make.video_info  # 30 s, 30 fps, 40 MiB, with sound unless told
 
     def image(w: int, h: int) -> MediaInfo:
-        return MediaInfo(kind="image", container="jpeg", width=w, height=h, size_bytes=900_000)
+        return make.image_info(w, h, size_bytes=900_000)
 
     v916, v169, v11 = video(1080, 1920), video(1920, 1080), video(1080, 1080)
     reels, stories, feed, shorts = _platforms("reels", "stories", "feed", "shorts")
@@ -144,41 +135,41 @@ def platform_cases() -> list[tuple[Platform, MediaInfo, bool]]:
         (reels, v169, False),
         (reels, video(1080, 1350), True),
         (reels, v11, False),
-        (reels, video(1080, 1920, s=240), False),
+        (reels, video(1080, 1920, seconds=240), False),
         (reels, video(360, 640), False),
         (reels, image(1080, 1920), False),
         (reels, video(720, 1280), True),
         (stories, image(1080, 1920), True),
         (stories, v916, True),
-        (stories, video(1080, 1920, s=90), False),
+        (stories, video(1080, 1920, seconds=90), False),
         (stories, image(400, 711), False),
         (feed, image(1080, 1080), True),
         (feed, image(1080, 1350), True),
         (feed, image(1080, 1920), False),
         (feed, v169, True),
         (feed, image(500, 500), False),
-        (feed, video(1080, 1080, s=1800), True),
+        (feed, video(1080, 1080, seconds=1800), True),
         ("tiktok", v916, True),
         ("tiktok", v169, True),
         ("tiktok", video(480, 854), False),
-        ("tiktok", video(1080, 1920, s=900), False),
+        ("tiktok", video(1080, 1920, seconds=900), False),
         ("tiktok", video(1080, 1920, mb=800), False),
         ("tiktok", image(1080, 1920), False),
         ("tiktok", video(2560, 1080), False),
         (shorts, v916, True),
         (shorts, v11, True),
         (shorts, v169, False),
-        (shorts, video(1080, 1920, s=170), True),
-        (shorts, video(1080, 1920, s=200), False),
+        (shorts, video(1080, 1920, seconds=170), True),
+        (shorts, video(1080, 1920, seconds=200), False),
         ("youtube", v169, True),
         ("youtube", v916, True),
-        ("youtube", video(1920, 1080, s=3 * 3600), True),
-        ("youtube", video(1920, 1080, s=13 * 3600), False),
+        ("youtube", video(1920, 1080, seconds=3 * 3600), True),
+        ("youtube", video(1920, 1080, seconds=13 * 3600), False),
         ("youtube", image(1920, 1080), False),
         ("youtube", video(320, 180), False),
         ("linkedin", v169, True),
         ("linkedin", image(1200, 627), True),
-        ("linkedin", video(1920, 1080, s=1200), False),
+        ("linkedin", video(1920, 1080, seconds=1200), False),
         ("linkedin", video(3000, 1000), False),
         ("linkedin", video(1080, 1920, fps=8), True),
         ("linkedin", video(200, 120), False),
@@ -223,7 +214,7 @@ def bench_logo(frames: list[LogoCase], hits: list[LogoHit | None]) -> dict[str, 
 
 
 def bench_palette(frames: list[tuple[Frame, bool]], profile: BrandProfile) -> float:
-    info = MediaInfo(kind="image", container="png", width=512, height=512, size_bytes=1)
+    info = make.image_info(512, 512, container="png", size_bytes=1)
     right = 0
     for frame, on in frames:
         parts = check_frames([MediaFrame(0.0, frame)], info, profile, [], [])
@@ -264,16 +255,7 @@ def per_frame_costs(logo: Frame) -> None:
         ms = {k: _ms(fn, frames) for k, fn in costs.items()}
         text = "  ".join(f"{k} {v:5.1f} ms ({v / ref:.1f}x ref)" for k, v in ms.items())
         print(f"  {w}x{h}: {text}")
-    info = MediaInfo(
-        kind="video",
-        container="mp4",
-        width=1080,
-        height=1920,
-        duration_s=30,
-        fps=30,
-        has_audio=True,
-        size_bytes=50_000_000,
-    )
+    info = make.video_info(size_bytes=50_000_000)  # 1080x1920, 30 s
     boxes = [(float(t), (0.1, 0.1, 0.2, 0.1)) for t in range(CLIP_FRAMES)]
     every = list(PLATFORM_SPECS)
     fits = _ms(lambda _: [fit(p, info, boxes) for p in every], [0] * 50)
@@ -325,8 +307,8 @@ def main() -> None:
     args = parser.parse_args()
     cv2.setNumThreads(1)
     rng = np.random.default_rng(args.seed)
-    profile = BrandProfile(
-        brand_id="bench", version=1, name="Bench", palette=[BrandColour(hex=c) for c in PALETTE]
+    profile = make.profile(
+        brand_id="bench", name="Bench", palette=[BrandColour(hex=c) for c in PALETTE]
     )
     logo_frames = logo_set(rng, args.frames)
     hits = detect_all(logo_frames)

@@ -22,7 +22,8 @@ from processors.analyzers.gemini.cache import CachedAnalysis, MemoryCache
 from processors.analyzers.gemini.fake_server import FakeGemini
 from processors.analyzers.gemini.options import GeminiOptions
 from processors.synthetic.samples import make_image, make_video
-from schemas.events import MediaInfo, MediaKind, MediaUploaded
+from schemas.events import MediaInfo, MediaUploaded
+from schemas.fields import MediaKind
 from schemas.ids import uuid7
 
 MODEL = "gemini-2.5-flash"

@@ -12,6 +12,8 @@
 - `lake/<table>/dt=<day>/brand_id=<brand>/<topic>+<ppp>[+e<epoch>]+<first>+<last>.parquet`:
   lake rows. Lake sink, compaction.
 - `lake/_incarnations/<topic>+<ppp>.json`: the epoch of a topic-partition. Lake sink.
+- `generated/...`: objects an AI generator wrote into the bucket itself; a generation event may
+  name one (or a ledger object) instead of uploading bytes. Producers.
 
 Lake file names: partition 3 digits, epoch 4 (absent for epoch 0), offsets 20, zero-padded;
 what they promise is `processors.lake.layout`. `brand_id=__HIVE_DEFAULT_PARTITION__` holds rows
@@ -28,6 +30,9 @@ from uuid import UUID
 from schemas.ids import uuid7_time
 
 LEDGER_PREFIX: Final = "media/"
+GENERATED_PREFIX: Final = "generated/"
+# where a generation event may point at an object already in the bucket
+REFERABLE_PREFIXES: Final = (LEDGER_PREFIX, GENERATED_PREFIX)
 EVENT_SUFFIX: Final = ".event.json"
 GEMINI_CACHE_PREFIX: Final = "cache/gemini/"
 LAKE_PREFIX: Final = "lake"

@@ -31,7 +31,8 @@ from processors.keys import thumbnail_key
 from processors.pool import RenewingPool
 from processors.retry import patiently
 from processors.storage import Store
-from schemas.events import BrandCheck, BrandProfile, MediaAnalysis, MediaGenerated, MediaUploaded
+from schemas.events import BrandCheck, MediaAnalysis, MediaGenerated, MediaUploaded
+from schemas.profiles import BrandProfile
 
 log = structlog.get_logger(__name__)
 InputEvent = MediaUploaded | MediaGenerated

@@ -11,108 +11,52 @@ bounds on what was always meant, so tightening them keeps the version.
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
 from typing import Annotated, Any, Literal
 from uuid import UUID
 
 from pydantic import (
-    AfterValidator,
     AwareDatetime,
     BaseModel,
-    BeforeValidator,
-    ConfigDict,
     Field,
     TypeAdapter,
 )
 
-from schemas.ids import is_uuid7, uuid7
-
-Platform = Literal[
-    "instagram_reels",
-    "instagram_stories",
-    "instagram_feed",
-    "tiktok",
-    "youtube_shorts",
-    "youtube",
-    "linkedin",
-]
-MediaKind = Literal["image", "video"]
-Verdict = Literal["pass", "warn", "fail"]
-CheckStatus = Literal["ok", "skipped", "failed"]
-
-
-def _require_uuid7(value: UUID) -> UUID:
-    if not is_uuid7(value):
-        msg = "must be a UUIDv7 (time-ordered); generate it with uuid7()"
-        raise ValueError(msg)
-    return value
-
-
-# --- bounds -------------------------------------------------------------------------------
-
-INT32_MAX = 2**31 - 1
-INT64_MIN, INT64_MAX = -(2**63), 2**63 - 1
-SHORT_TEXT_MAX = 200  # ids, names, versions, codes
-PHRASE_MAX = 1_000  # one item of a list of words or lines (labels, OCR lines, topics)
-TEXT_MAX = 4_096  # a message or reason for people
-KEY_MAX = 1_024  # an object key, a Kafka record key
-TOPIC_MAX = 249  # Kafka's own limit on topic names
-PROMPT_MAX = 20_000
-# a dead letter carries the refused message as base64 and must itself fit one Kafka message
-# (producer `max_request_size` defaults to 1 000 000 bytes): 512 KiB of base64 = 384 KiB raw
-PAYLOAD_B64_MAX = 512 * 1024
-LABELS_MAX, LABEL_KEY_MAX, LABEL_VALUE_MAX = 50, 64, 256
-LIST_MAX = 100  # words, topics, problems: far more than any producer emits
-FEW_MAX = 16  # lists and maps over a small closed set (platforms, logo zones, check names)
-
-
-def _clip(value: object) -> object:
-    """Cut an over-long diagnostic instead of refusing the event that carries it."""
-    if isinstance(value, str) and len(value) > TEXT_MAX:
-        return value[: TEXT_MAX - 1] + "\u2026"
-    return value
-
-
-Int64 = Annotated[int, Field(ge=INT64_MIN, le=INT64_MAX)]
-Count = Annotated[int, Field(ge=0, le=INT32_MAX)]  # lands in int32 columns (frames, shots)
-BigCount = Annotated[int, Field(ge=0, le=INT64_MAX)]  # int64 columns (tokens, offsets, bytes)
-Positive = Annotated[int, Field(ge=1, le=INT32_MAX)]  # versions, attempts (int32 columns)
-ByteSize = Annotated[int, Field(ge=1, le=INT64_MAX)]
-Finite = Annotated[float, Field(allow_inf_nan=False)]
-NonNegative = Annotated[float, Field(ge=0, allow_inf_nan=False)]
-Ratio = Annotated[float, Field(ge=0, le=1, allow_inf_nan=False)]
-ShortText = Annotated[str, Field(max_length=SHORT_TEXT_MAX)]
-Phrase = Annotated[str, Field(max_length=PHRASE_MAX)]
-Text = Annotated[str, Field(max_length=TEXT_MAX)]
-Diagnostic = Annotated[str, Field(max_length=TEXT_MAX), BeforeValidator(_clip)]
-"""An error or reason built from exceptions and third-party output: cut to `TEXT_MAX`, so
-a long one can never stop a failed result or a dead letter from being written."""
-TopicName = Annotated[str, Field(min_length=1, max_length=TOPIC_MAX)]
-LabelKey = Annotated[str, Field(min_length=1, max_length=LABEL_KEY_MAX)]
-LabelValue = Annotated[str, Field(max_length=LABEL_VALUE_MAX)]
-Labels = Annotated[dict[LabelKey, LabelValue], Field(max_length=LABELS_MAX)]
-MapKey = Annotated[str, Field(max_length=LABEL_KEY_MAX)]  # a platform or check name
-Platforms = Annotated[list[Platform], Field(max_length=FEW_MAX)]
-
-Uuid7 = Annotated[UUID, AfterValidator(_require_uuid7)]
-ObjectKey = Annotated[str, Field(min_length=1, max_length=KEY_MAX, pattern=r"^[A-Za-z0-9._\-/]+$")]
-Sha256Hex = Annotated[str, Field(max_length=64, pattern=r"^[0-9a-f]{64}$")]
-HexColour = Annotated[str, Field(max_length=7, pattern=r"^#[0-9a-fA-F]{6}$")]
-BrandId = Annotated[str, Field(max_length=63, pattern=r"^[a-z0-9][a-z0-9_-]{0,62}$")]
-BBox = Annotated[list[Finite], Field(min_length=4, max_length=4)]
-
-
-def utcnow() -> datetime:
-    return datetime.now(tz=UTC)
-
-
-class Model(BaseModel):
-    """Base of every contract: unknown fields are errors, instances are immutable, and no
-    float is NaN or infinite (JSON cannot carry them; pydantic would write `null`)."""
-
-    model_config = ConfigDict(
-        extra="forbid", frozen=True, populate_by_name=True, allow_inf_nan=False
-    )
+from schemas.fields import (
+    FEW_MAX,
+    KEY_MAX,
+    LIST_MAX,
+    PAYLOAD_B64_MAX,
+    PROMPT_MAX,
+    BBox,
+    BigCount,
+    BrandId,
+    ByteSize,
+    CheckStatus,
+    Count,
+    Diagnostic,
+    Finite,
+    HexColour,
+    Int64,
+    Labels,
+    MapKey,
+    MediaKind,
+    Model,
+    NonNegative,
+    ObjectKey,
+    Phrase,
+    Platforms,
+    Positive,
+    Ratio,
+    Sha256Hex,
+    ShortText,
+    Text,
+    TopicName,
+    Uuid7,
+    Verdict,
+    utcnow,
+)
+from schemas.ids import uuid7
+from schemas.profiles import BrandProfile
 
 
 class Envelope(Model):
@@ -400,55 +344,6 @@ class DeadLetter(Model):
 
 
 # --- brands -------------------------------------------------------------------------------
-
-LogoZone = Literal[
-    "top_left", "top_right", "bottom_left", "bottom_right", "top", "bottom", "center", "any"
-]
-
-
-class BrandColour(Model):
-    hex: HexColour
-    role: Literal["primary", "secondary", "accent"] | None = None
-
-
-class Thresholds(Model):
-    """Score at or above `pass_at` passes, at or above `warn_at` warns, else fails."""
-
-    pass_at: Ratio = 0.8
-    warn_at: Ratio = 0.6
-
-
-class BrandRules(Model):
-    """What a brand manager writes: the body of `PUT /v1/brands/{brand_id}`."""
-
-    name: ShortText = Field(min_length=1)
-    palette: list[BrandColour] = Field(default_factory=list, max_length=64)
-    tolerance_de: float = Field(default=12.0, gt=0, le=100)
-    min_logo_area_pct: float = Field(default=1.0, ge=0, le=100)
-    logo_zones: list[LogoZone] = Field(
-        default_factory=lambda: list[LogoZone](["any"]), max_length=FEW_MAX
-    )
-    clear_space_pct: float = Field(default=0.0, ge=0, le=200)
-    required_text: list[ShortText] = Field(default_factory=list, max_length=32)
-    platforms: Platforms = Field(default_factory=list)
-    weights: dict[MapKey, NonNegative] = Field(default_factory=dict, max_length=FEW_MAX)
-    thresholds: Thresholds = Field(default_factory=Thresholds)
-
-
-class BrandProfile(BrandRules):
-    """A stored, versioned profile as it travels on `reelscope.brands.v1`."""
-
-    schema_id: Literal["reelscope.brand.profile/1"] = Field(
-        default="reelscope.brand.profile/1", alias="schema"
-    )
-    brand_id: BrandId
-    version: Positive  # lands in the int32 `brand_version` column of brand checks
-    logos: list[ObjectKey] = Field(default_factory=list, max_length=16)
-    updated_at: AwareDatetime = Field(default_factory=utcnow)
-
-    def to_bytes(self) -> bytes:
-        return self.model_dump_json(by_alias=True).encode()
-
 
 EVENT_MODELS: dict[str, type[BaseModel]] = {
     "reelscope.media.uploaded/1": MediaUploaded,

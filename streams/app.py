@@ -33,7 +33,7 @@ from processors.config import Settings
 from processors.join import Joiner
 from processors.pipeline import Stages
 from schemas import topics
-from schemas.events import INPUT_EVENT, MediaGenerated, MediaUploaded
+from schemas.events import INPUT_EVENT, BrandCheck, MediaAnalysis, MediaGenerated, MediaUploaded
 from streams import metrics
 from streams.codec import DERIVED_EVENT, DecodeError, dead_letter_of, decode
 from streams.lake_sink import LakeSink
@@ -44,6 +44,7 @@ log = structlog.get_logger(__name__)
 StagesFactory = Callable[[], Awaitable[Stages]]
 Publish = Callable[[str, Any, bytes], Awaitable[None]]  # (topic, key, value), acknowledged
 InputEvent = MediaUploaded | MediaGenerated
+Answer = BrandCheck | MediaAnalysis
 # faust.Stream at run time; its StreamT protocol lacks noack()/noack_take(), hence Any
 RawStream = Any
 
@@ -134,13 +135,14 @@ async def each_input(
     w: Wiring,
     stream: RawStream,
     stage: str,
+    output: str,
+    answer: Callable[[InputEvent], Awaitable[Answer]],
+    *,
     owner: bool,
-    work: Callable[[InputEvent], Awaitable[None]],
 ) -> None:
-    """Run `work` on every valid input event, acknowledging each only once it returned.
-
-    The owning stage dead-letters invalid events (once, not per stage).
-    """
+    """Answer every valid input event and publish the answer to `output`, acknowledging each
+    input only once its answer is acknowledged. The owning stage dead-letters invalid events
+    (once, not per stage)."""
     manual = stream.noack()
     async for event in manual.events():
         try:
@@ -150,33 +152,23 @@ async def each_input(
                 await reject(w, event.message, "intake", err.reason, err.error_type)
             metrics.EVENTS.labels(stage, "rejected").inc()
         else:
-            await work(ev)
+            with metrics.STAGE_SECONDS.labels(stage).time():
+                out = await answer(ev)
+            await w.publish(output, ev.media_id, out.to_bytes())
+            metrics.EVENTS.labels(stage, out.status).inc()
+            if isinstance(out, MediaAnalysis):
+                metrics.record_analysis(out)
         await manual.ack(event)
 
 
 async def brand_checks(w: Wiring, stream: RawStream) -> None:
     s = await w.stages()
-
-    async def check(ev: InputEvent) -> None:
-        with metrics.STAGE_SECONDS.labels("brand_check").time():
-            out = await s.brand_check(ev)
-        await w.publish(topics.BRAND_CHECKS, ev.media_id, out.to_bytes())
-        metrics.EVENTS.labels("brand_check", out.status).inc()
-
-    await each_input(w, stream, "brand_check", True, check)
+    await each_input(w, stream, "brand_check", topics.BRAND_CHECKS, s.brand_check, owner=True)
 
 
 async def analyses(w: Wiring, stream: RawStream) -> None:
     s = await w.stages()
-
-    async def analyze(ev: InputEvent) -> None:
-        with metrics.STAGE_SECONDS.labels("analysis").time():
-            out = await s.analyze(ev)
-        await w.publish(topics.MEDIA_ANALYSES, ev.media_id, out.to_bytes())
-        metrics.EVENTS.labels("analysis", out.status).inc()
-        metrics.record_analysis(out)
-
-    await each_input(w, stream, "analysis", False, analyze)
+    await each_input(w, stream, "analysis", topics.MEDIA_ANALYSES, s.analyze, owner=False)
 
 
 async def results(w: Wiring, stream: RawStream) -> None:

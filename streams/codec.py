@@ -13,7 +13,8 @@ from uuid import UUID
 
 from pydantic import TypeAdapter, ValidationError
 
-from schemas.events import KEY_MAX, PAYLOAD_B64_MAX, BrandCheck, DeadLetter, MediaAnalysis
+from schemas.events import BrandCheck, DeadLetter, MediaAnalysis
+from schemas.fields import KEY_MAX, PAYLOAD_B64_MAX
 
 T = TypeVar("T")
 PAYLOAD_MAX = PAYLOAD_B64_MAX // 4 * 3  # raw bytes whose base64 is exactly the cap

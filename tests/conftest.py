@@ -13,6 +13,7 @@ from processors.storage import S3Store
 from processors.synthetic import samples
 from streams.admin import ensure_topics
 from streams.broker import EmbeddedBroker, free_port
+from tests.helpers import make_branded_clip
 
 
 @pytest.fixture(scope="session")
@@ -57,15 +58,4 @@ def branded_clip(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
     """A 2 s 360x640 clip with the sample logo at a known place, and the logo; made once."""
     folder = tmp_path_factory.mktemp("branded_clip")
     logo = samples.make_logo(folder / "logo.png")
-    video = samples.make_video(
-        folder / "clip.mp4",
-        width=360,
-        height=640,
-        seconds=2,
-        logo=logo,
-        logo_pos=(0.35, 0.4),
-        logo_scale=0.25,
-        cuts=1,
-        audio=False,
-    )
-    return video, logo
+    return make_branded_clip(folder / "clip.mp4", logo, audio=False), logo

@@ -21,7 +21,7 @@ from api.deps import Reader, RuntimeDep
 from api.errors import LAKE, invalid, unavailable
 from api.models import error_responses
 from api.runtime import Runtime
-from schemas.events import BrandId
+from schemas.fields import BrandId
 
 log = structlog.get_logger("reelscope.api")
 router = APIRouter(prefix="/v1/analytics", tags=["analytics"])

@@ -27,7 +27,8 @@ from processors.brand.profiles import load_profile
 from processors.errors import MediaError, ObjectNotFound
 from processors.keys import media_key
 from processors.media import probe, sample_frames
-from schemas.events import BrandCheck, BrandProfile
+from schemas.events import BrandCheck
+from schemas.profiles import BrandProfile
 
 router = APIRouter(prefix="/v1/media", tags=["media"])
 SAMPLED_FRAMES = 8  # as the worker samples, so the frame is one the checks saw

@@ -12,7 +12,7 @@ from api.deps import BrokerReady, IdempotencyKey, Reader, RuntimeDep, Writer
 from api.models import Accepted, MediaPage, MediaState, MediaStatus, error_responses
 from api.runtime import Runtime
 from api.uploads import Received, receive_multipart
-from schemas.events import BrandId
+from schemas.fields import BrandId
 
 router = APIRouter(prefix="/v1/media", tags=["media"])
 

@@ -11,7 +11,7 @@ from api.deps import Admin, BrandReader, BrokerReady, RuntimeDep
 from api.models import error_responses
 from api.runtime import Runtime
 from api.uploads import receive_multipart, receive_raw
-from schemas.events import BrandProfile, BrandRules
+from schemas.profiles import BrandProfile, BrandRules
 
 router = APIRouter(prefix="/v1/brands", tags=["brands"])
 

@@ -35,19 +35,18 @@ from processors.media import probe, sample_frames, sniff
 from processors.media.limits import LimitSettings
 from schemas.events import (
     BrandCheck,
-    BrandProfile,
     LogoCheck,
     MediaGenerated,
     MediaInfo,
     MediaUploaded,
     PaletteCheck,
-    Platform,
     PlatformFit,
     QualityCheck,
     TextCheck,
-    Verdict,
     Violation,
 )
+from schemas.fields import Platform, Verdict
+from schemas.profiles import BrandProfile
 
 CHECKS_VERSION = "brand-checks/1"
 ANALYSIS_WIDTH = 512  # every check sees frames this wide

@@ -14,7 +14,8 @@ import numpy as np
 import numpy.typing as npt
 
 from processors.brand.platforms import PLATFORM_SPECS
-from schemas.events import BrandCheck, BrandProfile
+from schemas.events import BrandCheck
+from schemas.profiles import BrandProfile
 
 Image = npt.NDArray[np.uint8]
 LOGO_BGR = (0, 200, 0)

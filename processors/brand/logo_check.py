@@ -19,7 +19,8 @@ import numpy as np
 import numpy.typing as npt
 
 from processors.brand.logo import LogoHit
-from schemas.events import LogoCheck, LogoZone, Violation
+from schemas.events import LogoCheck, Violation
+from schemas.profiles import LogoZone
 
 THIRD = 1 / 3
 PENALTY = 0.4  # score lost per logo violation short of "missing" (which scores 0)

@@ -23,7 +23,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from schemas.events import MediaInfo, MediaKind, Platform, PlatformFit, Violation
+from schemas.events import MediaInfo, PlatformFit, Violation
+from schemas.fields import MediaKind, Platform
 
 PLATFORM_SPECS_VERSION = "platform-specs/2026-05"
 ASPECT_TOLERANCE = 0.03  # relative

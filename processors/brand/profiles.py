@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from processors.errors import ObjectNotFound
 from processors.keys import profile_key
 from processors.storage import Store
-from schemas.events import BrandProfile
+from schemas.profiles import BrandProfile
 
 
 def load_profile(store: Store, brand_id: str) -> BrandProfile | None:

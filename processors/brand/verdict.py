@@ -18,7 +18,9 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 
-from schemas.events import PlatformFit, Thresholds, Verdict, Violation
+from schemas.events import PlatformFit, Violation
+from schemas.fields import Verdict
+from schemas.profiles import Thresholds
 
 DEFAULT_WEIGHTS: dict[str, float] = {
     "palette": 0.3,

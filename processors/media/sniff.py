@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import BinaryIO
 
 from processors.errors import UnsupportedMedia
-from schemas.events import MediaKind
+from schemas.fields import MediaKind
 
 # sniffed type -> (ffmpeg demuxer, container name)
 DEMUXERS = {

@@ -91,27 +91,26 @@ class LocalStore:
             msg = f"reading {key} from {self.url}"
             raise failed(msg, e) from e
 
-    def put_file(self, key: str, path: Path) -> None:
+    def _write(self, key: str, fill: Callable[[IO[bytes]], object]) -> None:
         target = self._path(key)
+        try:
+            _durable_write(target, fill)
+        except OSError as e:
+            msg = f"writing {key} to {self.url}"
+            raise failed(msg, e) from e
+
+    def put_file(self, key: str, path: Path) -> None:
+        self._path(key)  # an invalid key fails before the source is opened
         try:
             source = path.open("rb")
         except OSError as e:
             msg = f"reading {path} to store it as {key}"
             raise failed(msg, e) from e
         with source:
-            try:
-                _durable_write(target, lambda fh: shutil.copyfileobj(source, fh, _CHUNK))
-            except OSError as e:
-                msg = f"writing {key} to {self.url}"
-                raise failed(msg, e) from e
+            self._write(key, lambda fh: shutil.copyfileobj(source, fh, _CHUNK))
 
     def put_bytes(self, key: str, data: bytes) -> None:
-        target = self._path(key)
-        try:
-            _durable_write(target, lambda fh: fh.write(data))
-        except OSError as e:
-            msg = f"writing {key} to {self.url}"
-            raise failed(msg, e) from e
+        self._write(key, lambda fh: fh.write(data))
 
     def get_bytes(self, key: str) -> bytes:
         with self._open(key) as fh:

@@ -1,5 +1,7 @@
 """Generated data for the demo, the tests and the benchmarks; nothing is downloaded.
 
 `samples` makes media files with the bundled ffmpeg (clips, images, the demo set), `brand`
-draws labelled frames for the brand checks, `lake` builds events for lake and analytics tests.
+draws labelled frames for the brand checks, `events` builds any one valid event (keywords
+replace fields) for the tests and benchmarks, `lake` the dated events of a media's whole life
+for lake and analytics tests.
 """

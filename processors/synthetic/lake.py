@@ -1,7 +1,8 @@
 """Valid, deterministic events of one media's life, for lake tests, demos and benchmarks.
 
-Everything is built through the real `schemas.events` models, so a row made from these events
-is exactly what the sink writes in production; only the ids' timestamps are chosen here.
+Everything is built through the real `schemas.events` models (by `synthetic.events`), so a row
+made from these events is exactly what the sink writes in production; only the ids' timestamps
+are chosen here.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from typing import Literal
 from uuid import UUID
 
 from processors.keys import media_key
+from processors.synthetic import events as make
 from schemas.events import (
     BrandCheck,
     DeadLetter,
@@ -22,11 +24,10 @@ from schemas.events import (
     MediaResult,
     MediaUploaded,
     PlatformFit,
-    SourceRef,
     Usage,
-    Verdict,
     Violation,
 )
+from schemas.fields import Verdict
 
 PRODUCER = "reelscope-synthetic"
 
@@ -52,7 +53,7 @@ class Life:
 def uploaded(when: datetime, *, brand_id: str | None = "acme", counter: int = 0) -> MediaUploaded:
     """An accepted upload whose media id (and so its lake day) is `when`."""
     media_id = uuid7_at(when, counter)
-    return MediaUploaded(
+    return make.uploaded(
         event_id=uuid7_at(when, counter),
         media_id=media_id,
         occurred_at=when,
@@ -60,8 +61,6 @@ def uploaded(when: datetime, *, brand_id: str | None = "acme", counter: int = 0)
         object_key=media_key(media_id),
         sha256=hashlib.sha256(media_id.bytes).hexdigest(),
         size_bytes=1024 + counter,
-        content_type="video/mp4",
-        media_kind="video",
         filename=f"clip-{counter}.mp4",
         brand_id=brand_id,
         platforms=["tiktok", "youtube_shorts"],
@@ -80,11 +79,9 @@ def life(
 ) -> Life:
     """An upload and the brand check, analysis and result that answer it `latency` later."""
     up = uploaded(when, brand_id=brand_id, counter=counter)
-    ref = SourceRef(
-        event_id=up.event_id, schema_id=up.schema_id, accepted_at=when, brand_id=brand_id
-    )
+    ref = make.source(up)  # accepted `when`, for `brand_id`
     done = when + latency
-    check = BrandCheck(
+    check = make.brand_check(
         media_id=up.media_id,
         occurred_at=done - timedelta(milliseconds=500),
         producer=PRODUCER,
@@ -97,29 +94,23 @@ def life(
         violations=[Violation(code=c, severity="fail", message=c) for c in violations],
         processing_ms=120.0,
     )
-    analysis = MediaAnalysis(
+    analysis = make.analysis(
         media_id=up.media_id,
         occurred_at=done - timedelta(milliseconds=200),
         producer=PRODUCER,
         source=ref,
-        status="done",
-        analyzer="local",
         model="opencv",
         prompt_version="p1",
         usage=Usage(cost_usd=0.001),
         latency_ms=800.0,
     )
-    result = MediaResult(
-        media_id=up.media_id,
+    result = make.result(
+        check,
+        analysis,
         occurred_at=done,
         producer=PRODUCER,
-        source=ref,
         status=status,
-        verdict=check.verdict,
-        score=check.score,
         error=None if status == "done" else "unreadable media",
-        brand_check=check,
-        analysis=analysis,
     )
     return Life(up, check, analysis, result)
 

@@ -6,7 +6,7 @@ import hashlib
 from pathlib import Path
 
 from processors.synthetic.samples import make_logo
-from schemas.events import BrandProfile
+from schemas.profiles import BrandProfile
 from schemas.topics import BRANDS
 from tests.api.conftest import Api, create_brand, events_for
 

@@ -14,14 +14,8 @@ from aiokafka import AIOKafkaProducer
 from processors.brand import check_media
 from processors.brand.evidence import LOGO_BGR, OUTPUT_WIDTH
 from processors.media.limits import LimitSettings
-from schemas.events import (
-    BrandCheck,
-    MediaAnalysis,
-    MediaResult,
-    MediaUploaded,
-    SourceRef,
-    utcnow,
-)
+from processors.synthetic import events as make
+from schemas.events import BrandCheck, MediaResult
 from schemas.ids import uuid7
 from schemas.topics import MEDIA_RESULTS
 from tests.api.conftest import Api, create_brand, media_id_of, upload
@@ -31,24 +25,9 @@ BRAND = "evidence-co"
 
 
 def result_of(check: BrandCheck, failed: bool = False) -> MediaResult:
-    analysis = MediaAnalysis(
-        media_id=check.media_id,
-        producer="test",
-        source=check.source,
-        status="failed" if failed else "done",
-        analyzer="local",
-    )
-    return MediaResult(
-        media_id=check.media_id,
-        producer="test",
-        source=check.source,
-        status="failed" if failed else "done",
-        verdict=check.verdict,
-        score=check.score,
-        error="decoder gave up" if failed else None,
-        brand_check=check,
-        analysis=analysis,
-    )
+    status = "failed" if failed else "done"
+    analysis = make.analysis(media_id=check.media_id, source=check.source, status=status)
+    return make.result(check, analysis, status=status, error="decoder gave up" if failed else None)
 
 
 async def publish(bootstrap: str, result: MediaResult) -> None:
@@ -77,14 +56,9 @@ def real_check(video: Path, logo: Path, media_id: UUID, api: Api) -> BrandCheck:
 
     profile = load_profile(api.store, BRAND)
     assert profile is not None
-    event = MediaUploaded(
+    event = make.uploaded(
         media_id=media_id,
-        producer="test",
-        object_key="media/x",
-        sha256="0" * 64,
         size_bytes=video.stat().st_size,
-        content_type="video/mp4",
-        media_kind="video",
         brand_id=BRAND,
         platforms=["instagram_reels"],
     )
@@ -130,16 +104,8 @@ async def test_failed_media_is_409_unknown_is_404_and_scope_is_enforced(
     api.wait_follower()
     with api.client() as client:
         media_id = media_id_of(upload(client, video))
-        source = SourceRef(
-            event_id=uuid7(), schema_id="reelscope.media.uploaded/1", accepted_at=utcnow()
-        )
-        check = BrandCheck(
-            media_id=media_id,
-            producer="test",
-            source=source,
-            status="failed",
-            error="decoder gave up",
-            checks_version="test-1",
+        check = make.brand_check(
+            media_id=media_id, status="failed", error="decoder gave up", checks_version="test-1"
         )
         await publish(api.settings.kafka.bootstrap, result_of(check, failed=True))
         wait_status(client, media_id, "failed")

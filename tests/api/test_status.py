@@ -8,41 +8,22 @@ from uuid import UUID, uuid4
 
 from aiokafka import AIOKafkaProducer
 
-from schemas.events import BrandCheck, MediaAnalysis, MediaResult, SourceRef, utcnow
+from processors.synthetic import events as make
+from schemas.events import MediaResult
 from schemas.ids import uuid7
 from schemas.topics import MEDIA_RESULTS
 from tests.api.conftest import Api, media_id_of, upload
 
 
 def result_for(media_id: UUID, brand_id: str | None = None) -> MediaResult:
-    source = SourceRef(
-        event_id=uuid7(),
-        schema_id="reelscope.media.uploaded/1",
-        accepted_at=utcnow(),
-        brand_id=brand_id,
-    )
-    check = BrandCheck(
+    check = make.brand_check(
         media_id=media_id,
-        producer="test",
-        source=source,
-        status="done",
+        source=make.source(brand_id=brand_id),
         checks_version="test-1",
         verdict="warn",
         score=0.7,
     )
-    analysis = MediaAnalysis(
-        media_id=media_id, producer="test", source=source, status="done", analyzer="local"
-    )
-    return MediaResult(
-        media_id=media_id,
-        producer="test",
-        source=source,
-        status="done",
-        verdict="warn",
-        score=0.7,
-        brand_check=check,
-        analysis=analysis,
-    )
+    return make.result(check, make.analysis(media_id=media_id, source=check.source))
 
 
 async def publish_result(bootstrap: str, result: MediaResult, garbage: bool = False) -> None:

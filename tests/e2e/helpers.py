@@ -57,6 +57,14 @@ def wait_final(stack: Deployment, media_id: str, timeout: float = 60) -> dict[st
     raise AssertionError(f"{media_id} still processing after {timeout} s; see {stack.logs}")
 
 
+def upload_all(stack: Deployment, paths: list[Path]) -> list[str]:
+    """Upload every file, then wait until each is final; their media ids, in order."""
+    media_ids = [upload(stack, path) for path in paths]
+    for media_id in media_ids:
+        wait_final(stack, media_id)
+    return media_ids
+
+
 def lake_counts(stack: Deployment, media_ids: list[str], timeout: float = 20) -> dict[str, int]:
     """Rows per view for these media, once every table has them (the sink flushes each second)."""
     lake = Lake(

@@ -14,7 +14,7 @@ from schemas import topics
 from streams.admin import ensure_topics
 from streams.broker import EmbeddedBroker
 from tests.e2e.conftest import ROOT, Deployment
-from tests.e2e.helpers import TABLES, lake_counts, upload, wait_final
+from tests.e2e.helpers import TABLES, lake_counts, upload_all
 
 
 def ledger_media(store: LocalStore) -> set[str]:
@@ -73,18 +73,14 @@ def test_topics_deleted_and_recreated_keep_one_row_per_media(
     store = LocalStore(tmp_path / "bucket")
     stack = Deployment(own_broker.bootstrap, store.url, tmp_path).start()
     try:
-        before = [upload(stack, samples["image"]) for _ in range(4)]
-        for media_id in before:
-            wait_final(stack, media_id)
+        before = upload_all(stack, [samples["image"]] * 4)
         assert lake_counts(stack, before) == dict.fromkeys(TABLES, len(before))
         stack.stop()
 
         delete_topics(own_broker.bootstrap, list(topics.ALL_TOPICS))
         ensure_topics(own_broker.bootstrap, partitions=3)
         stack = Deployment(own_broker.bootstrap, store.url, tmp_path).start()
-        after = [upload(stack, samples["image"]) for _ in range(4)]
-        for media_id in after:
-            wait_final(stack, media_id)
+        after = upload_all(stack, [samples["image"]] * 4)
         everything = before + after
         assert lake_counts(stack, everything, timeout=30) == dict.fromkeys(TABLES, len(everything))
         assert ledger_media(store) == set(everything)

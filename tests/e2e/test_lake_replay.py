@@ -20,9 +20,8 @@ from tests.e2e.helpers import (
     committed_offsets,
     end_offsets,
     lake_counts,
-    upload,
+    upload_all,
     wait_committed,
-    wait_final,
 )
 
 
@@ -49,9 +48,7 @@ def test_rewinding_the_lake_group_rewrites_nothing(
     store = LocalStore(tmp_path / "bucket")
     stack = Deployment(own_broker.bootstrap, store.url, tmp_path).start()
     try:
-        ids = [upload(stack, samples[name]) for name in ("image", "off_brand_landscape", "corrupt")]
-        for media_id in ids:
-            wait_final(stack, media_id)
+        ids = upload_all(stack, [samples[n] for n in ("image", "off_brand_landscape", "corrupt")])
         assert lake_counts(stack, ids)["media_results"] == len(ids)
         # every lake topic's records are in the lake once the group has committed its end
         ends = end_offsets(own_broker.bootstrap)

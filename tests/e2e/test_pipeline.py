@@ -10,8 +10,8 @@ from typing import Any
 from aiokafka import AIOKafkaProducer
 
 from processors.storage import open_store
+from processors.synthetic import events as make
 from schemas import topics
-from schemas.events import MediaUploaded
 from schemas.ids import uuid7
 from tests.e2e.conftest import Deployment
 from tests.e2e.helpers import (
@@ -124,15 +124,7 @@ async def test_s3_bucket_path_end_to_end(s3_stack: Deployment, samples: dict[str
 async def test_event_for_a_missing_object_fails_that_media_only(
     local_stack: Deployment, broker: Any, samples: dict[str, Path]
 ) -> None:
-    ghost = MediaUploaded(
-        media_id=uuid7(),
-        producer="test",
-        object_key="media/2026/01/01/ghost",
-        sha256="0" * 64,
-        size_bytes=1,
-        content_type="video/mp4",
-        media_kind="video",
-    )
+    ghost = make.uploaded(object_key="media/2026/01/01/ghost")
     producer = AIOKafkaProducer(bootstrap_servers=broker.bootstrap)
     await producer.start()
     try:

@@ -14,8 +14,8 @@ from aiokafka import AIOKafkaProducer
 
 from processors.lake.query import Lake
 from processors.storage import open_store
+from processors.synthetic import events as make
 from schemas import topics
-from schemas.events import MediaUploaded
 from schemas.ids import uuid7
 from tests.e2e.conftest import Deployment
 from tests.e2e.helpers import TABLES, lake_counts, topic_events, upload, wait_final
@@ -25,12 +25,10 @@ ROUNDS = 10
 
 
 def valid_event(media_id: str) -> dict[str, Any]:
-    return MediaUploaded(
-        media_id=media_id,  # type: ignore[arg-type]
+    return make.uploaded(
+        media_id=media_id,
         producer="poison-test",
         object_key=f"media/2026/01/01/{media_id}",
-        sha256="0" * 64,
-        size_bytes=1,
         content_type="image/png",
         media_kind="image",
     ).model_dump(mode="json", by_alias=True)

@@ -28,6 +28,7 @@ from tests.e2e.helpers import (
     end_offsets,
     lake_counts,
     upload,
+    upload_all,
     wait_committed,
     wait_final,
 )
@@ -75,9 +76,7 @@ def test_s3_faults_stall_the_lake_and_lose_nothing(
         proxy.add(FaultRule(fault="internal", method="PUT", key_contains="/lake/", times=8)),
         proxy.add(FaultRule(fault="reset", method="PUT", key_contains="/lake/", times=2)),
     ]
-    first = [upload(stack, samples["image"]), upload(stack, samples["corrupt"])]
-    for media_id in first:
-        wait_final(stack, media_id)
+    first = upload_all(stack, [samples["image"], samples["corrupt"]])
     counts = lake_counts(stack, first, timeout=60)
     assert all(counts[t] == len(first) for t in TABLES), counts
     assert [r.failed for r in rules] == [3, 8, 2]

@@ -3,33 +3,26 @@
 from __future__ import annotations
 
 from processors.join import Joiner
-from schemas.events import BrandCheck, MediaAnalysis, SourceRef
-from schemas.ids import uuid7
+from processors.synthetic import events as make
+from schemas.events import BrandCheck, MediaAnalysis
 
 
 def _halves(
     check_status: str = "done", analysis_status: str = "done"
 ) -> tuple[BrandCheck, MediaAnalysis]:
-    media_id = uuid7()
-    src = SourceRef(
-        event_id=uuid7(), schema_id="reelscope.media.uploaded/1", accepted_at="2026-01-01T00:00:00Z"
-    )  # type: ignore[arg-type]
-    check = BrandCheck(
-        media_id=media_id,
+    check = make.brand_check(
         producer="t",
-        source=src,
-        status=check_status,  # type: ignore[arg-type]
-        checks_version="c/1",
+        source=make.source(accepted_at="2026-01-01T00:00:00Z"),
+        status=check_status,
         verdict="pass" if check_status == "done" else None,
         score=0.9,
         error=None if check_status == "done" else "corrupt",
     )
-    analysis = MediaAnalysis(
-        media_id=media_id,
+    analysis = make.analysis(
+        media_id=check.media_id,
         producer="t",
-        source=src,
-        status=analysis_status,  # type: ignore[arg-type]
-        analyzer="local",
+        source=check.source,
+        status=analysis_status,
         error=None if analysis_status == "done" else "x",
     )
     return check, analysis

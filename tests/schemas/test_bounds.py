@@ -13,25 +13,19 @@ import pytest
 from pydantic import BaseModel, ValidationError
 
 from processors.lake.writer import to_parquet
+from processors.synthetic import events as make
 from schemas import lake
 from schemas.events import (
     EVENT_MODELS,
     INPUT_EVENT,
-    INT32_MAX,
-    INT64_MAX,
-    LABELS_MAX,
-    PAYLOAD_B64_MAX,
-    TEXT_MAX,
     BrandCheck,
     DeadLetter,
     Generation,
-    MediaAnalysis,
     MediaUploaded,
-    Model,
     SourceRef,
     Usage,
 )
-from schemas.ids import uuid7
+from schemas.fields import INT32_MAX, INT64_MAX, LABELS_MAX, PAYLOAD_B64_MAX, TEXT_MAX, Model
 
 # strings whose format fixes their length: pydantic parses them, no maxLength is emitted
 FIXED_FORMATS = {"uuid", "date-time"}
@@ -158,16 +152,8 @@ def test_the_bound_checks_catch_unbounded_fields() -> None:
 
 
 def _uploaded(**fields: Any) -> dict[str, Any]:
-    return {
-        "media_id": uuid7(),
-        "producer": "test",
-        "object_key": "media/2026/01/01/x",
-        "sha256": "a" * 64,
-        "size_bytes": 10,
-        "content_type": "video/mp4",
-        "media_kind": "video",
-        **fields,
-    }
+    stored = make.uploaded_fields(object_key="media/2026/01/01/x", sha256="a" * 64, size_bytes=10)
+    return stored | fields
 
 
 def _error_text(e: pytest.ExceptionInfo[ValidationError]) -> str:
@@ -210,21 +196,11 @@ def test_an_unbounded_int_would_not_fit_the_lake() -> None:
 
 
 def _source() -> SourceRef:
-    up = MediaUploaded.model_validate(_uploaded())
-    return SourceRef(event_id=up.event_id, schema_id=up.schema_id, accepted_at=up.occurred_at)
+    return make.source(MediaUploaded.model_validate(_uploaded()))
 
 
 def _check(**fields: Any) -> BrandCheck:
-    return BrandCheck.model_validate(
-        {
-            "media_id": uuid7(),
-            "producer": "t",
-            "source": _source(),
-            "status": "done",
-            "checks_version": "c/1",
-            **fields,
-        }
-    )
+    return make.brand_check(producer="t", source=_source(), **fields)
 
 
 @pytest.mark.parametrize("column", ["brand_version", "frames_sampled"])
@@ -235,13 +211,8 @@ def test_int32_columns_take_their_largest_value_and_refuse_one_more(column: str)
 
 
 def test_int64_counts_are_writable_and_never_negative() -> None:
-    analysis = MediaAnalysis(
-        media_id=uuid7(),
-        producer="t",
-        source=_source(),
-        status="done",
-        analyzer="local",
-        usage=Usage(input_tokens=INT64_MAX, output_tokens=0),
+    analysis = make.analysis(
+        producer="t", source=_source(), usage=Usage(input_tokens=INT64_MAX, output_tokens=0)
     )
     assert _write_and_read(analysis, "analyses")["input_tokens"] == INT64_MAX
     with pytest.raises(ValidationError, match="input_tokens"):

@@ -7,22 +7,18 @@ from datetime import UTC, datetime, timedelta
 import pyarrow as pa
 import pytest
 
+from processors.synthetic import events as make
 from schemas import lake
 from schemas.events import (
     EVENT_MODELS,
     INPUT_EVENT,
-    BrandCheck,
     DeadLetter,
     Generation,
     LogoCheck,
-    MediaAnalysis,
     MediaGenerated,
-    MediaInfo,
-    MediaResult,
     MediaUploaded,
     PaletteCheck,
     PlatformFit,
-    SourceRef,
     Usage,
     Violation,
 )
@@ -45,17 +41,13 @@ def test_uuid7_is_time_ordered_and_carries_its_time() -> None:
 
 
 def _uploaded(**extra: object) -> MediaUploaded:
-    return MediaUploaded(
-        media_id=uuid7(),
-        producer="test",
+    return make.uploaded(
         object_key="media/2026/01/01/x",
         sha256="a" * 64,
         size_bytes=10,
-        content_type="video/mp4",
-        media_kind="video",
         brand_id="acme",
         platforms=["tiktok"],
-        **extra,  # type: ignore[arg-type]
+        **extra,
     )
 
 
@@ -77,26 +69,12 @@ def test_media_id_must_be_uuid7() -> None:
 
 def _full_events() -> dict[str, lake.LakeEvent]:
     up = _uploaded()
-    src = SourceRef(
-        event_id=up.event_id, schema_id=up.schema_id, accepted_at=up.occurred_at, brand_id="acme"
-    )
-    info = MediaInfo(
-        kind="video",
-        container="mp4",
-        codec="h264",
-        width=1080,
-        height=1920,
-        duration_s=6.0,
-        fps=30,
-        has_audio=True,
-        size_bytes=10,
-    )
-    check = BrandCheck(
+    src = make.source(up)  # brand "acme"
+    info = make.video_info(codec="h264", seconds=6.0, size_bytes=10)
+    check = make.brand_check(
         media_id=up.media_id,
         producer="t",
         source=src,
-        status="done",
-        checks_version="c/1",
         verdict="warn",
         score=0.7,
         media=info,
@@ -107,24 +85,10 @@ def _full_events() -> dict[str, lake.LakeEvent]:
         platforms={"tiktok": PlatformFit(ok=False, problems=["too long"])},
         violations=[Violation(code="logo.too_small", severity="warn", message="m")],
     )
-    analysis = MediaAnalysis(
-        media_id=up.media_id,
-        producer="t",
-        source=src,
-        status="done",
-        analyzer="local",
-        usage=Usage(cost_usd=0.0),
+    analysis = make.analysis(
+        media_id=up.media_id, producer="t", source=src, usage=Usage(cost_usd=0.0)
     )
-    result = MediaResult(
-        media_id=up.media_id,
-        producer="t",
-        source=src,
-        status="done",
-        verdict="warn",
-        score=0.7,
-        brand_check=check,
-        analysis=analysis,
-    )
+    result = make.result(check, analysis, producer="t")  # warn, 0.7: the check's
     dead = DeadLetter(
         producer="t",
         stage="intake",

@@ -8,7 +8,8 @@ from typing import Any
 
 import pytest
 
-from schemas.events import INPUT_EVENT, KEY_MAX, PAYLOAD_B64_MAX, TEXT_MAX, DeadLetter
+from schemas.events import INPUT_EVENT, DeadLetter
+from schemas.fields import KEY_MAX, PAYLOAD_B64_MAX, TEXT_MAX
 from schemas.ids import uuid7
 from streams.codec import PAYLOAD_MAX, DecodeError, dead_letter, decode
 

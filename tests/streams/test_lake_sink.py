@@ -15,6 +15,7 @@ from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from processors.config import Settings
 from processors.lake.query import Lake
 from processors.storage import LocalStore
+from processors.synthetic import events as make
 from schemas import topics
 from schemas.events import MediaUploaded
 from schemas.ids import uuid7
@@ -33,11 +34,10 @@ def own_broker() -> Iterator[EmbeddedBroker]:
 
 def uploaded(filename: str) -> MediaUploaded:
     media_id = uuid7()
-    return MediaUploaded(
+    return make.uploaded(
         media_id=media_id,
         producer="sink-test",
         object_key=f"media/2026/01/01/{media_id}",
-        sha256="0" * 64,
         size_bytes=10,
         content_type="image/png",
         media_kind="image",

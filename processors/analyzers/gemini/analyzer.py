@@ -59,7 +59,8 @@ from processors.analyzers.gemini.resilience import (
 )
 from processors.config import Settings
 from processors.storage import Store
-from schemas.events import AnalysisStatus, ContentAnalysis, MediaAnalysis, MediaKind, Usage
+from schemas.events import AnalysisStatus, ContentAnalysis, MediaAnalysis, Usage
+from schemas.fields import MediaKind
 
 log = logging.getLogger(__name__)
 CACHEABLE: set[AnalysisStatus] = {"done", "blocked"}

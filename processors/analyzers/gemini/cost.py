@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from datetime import date
 
 from processors.analyzers.gemini.options import GeminiOptions, ModelPrice
-from schemas.events import MediaKind
+from schemas.fields import MediaKind
 
 FRAME_TOKENS = {"default": 258, "low": 66, "medium": 258, "high": 258}
 AUDIO_TOKENS_PER_S = 32

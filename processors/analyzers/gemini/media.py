@@ -9,7 +9,8 @@ from google.genai import types
 
 from processors.analyzers.gemini.cost import cost_usd
 from processors.analyzers.gemini.options import GeminiOptions, ModelPrice
-from schemas.events import MediaKind, Usage
+from schemas.events import Usage
+from schemas.fields import MediaKind
 
 RESOLUTIONS: dict[str, types.MediaResolution | None] = {
     "default": None,

@@ -12,13 +12,8 @@ from typing import Any, Literal, get_args
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from schemas.events import (
-    ContentAnalysis,
-    MediaGenerated,
-    MediaKind,
-    MediaUploaded,
-    Platform,
-)
+from schemas.events import ContentAnalysis, MediaGenerated, MediaUploaded
+from schemas.fields import MediaKind, Platform
 
 PROMPT_VERSION = "analysis/1"
 ALL_PLATFORMS: tuple[str, ...] = get_args(Platform)

@@ -25,7 +25,8 @@ from processors.config import Settings
 from processors.errors import AnalyzerRejected, AnalyzerUnavailable
 from processors.storage import LocalStore, StoreSettings
 from processors.synthetic.samples import make_image, make_video
-from schemas.events import Generation, MediaGenerated, MediaInfo, MediaKind, MediaUploaded
+from schemas.events import Generation, MediaGenerated, MediaInfo, MediaUploaded
+from schemas.fields import MediaKind
 from schemas.ids import uuid7
 
 MODEL = "gemini-2.5-flash"

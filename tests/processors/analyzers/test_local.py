@@ -22,10 +22,10 @@ from processors.errors import StorageError
 from processors.media import ffmpeg_exe, probe
 from processors.media.limits import LimitSettings
 from processors.storage import MemoryStore, StoreSettings
+from processors.synthetic import events as make
 from processors.synthetic.samples import cut_times, make_corrupt, make_image, make_video
-from schemas.events import MediaKind, MediaUploaded
-from schemas.ids import uuid7
-from tests.processors.test_vision import draw_face, jpeg_shape
+from schemas.fields import MediaKind
+from tests.processors.vision.test_vision import draw_face, jpeg_shape
 
 LIMITS = LimitSettings()
 
@@ -86,14 +86,8 @@ def _faces_image(path: Path) -> Path:
 
 
 def _request(path: Path, kind: MediaKind = "video") -> AnalysisRequest:
-    event = MediaUploaded(
-        media_id=uuid7(),
-        producer="test",
-        object_key="media/2025/01/01/x",
-        sha256="0" * 64,
-        size_bytes=path.stat().st_size or 1,
-        content_type="video/mp4",
-        media_kind=kind,
+    event = make.uploaded(
+        object_key="media/2025/01/01/x", size_bytes=path.stat().st_size or 1, media_kind=kind
     )
     return AnalysisRequest(path=path, event=event, producer="test-worker")
 

@@ -13,17 +13,12 @@ from processors.brand import CHECKS_VERSION, check_frames, check_media
 from processors.media import Frame
 from processors.media.limits import LimitSettings
 from processors.synthetic import brand as synth
+from processors.synthetic import events as make
 from processors.synthetic import samples
-from schemas.events import (
-    BrandCheck,
-    BrandColour,
-    BrandProfile,
-    MediaGenerated,
-    MediaInfo,
-    MediaUploaded,
-    Platform,
-)
-from schemas.ids import uuid7
+from schemas.events import BrandCheck, MediaUploaded
+from schemas.fields import Platform
+from schemas.profiles import BrandProfile
+from tests.helpers import make_branded_clip
 
 LIMITS = LimitSettings(decode_timeout_s=60)
 
@@ -35,16 +30,7 @@ def media(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     logo = samples.make_logo(folder / "logo.png")
     return {
         "logo": logo,
-        "on_brand": samples.make_video(
-            folder / "on_brand.mp4",
-            width=360,
-            height=640,
-            seconds=2,
-            logo=logo,
-            logo_pos=(0.35, 0.4),
-            logo_scale=0.25,
-            cuts=1,
-        ),
+        "on_brand": make_branded_clip(folder / "on_brand.mp4", logo),
         "off_brand": samples.make_video(
             folder / "off_brand.mp4",
             width=640,
@@ -67,29 +53,13 @@ def media(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
 
 
 def profile(**changes: object) -> BrandProfile:
-    base: dict[str, object] = {
-        "brand_id": "acme",
-        "version": 4,
-        "name": "Acme",
-        "palette": [BrandColour(hex="#E4002B"), BrandColour(hex="#FFFFFF")],
-        "platforms": ["youtube"],
-        "logos": ["brands/acme/logo.png"],
-    }
-    return BrandProfile.model_validate(base | changes)
+    """Version 4 of `acme`, for YouTube, with one logo."""
+    base = {"version": 4, "platforms": ["youtube"], "logos": ["brands/acme/logo.png"]}
+    return make.profile(**(base | changes))
 
 
 def event(platforms: list[Platform] | None = None, brand: str | None = "acme") -> MediaUploaded:
-    return MediaUploaded(
-        media_id=uuid7(),
-        producer="test",
-        object_key="media/x",
-        sha256="0" * 64,
-        size_bytes=1,
-        content_type="video/mp4",
-        media_kind="video",
-        brand_id=brand,
-        platforms=platforms or [],
-    )
+    return make.uploaded(brand_id=brand, platforms=platforms or [])
 
 
 def test_on_brand_clip_is_checked_in_full(media: dict[str, Path]) -> None:
@@ -180,12 +150,10 @@ def test_unreadable_media_is_a_failed_result_not_an_exception(
 def test_generated_media_event_and_process_pool(media: dict[str, Path]) -> None:
     from schemas.events import Generation
 
-    ev = MediaGenerated(
-        media_id=uuid7(),
+    ev = make.generated(
         producer="gen",
         object_key="media/y",
         sha256="1" * 64,
-        size_bytes=1,
         content_type="image/jpeg",
         media_kind="image",
         brand_id="acme",
@@ -210,16 +178,7 @@ def test_check_frames_on_frames_in_memory() -> None:
         if t > 0:
             synth.composite(img, badge, 380, 760, 100)
         frames.append(Frame(t, img))
-    info = MediaInfo(
-        kind="video",
-        container="mp4",
-        width=1080,
-        height=1920,
-        duration_s=3.0,
-        fps=30.0,
-        has_audio=True,
-        size_bytes=5_000_000,
-    )
+    info = make.video_info(seconds=3.0, size_bytes=5_000_000)
     parts = check_frames(
         frames,
         info,

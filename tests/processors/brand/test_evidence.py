@@ -18,8 +18,9 @@ from processors.brand.evidence import (
 )
 from processors.media import probe, sample_frames
 from processors.media.limits import LimitSettings
-from schemas.events import BrandCheck, BrandColour, BrandProfile, MediaUploaded
-from schemas.ids import uuid7
+from processors.synthetic import events as make
+from schemas.events import BrandCheck
+from schemas.profiles import BrandColour, BrandProfile
 
 LIMITS = LimitSettings(decode_timeout_s=60)
 
@@ -27,24 +28,12 @@ LIMITS = LimitSettings(decode_timeout_s=60)
 @pytest.fixture(scope="module")
 def checked(branded_clip: tuple[Path, Path]) -> tuple[Path, BrandCheck, BrandProfile]:
     clip, logo = branded_clip
-    profile = BrandProfile(
-        brand_id="acme",
-        version=1,
-        name="Acme",
+    profile = make.profile(
         palette=[BrandColour(hex="#E4002B"), BrandColour(hex="#0033A0")],
         platforms=["instagram_reels"],
         logos=["brands/acme/logo.png"],
     )
-    event = MediaUploaded(
-        media_id=uuid7(),
-        producer="test",
-        object_key="media/x",
-        sha256="0" * 64,
-        size_bytes=1,
-        content_type="video/mp4",
-        media_kind="video",
-    )
-    check = check_media(clip, event, profile, [logo.read_bytes()], LIMITS)
+    check = check_media(clip, make.uploaded(), profile, [logo.read_bytes()], LIMITS)
     assert check.status == "done" and check.logo is not None and check.logo.found
     return clip, check, profile
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import get_args
+from typing import Any, get_args
 
 import pytest
 
@@ -13,27 +13,16 @@ from processors.brand.platforms import (
     fit,
     unsafe_share,
 )
-from schemas.events import MediaInfo, Platform, Violation
+from processors.synthetic import events as make
+from schemas.events import MediaInfo, Violation
+from schemas.fields import Platform
+
+image = make.image_info
 
 
-def video(
-    w: int, h: int, seconds: float = 30.0, fps: float = 30.0, mb: float = 40.0, audio: bool = True
-) -> MediaInfo:
-    return MediaInfo(
-        kind="video",
-        container="mp4",
-        codec="h264",
-        width=w,
-        height=h,
-        duration_s=seconds,
-        fps=fps,
-        has_audio=audio,
-        size_bytes=int(mb * 2**20),
-    )
-
-
-def image(w: int, h: int, mb: float = 1.0) -> MediaInfo:
-    return MediaInfo(kind="image", container="jpeg", width=w, height=h, size_bytes=int(mb * 2**20))
+def video(w: int, h: int, **changes: Any) -> MediaInfo:
+    """An H.264 clip; `seconds`, `fps`, `mb` and `audio` as in `make.video_info`."""
+    return make.video_info(w, h, codec="h264", **changes)
 
 
 def codes(found: list[Violation]) -> set[str]:

@@ -7,7 +7,8 @@ import pytest
 from processors.brand import logo_check
 from processors.brand.logo import LogoHit
 from processors.brand.verdict import decide, platforms_score, weighted_score
-from schemas.events import PlatformFit, Thresholds, Violation
+from schemas.events import PlatformFit, Violation
+from schemas.profiles import Thresholds
 
 
 def hit(x: float, y: float, w: float = 0.1, h: float = 0.1, confidence: float = 0.8) -> LogoHit:

@@ -15,23 +15,10 @@ from processors.media import Frame
 from processors.media.limits import LimitSettings
 from processors.synthetic import brand as synth
 from processors.synthetic import samples
-from schemas.events import BrandColour, BrandProfile, MediaInfo, MediaUploaded
-from schemas.ids import uuid7
+from processors.synthetic.events import image_info, profile, uploaded, video_info
 
 LIMITS = LimitSettings(decode_timeout_s=60)
-INFO = MediaInfo(
-    kind="image", container="png", width=512, height=512, size_bytes=50_000, has_audio=False
-)
-
-
-def profile(**changes: object) -> BrandProfile:
-    base: dict[str, object] = {
-        "brand_id": "acme",
-        "version": 1,
-        "name": "Acme",
-        "palette": [BrandColour(hex="#E4002B"), BrandColour(hex="#FFFFFF")],
-    }
-    return BrandProfile.model_validate(base | changes)
+INFO = image_info(512, 512, container="png", size_bytes=50_000)
 
 
 def frame(texts: list[tuple[str, tuple[int, int]]]) -> np.ndarray:
@@ -79,15 +66,7 @@ def test_check_media_reads_the_disclosure_of_an_encoded_clip(tmp_path: Path) -> 
     clip = samples.make_video(
         tmp_path / "ad.mp4", width=480, height=270, seconds=2, cuts=1, audio=False, text="#AD"
     )
-    event = MediaUploaded(
-        media_id=uuid7(),
-        producer="test",
-        object_key="media/x",
-        sha256="0" * 64,
-        size_bytes=1,
-        content_type="video/mp4",
-        media_kind="video",
-    )
+    event = uploaded()
     ok = check_media(clip, event, profile(required_text=["#ad"]), [], LIMITS)
     assert ok.status == "done"
     assert "text.required_missing" not in {v.code for v in ok.violations}
@@ -131,17 +110,7 @@ def test_no_clear_space_rule_no_check() -> None:
 def test_a_disclosure_under_the_platform_ui_fails_that_platform(y: int, under_ui: bool) -> None:
     img = np.full((910, 512, 3), (43, 0, 228), np.uint8)
     cv2.putText(img, "Sponsored", (150, y), cv2.FONT_HERSHEY_SIMPLEX, 1.2, (255, 255, 255), 3)
-    vertical = MediaInfo(
-        kind="video",
-        container="mp4",
-        codec="h264",
-        width=1080,
-        height=1920,
-        duration_s=10,
-        fps=30,
-        size_bytes=5_000_000,
-        has_audio=True,
-    )
+    vertical = video_info(codec="h264", seconds=10, size_bytes=5_000_000)
     parts = check_frames(
         [Frame(0.0, img)],
         vertical,
