@@ -13,20 +13,31 @@ import os
 import shutil
 import tempfile
 import time
+from collections import OrderedDict
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
+from typing import Any
 from uuid import UUID
 
+import numpy as np
 import structlog
 
 from processors.analyzers.base import AnalysisRequest, Analyzer, analysis_of, source_ref
-from processors.analyzers.local import ThumbnailSink
+from processors.analyzers.local import LocalResult, ThumbnailSink
 from processors.analyzers.registry import create_analyzer
-from processors.brand import CHECKS_VERSION, check_media
+from processors.brand import CHECKS_VERSION
 from processors.brand.profiles import BrandCache
 from processors.config import Settings
-from processors.errors import AnalyzerRejected, AnalyzerUnavailable, ObjectNotFound, ReelscopeError
+from processors.errors import (
+    AnalyzerRejected,
+    AnalyzerUnavailable,
+    MediaError,
+    ObjectNotFound,
+    ReelscopeError,
+)
+from processors.inspect import Inspection, inspect
 from processors.keys import thumbnail_key
 from processors.pool import RenewingPool
 from processors.retry import patiently
@@ -74,6 +85,81 @@ class MediaFiles:
         shutil.rmtree(self.folder, ignore_errors=True)
 
 
+class Inspections:
+    """One inspection per input event (`processors.inspect`), shared by the stages that ask.
+
+    Both stages consume the same input topics in this process, so the brand check and the
+    local analysis of a media are one pool task: one fetch, one probe, one decode. An entry is
+    dropped once every stage took it, or when it failed (a retry makes a new one); entries a
+    stage never came for (a replay of one stage only) go oldest first past `KEEP`.
+    """
+
+    KEEP = 256
+
+    def __init__(
+        self,
+        settings: Settings,
+        pool: RenewingPool,
+        files: MediaFiles,
+        brands: BrandCache,
+        *,
+        analyze: bool,
+    ) -> None:
+        self.settings, self.pool, self.files, self.brands = settings, pool, files, brands
+        self.analyze = analyze
+        self._consumers = 2 if analyze else 1
+        self._entries: OrderedDict[UUID, list[Any]] = OrderedDict()
+
+    async def get(self, event: InputEvent) -> Inspection:
+        key = event.event_id
+        entry = self._entries.get(key)
+        if entry is None:
+            entry = [asyncio.ensure_future(self._run(event)), self._consumers]
+            self._entries[key] = entry
+            while len(self._entries) > self.KEEP:
+                self._entries.popitem(last=False)
+        entry[1] -= 1
+        if entry[1] <= 0:
+            self._entries.pop(key, None)
+        try:
+            inspection: Inspection = await asyncio.shield(entry[0])
+        except BaseException:
+            if self._entries.get(key) is entry:
+                del self._entries[key]
+            raise
+        return inspection
+
+    async def measure(self, request: AnalysisRequest) -> LocalResult:
+        """The local analyzer's measuring, from the shared inspection."""
+        inspection = await self.get(request.event)
+        if inspection.analysis is None:
+            raise MediaError(inspection.error or "the media could not be analysed")
+        return inspection.analysis
+
+    async def _run(self, event: InputEvent) -> Inspection:
+        return await patiently(lambda: self._once(event), str(event.media_id))
+
+    async def _once(self, event: InputEvent) -> Inspection:
+        profile: BrandProfile | None = None
+        logos: list[bytes] = []
+        if event.brand_id:
+            profile, logos = await asyncio.to_thread(self.brands.get, event.brand_id)
+        path = await self.files.fetch(event)
+        s = self.settings
+        work = partial(inspect, analyze=self.analyze, thorough=s.analyzer.profile == "thorough")
+        return await asyncio.get_running_loop().run_in_executor(
+            self.pool,
+            work,
+            path,
+            event,
+            profile,
+            logos,
+            s.limits,
+            s.worker.sample_frames,
+            s.producer_id,
+        )
+
+
 @dataclass
 class Stages:
     settings: Settings
@@ -81,7 +167,7 @@ class Stages:
     analyzer: Analyzer
     pool: RenewingPool
     files: MediaFiles
-    brands: BrandCache
+    inspections: Inspections
 
     @classmethod
     async def build(cls, settings: Settings) -> Stages:
@@ -91,38 +177,27 @@ class Stages:
         loop = asyncio.get_running_loop()
         await asyncio.gather(*(loop.run_in_executor(pool, _warm, i) for i in range(size)))
         store = settings.store.open()
+        files = MediaFiles(store)
+        local = settings.analyzer_name == "local"
+        inspections = Inspections(settings, pool, files, BrandCache(store), analyze=local)
         analyzer = create_analyzer(
-            settings, store=store, executor=pool, thumbnails=thumbnail_sink(store)
+            settings,
+            store=store,
+            executor=pool,
+            thumbnails=thumbnail_sink(store),
+            measure=inspections.measure if local else None,
         )
-        return cls(settings, store, analyzer, pool, MediaFiles(store), BrandCache(store))
+        return cls(settings, store, analyzer, pool, files, inspections)
 
     async def brand_check(self, event: InputEvent) -> BrandCheck:
         """Check one asset against its brand; media we cannot read is a failed check."""
         try:
-            return await patiently(lambda: self._brand_check(event), str(event.media_id))
+            return (await self.inspections.get(event)).check
         except (ObjectNotFound, BrokenProcessPool) as e:
             return failed_check(event, _describe(e), self.settings.producer_id)
         except Exception as e:  # a bug must fail one asset, never the worker
             log.exception("brand_check_crashed", media_id=str(event.media_id))
             return failed_check(event, f"internal error: {_describe(e)}", self.settings.producer_id)
-
-    async def _brand_check(self, event: InputEvent) -> BrandCheck:
-        profile: BrandProfile | None = None
-        logos: list[bytes] = []
-        if event.brand_id:
-            profile, logos = await asyncio.to_thread(self.brands.get, event.brand_id)
-        path = await self.files.fetch(event)
-        return await asyncio.get_running_loop().run_in_executor(
-            self.pool,
-            check_media,
-            path,
-            event,
-            profile,
-            logos,
-            self.settings.limits,
-            self.settings.worker.sample_frames,
-            self.settings.producer_id,
-        )
 
     async def analyze(self, event: InputEvent, attempts: int = 4) -> MediaAnalysis:
         """Analyse one asset, retrying transient faults; the last resort is a failed analysis."""
@@ -155,8 +230,13 @@ class Stages:
 
 
 def _warm(_: int) -> None:
-    """Import the heavy modules in a pool process before the first event needs them."""
+    """Import the heavy modules and load the models in a pool process before the first event
+    needs them (the OCR engine alone takes seconds to load)."""
     import processors.brand  # noqa: F401
+    from processors.vision import faces_available, read_text
+
+    faces_available()
+    read_text(np.zeros((64, 64, 3), np.uint8))
 
 
 def thumbnail_sink(store: Store) -> ThumbnailSink:

@@ -28,6 +28,11 @@ class AnalyzerSettings(BaseModel):
         default="auto", description="'auto' picks gemini when an API key is configured"
     )
     concurrency: int = Field(default=8, ge=1)
+    profile: Literal["fast", "thorough"] = Field(
+        default="fast",
+        description="local analyzer: 'fast' decodes keyframes first (and in full only the GOPs "
+        "that may hold a cut); 'thorough' decodes every frame for cuts and motion",
+    )
 
 
 @dataclass(frozen=True)

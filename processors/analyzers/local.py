@@ -16,11 +16,10 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import re
 import time
 from collections.abc import Awaitable, Callable
 from concurrent.futures import BrokenExecutor, Executor
-from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 from typing import NamedTuple
 from uuid import UUID
@@ -29,8 +28,10 @@ import cv2
 import numpy as np
 
 from processors.analyzers.base import AnalysisRequest, analysis_of
+from processors.analyzers.scenes import scene_cuts, taps_for
 from processors.errors import AnalyzerUnavailable, MediaError, StorageError
-from processors.media import Frame, input_args, probe, run_limited, sample_frames, sniff
+from processors.media import Frame, probe
+from processors.media.frames import Sampled, sample
 from processors.media.limits import LimitSettings
 from processors.vision import detect_faces, faces_available, read_text, text_coverage
 from processors.vision.frames import pick_thumbnail, spread, thumbnail_jpeg
@@ -38,20 +39,7 @@ from schemas.events import MediaAnalysis, MediaInfo, TechnicalAnalysis, Usage
 
 log = logging.getLogger(__name__)
 
-SILENCE_DB = -50
-CUT_MIN_CHANGE = 4.0  # a cut changes at least 4 % of full scale on average per pixel
-CUT_RATIO = 3.0  # ... and at least 3x the typical change of its neighbourhood
-CUT_WINDOW = 8  # frames each side that define the neighbourhood
-MIN_SHOT_S = 0.3
 OCR_FRAMES = 3  # OCR costs ~50 ms a frame plus ~45 ms a text line: a few frames only
-_FRAME_T = re.compile(
-    r"^\[Parsed_metadata_\d+ @ 0x[0-9a-f]+\] frame:\s*\d+\s+pts:\s*-?\d+\s+pts_time:(\S+)"
-)
-_MAFD = re.compile(r"^\[Parsed_metadata_\d+ @ 0x[0-9a-f]+\] lavfi\.scd\.mafd=([\d.]+)")
-_SILENCE = re.compile(
-    r"^\[Parsed_silencedetect_\d+ @ 0x[0-9a-f]+\] silence_(start|end): (-?[\d.]+)"
-)
-_LUFS = re.compile(r"^\s+I:\s+(-?[\d.]+) LUFS")
 
 ThumbnailSink = Callable[[UUID, bytes], Awaitable[str]]
 """Store a thumbnail JPEG for a media id and return its object key (e.g. `thumbs/<id>.jpg`)."""
@@ -65,103 +53,29 @@ class LocalResult(NamedTuple):
     thumbnail: bytes | None
 
 
-@dataclass
-class _Timeline:
-    """What the full-decode pass saw: per-frame differences and audio measures."""
-
-    mafd: list[tuple[float, float]] = field(default_factory=list)
-    lufs: float | None = None
-    silences: list[tuple[str, float]] = field(default_factory=list)
+Measure = Callable[[AnalysisRequest], Awaitable[LocalResult]]
 
 
-def _timeline_args(path: Path, info: MediaInfo, limits: LimitSettings) -> list[str]:
-    """Build one ffmpeg run: scdet on a small copy of the picture, loudness and silence."""
-    ctype, _ = sniff(path)
-    vf = (
-        "scale=128:-2:flags=fast_bilinear,"
-        "scdet=threshold=100,metadata=mode=print:key=lavfi.scd.mafd"
-    )
-    # deblocking only smooths block edges, invisible at 128 px: skipping it saves ~20 %
-    args = ["-skip_loop_filter", "all", *input_args(path, ctype, limits)]
-    args += ["-map", "0:v:0", "-filter_threads", "1"]
-    args += ["-vf", vf]
-    if info.has_audio:
-        af = f"silencedetect=n={SILENCE_DB}dB:d=0.5,ebur128=peak=none:framelog=quiet"
-        args += ["-map", "0:a:0", "-af", af]
-    return [*args, "-sn", "-dn", "-f", "null", "-"]
-
-
-def _parse_timeline(stderr: str) -> _Timeline:
-    """Read the lines the scdet, metadata, silencedetect and ebur128 filters logged."""
-    tl, frame_t = _Timeline(), 0.0
-    for line in stderr.splitlines():
-        if m := _FRAME_T.match(line):
-            frame_t = float(m.group(1))
-        elif m := _MAFD.match(line):
-            tl.mafd.append((frame_t, float(m.group(1))))
-        elif m := _SILENCE.match(line):
-            tl.silences.append((m.group(1), float(m.group(2))))
-        elif m := _LUFS.match(line):
-            tl.lufs = float(m.group(1))
-    return tl
-
-
-def _silence_ratio(silences: list[tuple[str, float]], origin: float, duration: float) -> float:
-    """Share of the duration inside silence_start/silence_end pairs (open end: till the end)."""
-    total, start = 0.0, None
-    for kind, t in silences:
-        if kind == "start":
-            start = t - origin
-        elif start is not None:
-            total += (t - origin) - max(0.0, start)
-            start = None
-    if start is not None:
-        total += duration - max(0.0, start)
-    return min(1.0, max(0.0, total / duration)) if duration > 0 else 0.0
-
-
-def detect_cuts(mafd: list[tuple[float, float]]) -> list[int]:
-    """Find hard cuts: frames whose change stands out from their neighbourhood (adaptive).
-
-    A cut must change at least `CUT_MIN_CHANGE` % and `CUT_RATIO` times the median change of
-    the `CUT_WINDOW` frames each side, so steady fast motion is not mistaken for cuts. Gradual
-    transitions (fades, dissolves) are not reported.
-    """
-    values = [v for _, v in mafd]
-    cuts: list[int] = []
-    for i in range(1, len(values)):
-        near = values[max(1, i - CUT_WINDOW) : i] + values[i + 1 : i + 1 + CUT_WINDOW]
-        typical = max(0.5, float(np.median(near))) if near else 0.5
-        if values[i] < CUT_MIN_CHANGE or values[i] < CUT_RATIO * typical:
-            continue
-        if cuts and mafd[i][0] - mafd[cuts[-1]][0] < MIN_SHOT_S:
-            continue
-        cuts.append(i)
-    return cuts
-
-
-def video_measures(path: Path, info: MediaInfo, limits: LimitSettings) -> dict[str, object]:
-    """Decode every frame once (small) for cuts and motion, and the audio for loudness."""
-    _, stderr = run_limited(_timeline_args(path, info, limits), limits)
-    tl = _parse_timeline(stderr)
-    origin = tl.mafd[0][0] if tl.mafd else 0.0
-    duration = info.duration_s or (tl.mafd[-1][0] - origin if tl.mafd else 0.0)
-    cut_frames = detect_cuts(tl.mafd)
-    cuts = [round(tl.mafd[i][0] - origin, 3) for i in cut_frames]
-    skip = {0, *cut_frames}
-    moving = [v for i, (_, v) in enumerate(tl.mafd) if i not in skip]
-    shots = len(cuts) + 1
-    audio = {
-        "audio_present": info.has_audio,
-        "loudness_lufs": tl.lufs if info.has_audio else None,
-        "silence_ratio": _silence_ratio(tl.silences, origin, duration) if info.has_audio else None,
-    }
+def video_measures(
+    path: Path,
+    info: MediaInfo,
+    limits: LimitSettings,
+    *,
+    thorough: bool = False,
+    first_pass: Sampled | None = None,
+) -> dict[str, object]:
+    """Cuts, shots, motion and audio (`processors.analyzers.scenes`)."""
+    m = scene_cuts(path, info, limits, thorough=thorough, first_pass=first_pass)
+    shots = len(m.cuts_s) + 1
+    duration = info.duration_s
     return {
-        "scene_cuts_s": cuts,
+        "scene_cuts_s": m.cuts_s,
         "shot_count": shots,
         "mean_shot_s": round(duration / shots, 3) if duration else None,
-        "motion": round(float(np.mean(moving)) / 100, 5) if moving else 0.0,
-        **audio,
+        "motion": m.motion,
+        "audio_present": info.has_audio,
+        "loudness_lufs": m.lufs if info.has_audio else None,
+        "silence_ratio": m.silence_ratio if info.has_audio else None,
     }
 
 
@@ -198,13 +112,20 @@ def analyze_media(
     limits: LimitSettings,
     frames: int,
     ocr_frames: int = OCR_FRAMES,
+    *,
+    thorough: bool = False,
+    first_pass: Sampled | None = None,
 ) -> LocalResult:
-    """Probe (if needed), measure one file and make its thumbnail; `MediaError` if unreadable."""
+    """Probe (if needed), measure one file and make its thumbnail; `MediaError` if unreadable.
+
+    `first_pass` is a sampling decode already made with `taps_for(info)` (shared with the
+    brand check); `thorough` decodes every frame for the cuts and motion (today's reference)."""
     info = info or probe(path, limits)
-    sampled = sample_frames(path, info, frames, limits)
+    first = first_pass or sample(path, info, frames, limits, taps=taps_for(info, thorough=thorough))
+    sampled = first.frames
     measures = frame_measures(sampled) | vision_measures(sampled, ocr_frames)
     if info.kind == "video":
-        measures |= video_measures(path, info, limits)
+        measures |= video_measures(path, info, limits, thorough=thorough, first_pass=first)
     thumbnail = thumbnail_jpeg(sampled[pick_thumbnail([f.image for f in sampled])].image)
     return LocalResult(info, TechnicalAnalysis.model_validate(measures), thumbnail)
 
@@ -220,7 +141,9 @@ class LocalAnalyzer:
     """Offline technical analysis; CPU work runs in `executor` (default: the loop's threads).
 
     With `thumbnails`, each thumbnail is handed to that sink and its key lands in
-    `technical.thumbnail_key`; a sink's `StorageError` only leaves the key null.
+    `technical.thumbnail_key`; a sink's `StorageError` only leaves the key null. `measure`
+    replaces the measuring itself (the worker's shared inspection, `processors.inspect`);
+    `thorough` decodes every frame for cuts and motion.
     """
 
     name = "local"
@@ -231,26 +154,30 @@ class LocalAnalyzer:
         executor: Executor | None = None,
         frames: int = 16,
         thumbnails: ThumbnailSink | None = None,
+        *,
+        thorough: bool = False,
+        measure: Measure | None = None,
     ) -> None:
         self._limits = limits
         self._executor = executor
         self._frames = frames
         self._thumbnails = thumbnails
+        self._thorough = thorough
+        self._measure = measure or self._measure_here
+
+    async def _measure_here(self, request: AnalysisRequest) -> LocalResult:
+        loop = asyncio.get_running_loop()
+        run = partial(analyze_media, thorough=self._thorough)
+        return await loop.run_in_executor(
+            self._executor, run, request.path, request.media, self._limits, self._frames
+        )
 
     async def analyze(self, request: AnalysisRequest) -> MediaAnalysis:
         """Analyse one file; unreadable media give a `failed` analysis, not an exception."""
         started = time.perf_counter()
-        loop = asyncio.get_running_loop()
         info, technical, error = request.media, None, None
         try:
-            info, technical, thumbnail = await loop.run_in_executor(
-                self._executor,
-                analyze_media,
-                request.path,
-                request.media,
-                self._limits,
-                self._frames,
-            )
+            info, technical, thumbnail = await self._measure(request)
             technical = await self._store_thumbnail(request, technical, thumbnail)
         except MediaError as exc:
             error = str(exc)

@@ -217,8 +217,13 @@ def check_media(
     limits: LimitSettings,
     frames: int = 8,
     producer: str = "reelscope-worker",
+    *,
+    sampled: tuple[MediaInfo | None, Sequence[FrameLike] | MediaError] | None = None,
 ) -> BrandCheck:
-    """Probe, sample and check one asset; never raises for media it cannot read."""
+    """Probe, sample and check one asset; never raises for media it cannot read.
+
+    `sampled` is the probe and the frames (`ANALYSIS_WIDTH` wide) when a caller already made
+    them (one decode shared with the analyzer), or the `MediaError` that stopped it."""
     cv2.setNumThreads(1)  # one process per core does better than threads inside OpenCV
     started = time.perf_counter()
     base = {
@@ -230,9 +235,16 @@ def check_media(
     }
     info: MediaInfo | None = None
     try:
-        sniff(path)
-        info = probe(path, limits)
-        sampled = sample_frames(path, info, frames, limits, width=ANALYSIS_WIDTH)
+        if sampled is None:
+            sniff(path)
+            info = probe(path, limits)
+            sampled = info, sample_frames(path, info, frames, limits, width=ANALYSIS_WIDTH)
+        info, images = sampled
+        if isinstance(images, MediaError):
+            raise images
+        if info is None:
+            msg = "the media was not probed"
+            raise MediaError(msg)
     except MediaError as e:
         elapsed = (time.perf_counter() - started) * 1000
         return BrandCheck(
@@ -240,7 +252,7 @@ def check_media(
         )
     templates, logo_error = decode_logos(logos)
     platforms = list(event.platforms or (profile.platforms if profile else []))
-    parts = check_frames(sampled, info, profile, templates, platforms, logo_error)
+    parts = check_frames(images, info, profile, templates, platforms, logo_error)
     elapsed = (time.perf_counter() - started) * 1000
     return BrandCheck(
         **base,
@@ -248,7 +260,7 @@ def check_media(
         verdict=parts.verdict,
         score=parts.score,
         media=info,
-        frames_sampled=len(sampled),
+        frames_sampled=len(images),
         palette=parts.palette,
         logo=parts.logo,
         platforms=parts.platforms,

@@ -15,8 +15,9 @@ from pydantic import SecretStr
 
 from processors.analyzers.base import AnalysisRequest, AnalyzerSettings
 from processors.analyzers.gemini.options import GeminiSettings
-from processors.analyzers.local import LocalAnalyzer, analyze_file, analyze_media, detect_cuts
+from processors.analyzers.local import LocalAnalyzer, analyze_file, analyze_media
 from processors.analyzers.registry import create_analyzer
+from processors.analyzers.scenes import detect_cuts
 from processors.config import Settings
 from processors.errors import StorageError
 from processors.media import ffmpeg_exe, probe
