@@ -2,7 +2,8 @@
 local analysis on the same frames, in one pool task (`processors.pipeline.Inspections`).
 
 The sampling decode also measures what the analysis needs from the keyframes and the audio
-(`processors.analyzers.scenes.taps_for`), so a video is decoded once, keyframes first.
+(`processors.analyzers.scenes.taps_for`), so a video is decoded once, keyframes first; a
+JPEG or PNG is read in this process (`processors.media.still`), with no child at all.
 """
 
 from __future__ import annotations
@@ -17,9 +18,10 @@ from processors.analyzers.scenes import taps_for
 from processors.brand import check_media
 from processors.brand.check import ANALYSIS_WIDTH, FrameLike
 from processors.errors import MediaError
-from processors.media import probe, sniff
+from processors.media import probe
 from processors.media.frames import Sampled, Taps, sample
 from processors.media.limits import LimitSettings
+from processors.media.still import read_still
 from schemas.events import BrandCheck, MediaGenerated, MediaInfo, MediaUploaded
 from schemas.profiles import BrandProfile
 
@@ -48,10 +50,14 @@ def inspect(
     info: MediaInfo | None = None
     first: Sampled | MediaError
     try:
-        sniff(path)
-        info = probe(path, limits)
-        taps = taps_for(info, thorough=thorough) if analyze else Taps()
-        first = sample(path, info, frames, limits, width=ANALYSIS_WIDTH, taps=taps)
+        still = read_still(path, limits, ANALYSIS_WIDTH)
+        if still is not None:
+            info, frame = still
+            first = Sampled([frame], "", keyframes_only=False)
+        else:
+            info = probe(path, limits)
+            taps = taps_for(info, thorough=thorough) if analyze else Taps()
+            first = sample(path, info, frames, limits, width=ANALYSIS_WIDTH, taps=taps)
     except MediaError as e:
         first = e
     images: list[FrameLike] | MediaError = (

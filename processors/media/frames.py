@@ -84,15 +84,19 @@ def _decode(
         args += ["-map", "0:v:0", "-vf", sampled]
         outputs = ["-frames:v", str(count), *"-f rawvideo -pix_fmt bgr24 pipe:1".split()]
     else:
-        graph = [f"[0:v:0]split=2[v][t];[v]{sampled}[s]", f"[t]{taps.video or 'null'},nullsink"]
+        # the taps go to a null output of their own: the sampled output stops after `count`
+        # frames, and the taps must see the whole media
+        graph = [f"[0:v:0]split=2[v][t];[v]{sampled}[s]", f"[t]{taps.video or 'null'}[k]"]
+        taps_out = ["-map", "[k]"]
         if taps.audio is not None:
             graph.append(f"[0:a:0]{taps.audio}[a]")
-        graph += [f"[{i}:v:0]{taps.video},nullsink" for i in range(1, len(runs) + 1)]
+            taps_out += ["-map", "[a]"]
+        for i in range(1, len(runs) + 1):
+            graph.append(f"[{i}:v:0]{taps.video}[r{i}]")
+            taps_out += ["-map", f"[r{i}]"]
         args += ["-filter_complex", ";".join(graph)]
         outputs = ["-map", "[s]", "-frames:v", str(count)]
-        outputs += "-f rawvideo -pix_fmt bgr24 pipe:1".split()
-        if taps.audio is not None:
-            outputs += ["-map", "[a]", "-f", "null", "-"]
+        outputs += [*"-f rawvideo -pix_fmt bgr24 pipe:1".split(), *taps_out, "-f", "null", "-"]
     out, err = run_limited([*args, *outputs], limits)
     _, start = parse_duration(input_section(err))
     times = [float(m.group(1)) for m in map(_SHOWINFO.match, err.splitlines()) if m]

@@ -1,0 +1,72 @@
+"""The two stages of a media share one inspection: one fetch, one probe, one decode."""
+
+from __future__ import annotations
+
+import asyncio
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import Any, cast
+
+import pytest
+
+from processors import pipeline
+from processors.analyzers.base import AnalysisRequest
+from processors.brand.profiles import BrandCache
+from processors.config import Settings
+from processors.keys import media_key
+from processors.pipeline import Inspections, MediaFiles
+from processors.pool import RenewingPool
+from processors.storage import LocalStore
+from processors.synthetic import events as make
+from processors.synthetic.samples import make_video
+
+
+@pytest.fixture
+def clip_event(tmp_path: Path) -> tuple[LocalStore, Any]:
+    store = LocalStore(tmp_path / "bucket")
+    event = make.uploaded(brand_id=None)
+    key = media_key(event.media_id)
+    store.put_file(key, make_video(tmp_path / "c.mp4", width=320, height=240, seconds=3, cuts=1))
+    return store, event.model_copy(update={"object_key": key})
+
+
+async def test_check_and_analysis_come_from_one_inspection(
+    clip_event: tuple[LocalStore, Any], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    store, event = clip_event
+    calls: list[object] = []
+    real = pipeline.inspect
+
+    def counted(*args: Any, **kwargs: Any) -> Any:
+        calls.append(args[1].event_id)
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(pipeline, "inspect", counted)
+    with ThreadPoolExecutor(2) as threads:
+        pool = cast(RenewingPool, threads)
+        shared = Inspections(Settings(), pool, MediaFiles(store), BrandCache(store), analyze=True)
+        request = AnalysisRequest(Path("unused"), event)
+        check, measured = await asyncio.gather(shared.get(event), shared.measure(request))
+    assert calls == [event.event_id]
+    assert check.check.status == "done" and check.check.media_id == event.media_id
+    assert measured.technical.shot_count == 2
+    assert not shared._entries  # both stages took it: nothing kept
+
+
+async def test_a_stage_alone_gets_its_own_inspection_and_an_error_is_not_kept(
+    clip_event: tuple[LocalStore, Any],
+) -> None:
+    store, event = clip_event
+    with ThreadPoolExecutor(1) as threads:
+        shared = Inspections(
+            Settings(),
+            cast(RenewingPool, threads),
+            MediaFiles(store),
+            BrandCache(store),
+            analyze=False,
+        )
+        assert (await shared.get(event)).analysis is None  # the check alone, no analysis
+        gone = event.model_copy(update={"object_key": "media/2020/01/01/missing"})
+        with pytest.raises(Exception, match="missing"):
+            await shared.get(gone)
+        assert not shared._entries
