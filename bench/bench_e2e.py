@@ -61,7 +61,7 @@ from processors.config import Settings
 from processors.media import ffmpeg_exe
 from processors.synthetic.samples import make_logo
 from streams.broker import free_port
-from streams.demo import RULES
+from streams.demo import RULES, wait_ready
 from streams.supervisor import Stack
 
 OUT = Path(__file__).resolve().parent / "out" / "e2e"
@@ -299,19 +299,6 @@ def stack_settings(bucket: Path) -> Settings:
     os.environ["REELSCOPE_WORKER__WEB_PORT"] = str(free_port())
     os.environ.setdefault("REELSCOPE_LOG_LEVEL", "WARNING")
     return Settings()
-
-
-def wait_ready(http: httpx.Client, stack: Stack, timeout: float = 60) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        stack.check()
-        try:
-            if http.get("/readyz").status_code == 200:
-                return
-        except httpx.TransportError:
-            pass
-        time.sleep(0.2)
-    raise SystemExit(f"the API was not ready within {timeout:.0f} s")
 
 
 def register_brand(http: httpx.Client, logo: Path) -> None:
@@ -665,7 +652,7 @@ def main(argv: Sequence[str] | None = None) -> None:
         watch = TreeWatch(stack.children["worker"].pid)
         watch.start()
         with httpx.Client(base_url=stack.api_url, timeout=30) as http:
-            wait_ready(http, stack)
+            wait_ready(http, stack, deadline=time.monotonic() + 60)
             register_brand(http, logo)
         bench = Bench(stack, watch, args.poll)
         for path in media.warmup:  # worker joined, pool children spawned, models loaded

@@ -45,7 +45,7 @@ def run_demo(settings: Settings, *, keep_serving: bool, timeout: float = 90.0) -
     started = time.monotonic()
     with Stack(settings) as stack, httpx.Client(base_url=stack.api_url, timeout=30) as http:
         print(f"reelscope demo — API {stack.api_url}/docs · broker {stack.bootstrap}")
-        _wait_ready(http, stack, deadline=time.monotonic() + 60)
+        wait_ready(http, stack, deadline=time.monotonic() + 60)
         samples = demo_set(Path(tempfile.mkdtemp(prefix="reelscope-demo-")))
         _register_brand(http, samples["logo"])
         ids = {name: _upload(http, samples[name], UPLOADS[name]) for name in UPLOADS}
@@ -61,7 +61,8 @@ def run_demo(settings: Settings, *, keep_serving: bool, timeout: float = 90.0) -
         return 0 if done else 1
 
 
-def _wait_ready(http: httpx.Client, stack: Stack, deadline: float) -> None:
+def wait_ready(http: httpx.Client, stack: Stack, deadline: float) -> None:
+    """Wait for the stack's API to answer /readyz 200; exit if a process died or time ran out."""
     while time.monotonic() < deadline:
         stack.check()
         try:
