@@ -93,8 +93,8 @@ def _ffmpeg(args: Sequence[str], out: Path) -> Path:
 
 
 def make_clip(width: int, height: int, seconds: int, seed: int) -> Path:
-    """The clip kind of `bench_local_analyzer.make_clip` (testsrc2 + grain, a brightness and hue
-    jump every 5 s, 6 Mbit/s, GOP 2 s, AAC) at any size; `seed` shifts hue, grain and tone, so
+    """The clip kind of the issue (testsrc2 + grain, a brightness and hue jump every 5 s,
+    6 Mbit/s, GOP 2 s, AAC) at any size; `seed` shifts hue, grain and tone, so
     every seed gives other bytes. x264 `superfast` rather than `veryfast`: it makes the clips
     1.7x sooner, still with CABAC, so a frame costs the decoder about as much."""
     video = (

@@ -17,6 +17,7 @@ from pathlib import Path
 
 import cv2
 
+from bench import bench_e2e
 from processors.analyzers.local import analyze_file, frame_measures, video_measures
 from processors.media import ffmpeg_exe, probe, sample_frames
 from processors.media.limits import LimitSettings
@@ -27,54 +28,10 @@ LIMITS = LimitSettings()
 FRAMES = 16
 
 
-def make_clip(path: Path) -> Path:
-    """Encode a noisy, moving 1080p30 test pattern whose brightness and hue jump every 5 s."""
-    if path.exists():
-        return path
-    video = (
-        f"testsrc2=s=1920x1080:r=30:d={SECONDS},"
-        "eq=brightness='0.25*mod(floor(t/5)\\,2)':eval=frame,"
-        "hue=H=2*PI*floor(t/5)/6,noise=alls=10:allf=t"
-    )
-    cmd = [
-        ffmpeg_exe(),
-        "-hide_banner",
-        "-loglevel",
-        "error",
-        "-y",
-        "-f",
-        "lavfi",
-        "-i",
-        video,
-        "-f",
-        "lavfi",
-        "-i",
-        f"sine=frequency=440:d={SECONDS}",
-        "-c:v",
-        "libx264",
-        "-preset",
-        "veryfast",
-        "-b:v",
-        "6M",
-        "-maxrate",
-        "6M",
-        "-bufsize",
-        "12M",
-        "-g",
-        "60",
-        "-pix_fmt",
-        "yuv420p",
-        "-c:a",
-        "aac",
-        "-b:a",
-        "128k",
-        "-movflags",
-        "+faststart",
-    ]
-    path.parent.mkdir(parents=True, exist_ok=True)
-    subprocess.run([*cmd, str(path.with_suffix(".tmp.mp4"))], check=True)
-    path.with_suffix(".tmp.mp4").rename(path)
-    return path
+def make_clip() -> Path:
+    """The 30 s 1080p30 clip of `bench.bench_e2e` (testsrc2 + grain, a brightness and hue jump
+    every 5 s, 6 Mbit/s, GOP 2 s, AAC), seed 0: both benches measure the same clip kind."""
+    return bench_e2e.make_clip(1920, 1080, SECONDS, 0)
 
 
 def _cpu() -> float:
@@ -122,7 +79,7 @@ def main() -> None:
     args = parser.parse_args()
     os.sched_setaffinity(0, {min(os.sched_getaffinity(0))})  # children inherit: one core
     cv2.setNumThreads(1)
-    clip = make_clip(OUT / "clip_1080p30_30s.mp4")
+    clip = make_clip()
     info = probe(clip, LIMITS)
     frames = sample_frames(clip, info, FRAMES, LIMITS)
     technical = analyze_file(clip, info, LIMITS, FRAMES)

@@ -16,7 +16,7 @@ import cv2
 import numpy as np
 import numpy.typing as npt
 
-from bench.bench_local_analyzer import FRAMES, LIMITS, OUT, SECONDS, best_of, make_clip
+from bench.bench_local_analyzer import FRAMES, LIMITS, SECONDS, best_of, make_clip
 from processors.analyzers.local import analyze_media, frame_measures, vision_measures
 from processors.media import probe, sample_frames
 from processors.vision import detect_faces, read_text, text_coverage
@@ -49,7 +49,7 @@ def main() -> None:
     args = parser.parse_args()
     os.sched_setaffinity(0, {min(os.sched_getaffinity(0))})
     cv2.setNumThreads(1)
-    clip = make_clip(OUT / "clip_1080p30_30s.mp4")
+    clip = make_clip()
     info = probe(clip, LIMITS)
     frames = sample_frames(clip, info, FRAMES, LIMITS)
     base = frames[len(frames) // 2].image
