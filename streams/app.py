@@ -28,13 +28,12 @@ from typing import Any
 import faust
 import structlog
 
-import streams.offsets  # noqa: F401  (importing it stops faust committing past running work)
 from processors.config import Settings
 from processors.join import Joiner
 from processors.pipeline import Stages
 from schemas import topics
 from schemas.events import INPUT_EVENT, BrandCheck, MediaAnalysis, MediaGenerated, MediaUploaded
-from streams import metrics
+from streams import metrics, offsets  # importing offsets stops faust committing past work
 from streams.codec import DERIVED_EVENT, DecodeError, dead_letter_of, decode
 from streams.lake_sink import LakeSink
 from streams.published import PublishedResults
@@ -156,6 +155,15 @@ async def each_input(
                 out = await answer(ev)
             await w.publish(output, ev.media_id, out.to_bytes())
             metrics.EVENTS.labels(stage, out.status).inc()
+            log.info(
+                "answered",
+                stage=stage,
+                media_id=str(ev.media_id),
+                event_id=str(ev.event_id),
+                status=out.status,
+                partition=event.message.partition,
+                offset=event.message.offset,
+            )
             if isinstance(out, MediaAnalysis):
                 metrics.record_analysis(out)
         await manual.ack(event)
@@ -201,6 +209,7 @@ async def results(w: Wiring, stream: RawStream) -> None:
             await w.publish(topics.MEDIA_RESULTS, result.media_id, result.to_bytes())
             w.published.add(result.media_id)
             metrics.EVENTS.labels("result", result.status).inc()
+            log.info("result_published", media_id=str(result.media_id), status=result.status)
             for e in pending:
                 await manual.ack(e)
     finally:
@@ -233,6 +242,17 @@ async def lake_sink(w: Wiring, bootstrap: str) -> None:
     await LakeSink(w.settings, bootstrap, s.store).run()
 
 
+def log_assignment(app: Any, /, *args: Any, signal: Any, **kwargs: Any) -> None:
+    """One line per rebalance: what this worker now reads, for the logs of a fault run.
+    (A receiver of faust's `on_partitions_assigned` signal: `args` is the assigned set.)"""
+    (assigned,) = args
+    log.info(
+        "partitions_assigned",
+        generation=app.consumer_generation_id,
+        partitions=sorted(f"{tp.topic}/{tp.partition}" for tp in assigned),
+    )
+
+
 def create_app(
     settings: Settings,
     bootstrap: str,
@@ -245,6 +265,7 @@ def create_app(
 
     `publish` and `published` replace the broker's side of the agents (tests)."""
     app = faust.App(settings.kafka.consumer_group, **faust_settings(settings, bootstrap))
+    offsets.track(app)
     w = Wiring(
         settings,
         stages,
@@ -265,5 +286,6 @@ def create_app(
         await lake_sink(w, bootstrap)
 
     app.task(run_lake_sink)
+    app.on_partitions_assigned.connect(log_assignment)
     register_reconciler(app, settings)
     return app

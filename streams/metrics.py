@@ -60,6 +60,10 @@ RECONCILED = Counter(
 )
 for _outcome in ("reemitted", "unrecoverable"):  # series exist before the first event
     RECONCILED.labels(_outcome)
+STALLED_COMMITS = Gauge(
+    "reelscope_commit_stalled_partitions",
+    "Partitions whose group commit has not moved for the reconcile grace period (last run)",
+)
 STALE_PROCESSING = Gauge(
     "reelscope_media_stale_processing",
     "Ledger media past the grace period with neither a result nor a dead letter (last run)",

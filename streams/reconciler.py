@@ -8,12 +8,17 @@ idempotent per media id, so a media re-emitted twice still ends as one row per v
 
 Between timer runs a media is re-emitted at most once per grace period (`Cooldown`); the
 one-shot command keeps no memory and re-emits every stale media it finds.
+
+Media queued behind the pipeline's backlog are not judged (`Backlog`), but a backlog whose head
+has not moved for a grace period is a stalled commit, not a queue: it stops holding anything
+back, so a media lost at the head of a partition still gets its result (`commit_stalled`).
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
@@ -55,6 +60,8 @@ class Report:
 
     plan: Plan
     outcomes: list[Outcome] = field(default_factory=list)
+    backlog_from: datetime | None = None  # the oldest media still moving through the pipeline
+    stalled: list[Head] = field(default_factory=list)  # heads found stalled in this run
 
     def count(self, action: Action) -> int:
         return sum(1 for o in self.outcomes if o.action == action)
@@ -75,15 +82,53 @@ class Report:
         return out
 
 
-Backlog = Callable[[], Awaitable[datetime | None]]
+@dataclass(frozen=True)
+class Head:
+    """The first record a consumer group has not committed on a partition: a media in the
+    pipeline's backlog, accepted at `accepted_at` (the time in its UUIDv7)."""
+
+    group: str
+    topic: str
+    partition: int
+    offset: int
+    media_id: UUID
+
+    @property
+    def accepted_at(self) -> datetime:
+        return uuid7_time(self.media_id)
+
+
+Backlog = Callable[[], Awaitable[list[Head]]]
+
+
+class Heads:
+    """When each backlog head was first seen, to tell a queue (its head moves) from a stalled
+    commit (its head stays for `stall_s`)."""
+
+    def __init__(self, stall_s: float) -> None:
+        self.stall_s = stall_s
+        self._since: dict[Head, float] = {}
+        self.stalled: set[Head] = set()
+
+    def oldest_moving(self, heads: list[Head]) -> tuple[datetime | None, list[Head]]:
+        """The acceptance time of the oldest head still moving, and the heads that stalled
+        since the last call (`stalled` keeps them all)."""
+        now = time.monotonic()
+        self._since = {h: self._since.get(h, now) for h in heads}
+        stalled = {h for h, t in self._since.items() if now - t >= self.stall_s}
+        new = sorted(stalled - self.stalled, key=lambda h: (h.group, h.topic, h.partition))
+        self.stalled = stalled
+        moving = [h.accepted_at for h in heads if h not in stalled and h.media_id.version == 7]
+        return min(moving, default=None), new
 
 
 class Reconciler:
     """Plans and re-emits; keeps the metrics and the cooldown between runs of one process.
 
-    `backlog` tells when the oldest media still waiting in the pipeline was accepted: media
-    accepted after it may only be queued behind a busy stage, so they are not judged yet (a
-    re-emission would add work exactly when the pipeline is behind).
+    `backlog` lists the media at the head of each lagging partition: media accepted after the
+    oldest of them may only be queued behind a busy stage, so they are not judged yet (a
+    re-emission would add work exactly when the pipeline is behind). A head that stays put for
+    `older_than_s` holds nothing back (`Heads`).
     """
 
     def __init__(
@@ -100,13 +145,16 @@ class Reconciler:
         self.send = send
         self.backlog = backlog
         self.cooldown = Cooldown(settings.older_than_s)
+        self.heads = Heads(settings.older_than_s)
         self._reported: set[UUID] = set()  # unrecoverable media already counted
 
     async def run(self, *, older_than_s: float | None = None, dry_run: bool = False) -> Report:
         """Run once. A failed publish raises: what was sent stays sent, the next run retries
         the rest."""
         s = self.settings
-        pending = await self.backlog() if self.backlog is not None else None
+        heads = await self.backlog() if self.backlog is not None else []
+        pending, stalled = self.heads.oldest_moving(heads)
+        metrics.STALLED_COMMITS.set(len(self.heads.stalled))
         found = await asyncio.to_thread(
             plan,
             self.store,
@@ -116,7 +164,7 @@ class Reconciler:
             not_after=pending,
         )
         metrics.STALE_PROCESSING.set(found.stale)
-        report = Report(found)
+        report = Report(found, backlog_from=pending, stalled=stalled)
         self.cooldown.prune()
         for item in found.reemit:
             detail = f"{item.topic}  accepted {item.accepted_at:%Y-%m-%d %H:%M:%S}"
@@ -177,13 +225,13 @@ async def kafka_sender(bootstrap: str, timeout_s: float = 10.0) -> AsyncIterator
 
 
 def kafka_backlog(settings: Settings, timeout_s: float = 10.0) -> Backlog:
-    """When the oldest media still waiting in a consumer group was accepted, or None.
+    """The media at the head of every partition a consumer group has not committed to its end.
 
     For each partition the processing group (inputs, brand checks, analyses) or the lake
-    group (every lake topic) has not committed to its end, the record at the committed offset
-    is the oldest not yet done; its key is a media id, whose UUIDv7 carries its acceptance
-    time. Records behind it are mostly newer (re-emitted media are the exception: they are
-    judged again after their cooldown).
+    group (every lake topic) lags on, the record at the committed offset is the oldest not yet
+    done; its key is a media id, whose UUIDv7 carries its acceptance time. Records behind it
+    are mostly newer (re-emitted media are the exception: they are judged again after their
+    cooldown).
     """
     from streams.lake_sink import lake_group
 
@@ -197,26 +245,24 @@ def kafka_backlog(settings: Settings, timeout_s: float = 10.0) -> Backlog:
     }
     bootstrap = settings.kafka.bootstrap
 
-    async def oldest() -> datetime | None:
+    async def heads() -> list[Head]:
         try:
-            heads = await asyncio.wait_for(_pending_heads(bootstrap, groups), timeout_s)
-        except Exception as e:  # no answer: judge as without a backlog, as before
+            return await asyncio.wait_for(_pending_heads(bootstrap, groups), timeout_s)
+        except Exception as e:  # no answer: judge as without a backlog
             log.warning("reconcile_backlog_unknown", error=repr(e))
-            return None
-        times = [uuid7_time(m) for m in heads if m.version == 7]
-        return min(times, default=None)
+            return []
 
-    return oldest
+    return heads
 
 
-async def _pending_heads(bootstrap: str, groups: dict[str, list[str]]) -> list[UUID]:
-    """The media id of the first uncommitted record of every lagging partition."""
+async def _pending_heads(bootstrap: str, groups: dict[str, list[str]]) -> list[Head]:
+    """The first uncommitted record of every lagging partition."""
     from aiokafka import AIOKafkaConsumer, TopicPartition
 
     consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False)
-    await consumer.start()
     try:
-        heads: dict[TopicPartition, int] = {}
+        await consumer.start()  # inside: a timeout while starting must still close it
+        lagging: dict[tuple[str, TopicPartition], int] = {}
         for group, names in groups.items():
             committed = await asyncio.to_thread(committed_offsets, bootstrap, group)
             parts = [
@@ -230,19 +276,23 @@ async def _pending_heads(bootstrap: str, groups: dict[str, list[str]]) -> list[U
                 at = committed.get((tp.topic, tp.partition), -1)
                 at = at if at >= 0 else starts[tp]
                 if starts[tp] <= at < ends[tp]:
-                    heads[tp] = min(at, heads.get(tp, at))
-        ids: list[UUID] = []
-        if heads:
-            consumer.assign(list(heads))
-            for tp, at in heads.items():
-                consumer.seek(tp, at)
-            got = await consumer.getmany(*heads, timeout_ms=2000, max_records=len(heads) * 50)
-            for tp, records in got.items():
-                first = next((r for r in records if r.offset == heads[tp]), None)
-                if first is not None and first.key:
-                    with contextlib.suppress(ValueError):
-                        ids.append(UUID(first.key.decode(errors="replace")))
-        return ids
+                    lagging[group, tp] = at
+        if not lagging:
+            return []
+        first = {tp: min(at for (_, t), at in lagging.items() if t == tp) for _, tp in lagging}
+        consumer.assign(list(first))
+        for tp, at in first.items():
+            consumer.seek(tp, at)
+        got = await consumer.getmany(*first, timeout_ms=2000, max_records=len(first) * 50)
+        keys = {(tp, r.offset): r.key for tp, records in got.items() for r in records}
+        heads: list[Head] = []
+        for (group, tp), at in lagging.items():
+            key = keys.get((tp, at))
+            if key:
+                with contextlib.suppress(ValueError):
+                    media_id = UUID(key.decode(errors="replace"))
+                    heads.append(Head(group, tp.topic, tp.partition, at, media_id))
+        return heads
     finally:
         await consumer.stop()
 
@@ -290,8 +340,18 @@ def register(app: faust.App, settings: Settings) -> None:
             return
         for o in report.outcomes:
             log.info("reconciled", media_id=str(o.media_id), action=o.action, detail=o.detail)
+        for h in report.stalled:
+            log.warning(
+                "commit_stalled",
+                group=h.group,
+                topic=h.topic,
+                partition=h.partition,
+                offset=h.offset,
+                media_id=str(h.media_id),
+            )
         (log.info if report.plan.stale else log.debug)(
             "reconcile_run",
+            judged_until=report.plan.until.isoformat(),
             checked=report.plan.checked,
             stale=report.plan.stale,
             reemitted=report.count("reemitted"),

@@ -28,6 +28,7 @@ class Partition:
 
     def __init__(self, committed: int | None) -> None:
         app = faust.App(f"offsets-{uuid.uuid4().hex[:8]}", broker="kafka://127.0.0.1:9")
+        offsets.track(app)  # as streams.app.create_app does
         self.consumer = cast(Consumer, app.consumer)
         # what the conductor records for a topic an agent subscribes to with acks on
         app.topics.acking_topics.add(TOPIC)
@@ -46,6 +47,11 @@ class Partition:
         """The agents are done with these: the final ack."""
         for o in offsets_:
             self.messages[o].ack(self.consumer)
+
+    def abandon(self, offset: int) -> None:
+        """A stream took the message and let it go unfinished (an actor cancelled, a queue
+        cleared): faust's WeakSet of unacknowledged messages forgets it."""
+        self.consumer._unacked_messages.discard(self.messages.pop(offset))
 
     def to_commit(self) -> int | None:
         """What faust's commit loop commits on the partition now; recorded as faust does."""
@@ -123,6 +129,20 @@ async def test_marker_at_the_committed_offset_is_skipped_as_faust_does() -> None
     p.take([11, 12])
     p.finish([11, 12])
     assert p.to_commit() == 13
+
+
+@pytest.mark.parametrize(("committed", "first"), [(None, 0), (10, 10)])
+async def test_a_message_abandoned_at_the_head_holds_the_commit(
+    committed: int | None, first: int
+) -> None:
+    # a worker leaving the group: its brand-check actor is cancelled mid-message, the
+    # analysis of the same message and the next message are done
+    p = Partition(committed)
+    p.take(range(first, first + 3))
+    p.finish([first + 1, first + 2])
+    p.abandon(first)
+    assert p.to_commit() is None  # the next owner replays it
+    assert p.unpatched() == first + 3  # faust commits past it
 
 
 async def test_unpatched_faust_commits_past_the_running_message() -> None:

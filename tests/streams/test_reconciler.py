@@ -3,6 +3,7 @@ for their grace period between runs, and nothing sent on a dry run."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -20,7 +21,7 @@ from processors.synthetic import lake as syn
 from schemas.topics import MEDIA_UPLOADED
 from streams.broker import EmbeddedBroker, free_port
 from streams.cli import parser
-from streams.reconciler import BrokerUnavailable, Reconciler, kafka_sender, reconcile_once
+from streams.reconciler import BrokerUnavailable, Head, Reconciler, kafka_sender, reconcile_once
 from tests.api.conftest import events_for
 
 
@@ -121,8 +122,11 @@ async def test_media_behind_the_pipelines_backlog_are_not_judged(tmp_path: Path)
         assert await consume_and_commit(broker.bootstrap, lake_group(settings), 3) == 2
 
         backlog = kafka_backlog(settings)
-        oldest = await backlog()
-        assert oldest is not None
+        heads = await backlog()
+        assert [(h.group, h.offset, h.media_id) for h in heads] == [
+            (settings.kafka.consumer_group, 1, events[1].media_id)  # the lake is up to date
+        ]
+        oldest = heads[0].accepted_at
         assert abs((oldest - (now - timedelta(minutes=20))).total_seconds()) < 1
 
         sent: list[bytes] = []
@@ -133,6 +137,34 @@ async def test_media_behind_the_pipelines_backlog_are_not_judged(tmp_path: Path)
         report = await Reconciler(store, Lake(store), settings.reconcile, send, backlog).run()
     assert sent == [str(events[0].media_id).encode()]
     assert report.plan.until <= oldest
+
+
+async def test_a_head_that_does_not_move_stops_holding_media_back(tmp_path: Path) -> None:
+    """A media lost at the head of a partition (its commit stalled there): the backlog holds
+    it and everything after it back for one grace period, then it is re-emitted."""
+    store = LocalStore(tmp_path / "bucket")
+    lost = accept_lost(store, 4)
+    head = Head("reelscope-worker", MEDIA_UPLOADED, 0, 7, UUID(lost))
+    sent: list[bytes] = []
+
+    async def send(topic: str, key: bytes, value: bytes) -> None:
+        sent.append(key)
+
+    async def backlog() -> list[Head]:
+        return [head]
+
+    settings = ReconcileSettings(older_than_s=1)
+    reconciler = Reconciler(store, Lake(store), settings, send, backlog)
+    first = await reconciler.run()
+    assert (first.outcomes, first.stalled, sent) == ([], [], [])  # queued, as far as we know
+    await asyncio.sleep(settings.older_than_s)
+    second = await reconciler.run()
+    assert second.stalled == [head]
+    assert [(str(o.media_id), o.action) for o in second.outcomes] == [(lost, "reemitted")]
+    assert sent == [lost.encode()]
+    assert REGISTRY.get_sample_value("reelscope_commit_stalled_partitions") == 1
+    third = await reconciler.run()
+    assert third.stalled == []  # reported once
 
 
 async def consume_and_commit(bootstrap: str, group: str, n: int) -> int:
