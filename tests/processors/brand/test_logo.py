@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import zlib
 from pathlib import Path
 
 import cv2
@@ -66,7 +67,9 @@ def test_demo_logo_found_where_it_is(
 @pytest.mark.parametrize("name", list(synth.LOGOS))
 @pytest.mark.parametrize("ground", ["clutter", "photo", "solid_light", "solid_dark"])
 def test_each_kind_of_logo_survives_jpeg_and_blur(name: str, ground: str) -> None:
-    rng = np.random.default_rng(abs(hash((name, ground))) % 2**32)
+    # a stable seed: hash() of a str changes with every interpreter (PYTHONHASHSEED), and a
+    # wordmark on 1 photo ground in 30 is missed (measured over seeds 0..29)
+    rng = np.random.default_rng(zlib.crc32(f"{name}/{ground}".encode()))
     logo = synth.LOGOS[name]()
     frame = synth.background(ground, 512, 512, rng)
     if name == "silhouette" and ground == "solid_light":  # a white mark needs a darker ground
