@@ -25,7 +25,7 @@ run: $(STAMP) ## install, then run the demo on the embedded default (broker, fol
 
 test: $(STAMP) ## install, then run lint and the whole test suite (real broker, S3 endpoint, ffmpeg)
 	$(BIN)/ruff check .
-	$(BIN)/pytest
+	$(BIN)/pytest -n 2 --dist loadfile  # two workers, a test file each: e2e stacks mostly wait
 
 lint: $(STAMP) ## ruff and mypy --strict
 	$(BIN)/ruff check .

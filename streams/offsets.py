@@ -43,6 +43,7 @@ pin. `ORIGINAL_NEW_OFFSET` keeps faust's method, for the tests that show what it
 
 from __future__ import annotations
 
+import logging
 from collections import defaultdict
 from collections.abc import Callable
 from importlib.metadata import version
@@ -144,6 +145,8 @@ def taken_offsets(consumer: Consumer) -> Taken:
 class TakenOffsets(Sensor):
     """Records every offset a stream takes (faust calls `on_message_in` once per message, when
     the first stream takes it), held until a commit passes it, for `safe_new_offset`."""
+
+    logger = logging.getLogger("faust.sensors.taken")  # faust's level: no "Starting..." line
 
     def __init__(self, app: faust.App) -> None:
         super().__init__()
