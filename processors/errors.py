@@ -24,8 +24,16 @@ class ObjectNotFound(StorageError):
     pass
 
 
+class ObjectExists(StorageError):
+    """A write that must create its key found it taken (`Store.create_bytes`)."""
+
+
 class MediaError(ReelscopeError):
     pass
+
+
+class IntegrityError(MediaError):
+    """The bytes in the bucket are not the ones the event names (its `sha256`)."""
 
 
 class UnsupportedMedia(MediaError):

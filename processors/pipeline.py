@@ -9,6 +9,7 @@ waited out, `processors.retry`). CPU-heavy work runs in a `processors.pool.Renew
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import os
 import shutil
 import tempfile
@@ -33,6 +34,7 @@ from processors.config import Settings
 from processors.errors import (
     AnalyzerRejected,
     AnalyzerUnavailable,
+    IntegrityError,
     MediaError,
     ObjectNotFound,
     ReelscopeError,
@@ -51,29 +53,53 @@ InputEvent = MediaUploaded | MediaGenerated
 
 @dataclass
 class MediaFiles:
-    """Local copies of media by sha256, fetched once and shared by the stages."""
+    """Local copies of media by sha256, fetched once and shared by the stages.
+
+    What is read is what the event names: a download is hashed before it becomes the copy, and
+    a media read in place (a local bucket) is hashed once per version of the file; bytes with
+    another sha256 fail the media (`IntegrityError`). The copies are named by that hash, so an
+    event claiming another media's sha256 cannot be served that media's copy.
+    """
 
     store: Store
     folder: Path = field(default_factory=lambda: Path(tempfile.mkdtemp(prefix="reelscope-")))
     keep_seconds: float = 600.0
     _locks: dict[str, asyncio.Lock] = field(default_factory=dict)
+    _verified: OrderedDict[Path, tuple[int, int, str]] = field(default_factory=OrderedDict)
 
     async def fetch(self, event: InputEvent) -> Path:
         path = self.store.local_path(event.object_key)
         if path is not None:  # a local folder: read in place, no copy
             if not path.is_file():
                 raise ObjectNotFound(event.object_key)
+            await asyncio.to_thread(self._check_in_place, path, event)
             return path
         path = self.folder / event.sha256
         lock = self._locks.setdefault(event.sha256, asyncio.Lock())
         async with lock:
             if not path.exists():
                 tmp = path.with_suffix(".part")
-                await asyncio.to_thread(self.store.download, event.object_key, tmp)
+                try:
+                    await asyncio.to_thread(self.store.download, event.object_key, tmp)
+                    await asyncio.to_thread(check_digest, tmp, event)
+                except BaseException:
+                    tmp.unlink(missing_ok=True)
+                    raise
                 os.replace(tmp, path)
         self._locks.pop(event.sha256, None)
         await asyncio.to_thread(self._expire)
         return path
+
+    def _check_in_place(self, path: Path, event: InputEvent) -> None:
+        st = path.stat()
+        version = (st.st_mtime_ns, st.st_size, event.sha256)
+        if self._verified.get(path) == version:
+            self._verified.move_to_end(path)
+            return
+        check_digest(path, event)
+        self._verified[path] = version
+        while len(self._verified) > 4096:
+            self._verified.popitem(last=False)
 
     def _expire(self) -> None:
         cutoff = time.time() - self.keep_seconds
@@ -193,7 +219,7 @@ class Stages:
         """Check one asset against its brand; media we cannot read is a failed check."""
         try:
             return (await self.inspections.get(event)).check
-        except (ObjectNotFound, BrokenProcessPool) as e:
+        except (ObjectNotFound, IntegrityError, BrokenProcessPool) as e:
             return failed_check(event, _describe(e), self.settings.producer_id)
         except Exception as e:  # a bug must fail one asset, never the worker
             log.exception("brand_check_crashed", media_id=str(event.media_id))
@@ -208,7 +234,7 @@ class Stages:
                 path = await patiently(lambda: self.files.fetch(event), str(event.media_id))
                 request = AnalysisRequest(path, event, producer=settings.producer_id)
                 return await self.analyzer.analyze(request)
-            except (ObjectNotFound, BrokenProcessPool, AnalyzerRejected) as e:
+            except (ObjectNotFound, IntegrityError, BrokenProcessPool, AnalyzerRejected) as e:
                 return failed_analysis(event, name, _describe(e), settings)
             except AnalyzerUnavailable as e:
                 if attempt == attempts:
@@ -248,6 +274,19 @@ def thumbnail_sink(store: Store) -> ThumbnailSink:
         return key
 
     return put
+
+
+def check_digest(path: Path, event: InputEvent) -> None:
+    """Raise `IntegrityError` unless the file's sha256 is the event's."""
+    with path.open("rb") as fh:
+        actual = hashlib.file_digest(fh, "sha256").hexdigest()
+    if actual != event.sha256:
+        msg = (
+            f"the bytes of {event.object_key} have sha256 {actual}, not the event's "
+            f"{event.sha256}: the object changed after it was accepted, or the event names "
+            "other bytes"
+        )
+        raise IntegrityError(msg)
 
 
 def _describe(e: BaseException) -> str:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import hashlib
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any, cast
@@ -13,10 +14,11 @@ from processors import pipeline
 from processors.analyzers.base import AnalysisRequest
 from processors.brand.profiles import BrandCache
 from processors.config import Settings
+from processors.errors import IntegrityError
 from processors.keys import media_key
 from processors.pipeline import Inspections, MediaFiles
 from processors.pool import RenewingPool
-from processors.storage import LocalStore
+from processors.storage import LocalStore, S3Store
 from processors.synthetic import events as make
 from processors.synthetic.samples import make_video
 
@@ -26,8 +28,10 @@ def clip_event(tmp_path: Path) -> tuple[LocalStore, Any]:
     store = LocalStore(tmp_path / "bucket")
     event = make.uploaded(brand_id=None)
     key = media_key(event.media_id)
-    store.put_file(key, make_video(tmp_path / "c.mp4", width=320, height=240, seconds=3, cuts=1))
-    return store, event.model_copy(update={"object_key": key})
+    clip = make_video(tmp_path / "c.mp4", width=320, height=240, seconds=3, cuts=1)
+    store.put_file(key, clip)
+    digest = hashlib.sha256(clip.read_bytes()).hexdigest()
+    return store, event.model_copy(update={"object_key": key, "sha256": digest})
 
 
 async def test_check_and_analysis_come_from_one_inspection(
@@ -70,3 +74,48 @@ async def test_a_stage_alone_gets_its_own_inspection_and_an_error_is_not_kept(
         with pytest.raises(Exception, match="missing"):
             await shared.get(gone)
         assert not shared._entries
+
+
+@pytest.mark.parametrize("where", ["in place", "downloaded"])
+async def test_bytes_other_than_the_events_fail_the_media_readably(
+    clip_event: tuple[LocalStore, Any], s3_store: S3Store, tmp_path: Path, where: str
+) -> None:
+    local, event = clip_event
+    store = local if where == "in place" else s3_store
+    if store is s3_store:
+        store.put_bytes(event.object_key, local.get_bytes(event.object_key))
+    (tmp_path / "copies").mkdir()
+    files = MediaFiles(store, folder=tmp_path / "copies")
+    assert (await files.fetch(event)).read_bytes() == local.get_bytes(event.object_key)
+    swapped = event.model_copy(update={"sha256": "ab" * 32})  # an event naming other bytes
+    with pytest.raises(IntegrityError, match=f"not the event's {'ab' * 32}"):
+        await files.fetch(swapped)
+    assert sorted(p.name for p in files.folder.iterdir()) == (
+        [] if where == "in place" else [event.sha256]  # no copy under the claimed hash
+    )
+    with ThreadPoolExecutor(1) as threads:
+        pool = cast(RenewingPool, threads)
+        stages = pipeline.Stages(
+            Settings(),
+            store,
+            cast(Any, None),
+            pool,
+            files,
+            Inspections(Settings(), pool, files, BrandCache(store), analyze=False),
+        )
+        check = await stages.brand_check(swapped)
+    assert check.status == "failed"
+    assert check.error is not None and "not the event's" in check.error
+
+
+async def test_a_file_changed_in_place_after_its_check_is_hashed_again(
+    clip_event: tuple[LocalStore, Any],
+) -> None:
+    store, event = clip_event
+    files = MediaFiles(store)
+    await files.fetch(event)
+    path = store.local_path(event.object_key)
+    assert path is not None
+    path.write_bytes(path.read_bytes() + b"appended")  # a new version of the object
+    with pytest.raises(IntegrityError):
+        await files.fetch(event)
