@@ -1,10 +1,11 @@
 """Idempotency keys: retries with one key map to one media_id, across API restarts.
 
-A record `idempotency/<sha256(caller, key)>.json` is written to the bucket before the media is
+A record `idempotency/<sha256(caller, key)>.json` is created in the bucket before the media is
 stored, and marked accepted once the broker acknowledged the event. A retry of a record that
 was never accepted reuses its media_id and finishes the work; a retry of an accepted one answers
 at once. Same key with other bytes is a conflict (409). Within one process requests with one key
-are serialised; across replicas the bucket would need a conditional put (not in `Store` yet).
+are serialised; across replicas the record is created with a conditional put
+(`Store.create_bytes`), so two replicas racing with one key answer one media_id.
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ from uuid import UUID
 from pydantic import BaseModel
 
 from api.errors import ApiError
-from processors.errors import ObjectNotFound
+from processors.errors import ObjectNotFound, StorageError
 from processors.keys import idempotency_key
 from processors.storage import Store
 
@@ -49,6 +50,20 @@ async def load(store: Store, key: str) -> IdempotencyRecord | None:
     except ObjectNotFound:
         return None
     return IdempotencyRecord.model_validate_json(raw)
+
+
+async def claim(store: Store, key: str, fresh: IdempotencyRecord) -> IdempotencyRecord:
+    """The key's record: `fresh` if this call created it, else the one written first by another
+    request (of any replica)."""
+    for _ in range(10):
+        if await asyncio.to_thread(store.create_bytes, key, fresh.model_dump_json().encode()):
+            return fresh
+        found = await load(store, key)
+        if found is not None:
+            return found
+        await asyncio.sleep(0.05)  # S3's 409: the other conditional write is still landing
+    msg = f"the idempotency record {key} could neither be created nor read"
+    raise StorageError(msg)
 
 
 async def save(store: Store, key: str, record: IdempotencyRecord) -> None:

@@ -135,10 +135,8 @@ async def accept(
     record_key = idempotency.record_key(caller, idempotency_key)
     async with rt.locks.hold(record_key):
         try:
-            record = await idempotency.load(rt.store, record_key)
-            if record is None:
-                record = idempotency.IdempotencyRecord(media_id=uuid7(), sha256=received.sha256)
-                await idempotency.save(rt.store, record_key, record)
+            fresh = idempotency.IdempotencyRecord(media_id=uuid7(), sha256=received.sha256)
+            record = await idempotency.claim(rt.store, record_key, fresh)
         except STORE_ERRORS as e:
             rt.metrics.storage_failures.inc()
             raise unavailable(BUCKET) from e

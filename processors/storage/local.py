@@ -44,11 +44,15 @@ def _make_dirs(folder: Path) -> None:
         _fsync_dir(new.parent)
 
 
-def _durable_write(target: Path, fill: Callable[[IO[bytes]], object]) -> None:
+def _durable_write(
+    target: Path, fill: Callable[[IO[bytes]], object], *, exclusive: bool = False
+) -> bool:
     """Write `target` so that it is the old file or the complete new one, on disk when this
     returns, even across a crash; `fill` writes the content into the temp file it is given.
 
-    Raises `OSError`; on any failure the temp file is removed and `target` is untouched.
+    `exclusive`: only if `target` does not exist (a hard link, which fails if it does, instead
+    of a rename); returns whether it was written. Raises `OSError`; on any failure the temp
+    file is removed and `target` is untouched.
     """
     _make_dirs(target.parent)
     fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=TEMP_PREFIX, suffix=".partial")
@@ -57,12 +61,21 @@ def _durable_write(target: Path, fill: Callable[[IO[bytes]], object]) -> None:
             fill(fh)
             fh.flush()
             os.fsync(fh.fileno())
-        os.replace(tmp, target)
+        if exclusive:
+            try:
+                os.link(tmp, target)
+            except FileExistsError:
+                return False
+            finally:
+                os.unlink(tmp)
+        else:
+            os.replace(tmp, target)
     except BaseException:
         with contextlib.suppress(OSError):  # keep the first error, not a failed cleanup
             os.unlink(tmp)
         raise
     _fsync_dir(target.parent)
+    return True
 
 
 @dataclass
@@ -91,10 +104,12 @@ class LocalStore:
             msg = f"reading {key} from {self.url}"
             raise failed(msg, e) from e
 
-    def _write(self, key: str, fill: Callable[[IO[bytes]], object]) -> None:
+    def _write(
+        self, key: str, fill: Callable[[IO[bytes]], object], *, exclusive: bool = False
+    ) -> bool:
         target = self._path(key)
         try:
-            _durable_write(target, fill)
+            return _durable_write(target, fill, exclusive=exclusive)
         except OSError as e:
             msg = f"writing {key} to {self.url}"
             raise failed(msg, e) from e
@@ -111,6 +126,9 @@ class LocalStore:
 
     def put_bytes(self, key: str, data: bytes) -> None:
         self._write(key, lambda fh: fh.write(data))
+
+    def create_bytes(self, key: str, data: bytes) -> bool:
+        return self._write(key, lambda fh: fh.write(data), exclusive=True)
 
     def get_bytes(self, key: str) -> bytes:
         with self._open(key) as fh:

@@ -28,6 +28,12 @@ class MemoryStore:
     def put_bytes(self, key: str, data: bytes) -> None:
         self.objects[check_key(key)] = bytes(data)  # a copy: a caller's buffer may change
 
+    def create_bytes(self, key: str, data: bytes) -> bool:
+        if check_key(key) in self.objects:
+            return False
+        self.objects[key] = bytes(data)
+        return True
+
     def get_bytes(self, key: str) -> bytes:
         try:
             return self.objects[key]

@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlparse
 
-from processors.errors import ObjectNotFound, StorageError
+from processors.errors import ObjectExists, ObjectNotFound, StorageError
 from processors.storage.base import check_key, check_prefix
 
 if TYPE_CHECKING:
@@ -67,6 +67,9 @@ class S3Store:
             code = e.response.get("Error", {}).get("Code", "")
             if code in ("NoSuchKey", "404", "NotFound"):
                 raise ObjectNotFound(kwargs.get("Key", "")) from e
+            # a conditional write: 412 the key exists, 409 another conditional write to it won
+            if code in ("PreconditionFailed", "ConditionalRequestConflict"):
+                raise ObjectExists(kwargs.get("Key", "")) from e
             msg = f"S3 {op} on s3://{self.bucket}/{kwargs.get('Key', '')} failed: {code or e}"
             raise StorageError(msg) from e
         except BotoCoreError as e:
@@ -87,6 +90,13 @@ class S3Store:
 
     def put_bytes(self, key: str, data: bytes) -> None:
         self._call("put_object", Key=self._key(key), Body=data)
+
+    def create_bytes(self, key: str, data: bytes) -> bool:
+        try:
+            self._call("put_object", Key=self._key(key), Body=data, IfNoneMatch="*")
+        except ObjectExists:
+            return False
+        return True
 
     def get_bytes(self, key: str) -> bytes:
         from botocore.exceptions import BotoCoreError

@@ -13,6 +13,7 @@ import sys
 import threading
 import time
 from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
@@ -69,6 +70,19 @@ def _exercise(store: Store, tmp_path: Path) -> None:
         store.get_bytes("media/2026/01/01/a")
     with pytest.raises(ObjectNotFound):
         store.download("media/2026/01/01/a", target)
+    _exercise_create(store)
+
+
+def _exercise_create(store: Store) -> None:
+    """`create_bytes`: of many writers racing for one key exactly one wins, and the object is
+    the winner's bytes, whole."""
+    key = "idempotency/race.json"
+    with ThreadPoolExecutor(8) as threads:
+        won = list(threads.map(lambda i: store.create_bytes(key, b"writer %d" % i), range(16)))
+    assert won.count(True) == 1
+    assert store.get_bytes(key) == b"writer %d" % won.index(True)
+    assert store.create_bytes(key, b"late") is False
+    assert store.list("idempotency/") == [key]  # no temp file left by the losers
 
 
 def test_local_store(tmp_path: Path) -> None:
@@ -81,7 +95,7 @@ def test_s3_store_with_a_prefix(s3_store: S3Store, tmp_path: Path) -> None:
     prefixed = S3Store(s3_store.bucket, "team-a", endpoint_url=s3_store.endpoint_url)
     _exercise(prefixed, tmp_path)
     raw = s3_store.client.list_objects_v2(Bucket=s3_store.bucket)["Contents"]
-    assert [o["Key"] for o in raw] == ["team-a/media/2026/01/02/b"]
+    assert [o["Key"] for o in raw] == ["team-a/idempotency/race.json", "team-a/media/2026/01/02/b"]
 
 
 def test_memory_store(tmp_path: Path) -> None:
@@ -338,6 +352,7 @@ def _dead_s3(endpoint: str) -> S3Store:
 
 S3_CALLS: dict[str, Callable[[S3Store, Path], object]] = {
     "put_bytes": lambda store, _: store.put_bytes("a", b"x"),
+    "create_bytes": lambda store, _: store.create_bytes("a", b"x"),
     "put_file": lambda store, src: store.put_file("a", src),
     "get_bytes": lambda store, _: store.get_bytes("a"),
     "download": lambda store, src: store.download("a", src.with_name("copy")),
