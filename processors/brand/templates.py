@@ -10,6 +10,7 @@ else is not, whether it is light, dark or busy; the template is the outline plus
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass, field
 
 import cv2
@@ -76,11 +77,21 @@ class LogoTemplate:
 def decode_logo(data: bytes) -> LogoTemplate:
     """Decode PNG/JPEG/WebP logo bytes (alpha kept) into a template."""
     buf = np.frombuffer(data, np.uint8)
-    img = cv2.imdecode(buf, cv2.IMREAD_UNCHANGED) if buf.size else None
+    try:
+        img = cv2.imdecode(buf, cv2.IMREAD_UNCHANGED) if buf.size else None
+    except cv2.error as e:  # OpenCV's pixel cap (see processors/__init__) or a broken header
+        msg = f"logo is not a readable image ({len(data)} bytes): {_cv_reason(e)}"
+        raise LogoDecodeError(msg) from e
     if img is None:
         msg = f"logo is not a readable image ({len(data)} bytes)"
         raise LogoDecodeError(msg)
     return prepare_logo(np.asarray(img))
+
+
+def _cv_reason(e: cv2.error) -> str:
+    if "CV_IO_MAX_IMAGE_PIXELS" in str(e):
+        return f"larger than the limit of {os.environ['OPENCV_IO_MAX_IMAGE_PIXELS']} pixels"
+    return "OpenCV refused its header"
 
 
 def prepare_logo(image: npt.NDArray[np.generic]) -> LogoTemplate:

@@ -6,6 +6,7 @@ from pathlib import Path
 
 from pydantic import BaseModel, Field
 
+from processors import DEFAULT_MAX_PIXELS
 from processors.errors import MediaLimitExceeded
 
 
@@ -14,7 +15,8 @@ class LimitSettings(BaseModel):
 
     max_upload_bytes: int = Field(default=512 * 1024 * 1024, ge=1)
     max_duration_s: float = Field(default=15 * 60, gt=0)
-    max_pixels: int = Field(default=8192 * 8192, gt=0)
+    # OpenCV's own cap is set from REELSCOPE_LIMITS__MAX_PIXELS at import (processors/__init__)
+    max_pixels: int = Field(default=DEFAULT_MAX_PIXELS, gt=0)
     decode_timeout_s: float = Field(default=120, gt=0)
     decoder_memory_mb: int = Field(default=2048, ge=64)
 

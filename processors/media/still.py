@@ -56,7 +56,11 @@ def read_still(path: Path, limits: LimitSettings, width: int) -> tuple[MediaInfo
         if ctype == "image/jpeg" and dims[0] // factor >= width:
             flags = reduced | cv2.IMREAD_IGNORE_ORIENTATION
             break
-    image = cv2.imdecode(np.fromfile(path, np.uint8), flags)
+    try:
+        image = cv2.imdecode(np.fromfile(path, np.uint8), flags)
+    except cv2.error as e:  # OpenCV's pixel cap (processors/__init__), past our header check
+        msg = f"the media could not be decoded: OpenCV refused it ({type(e).__name__})"
+        raise MediaError(msg) from e
     if image is None or image.ndim != 3:
         msg = "the media could not be decoded (no frame came out)"
         raise MediaError(msg)
