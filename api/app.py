@@ -17,6 +17,7 @@ from typing import Any
 import structlog
 from fastapi import FastAPI
 from fastapi.openapi.utils import get_openapi
+from pydantic import ValidationError
 
 from api import errors, logs
 from api.auth import KeyRing
@@ -79,6 +80,12 @@ def _lifespan(rt: Runtime) -> Any:
             follower.start()
         app.state.follower = follower
         log.info("api_started", store=rt.store.url, open=rt.keys.open)
+        if rt.keys.open:
+            log.warning(
+                "api_without_keys",
+                detail="no API keys: every caller gets every scope, so the API listens on "
+                "loopback only; set REELSCOPE_API__KEYS to serve other hosts",
+            )
         try:
             yield
         finally:
@@ -103,6 +110,16 @@ def _openapi(app: FastAPI) -> dict[str, Any]:
     return app.openapi_schema
 
 
+def settings_or_exit() -> Settings:
+    """The API's settings, or exit with what is wrong in them (no traceback for a config)."""
+    try:
+        return Settings()
+    except ValidationError as e:
+        problems = "; ".join(err["msg"].removeprefix("Value error, ") for err in e.errors())
+        msg = f"reelscope api: {problems}"
+        raise SystemExit(msg) from None
+
+
 def create_app(
     settings: Settings | None = None,
     *,
@@ -116,7 +133,7 @@ def create_app(
 
     `configure_logging=False` leaves logging to a host that embeds the app (tests, notebooks).
     """
-    settings = settings or Settings()
+    settings = settings or settings_or_exit()
     if configure_logging:
         configure(settings.log_level)
     rt = build_runtime(settings, store=store, lake=lake, upload_dir=upload_dir, publisher=publisher)

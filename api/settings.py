@@ -1,7 +1,8 @@
 """The API process's settings: the shared root (`processors.config`) plus the API's own options.
 
 Keys are stored as sha256 hashes (`hash_key`), never in clear; production refuses to start an
-API without them.
+API without them, and without them an API listens on loopback only (every caller would get
+every scope).
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from pydantic import BaseModel, Field, model_validator
 from processors import config
 
 Scope = Literal["media:write", "results:read", "admin"]
+LOOPBACK = frozenset({"127.0.0.1", "::1", "localhost"})
 
 
 class ApiKey(BaseModel):
@@ -34,6 +36,12 @@ class Settings(config.Settings):
     def _production_needs_keys(self) -> Settings:
         if self.environment == "production" and not self.api.keys:
             msg = "production needs API keys: set REELSCOPE_API__KEYS (sha256 of each key)"
+            raise ValueError(msg)
+        if not self.api.keys and self.api.host not in LOOPBACK:
+            msg = (
+                f"REELSCOPE_API__HOST={self.api.host} without API keys would give every caller "
+                "on the network every scope: set REELSCOPE_API__KEYS, or listen on 127.0.0.1"
+            )
             raise ValueError(msg)
         return self
 

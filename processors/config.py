@@ -46,6 +46,9 @@ class WorkerSettings(BaseModel):
     )
     sample_frames: int = Field(default=8, ge=1, le=120)
     web_port: int = Field(default=6066, ge=0, description="worker /metrics port (0: off)")
+    web_host: str | None = Field(
+        default=None, description="where /metrics listens; default loopback, 0.0.0.0 in production"
+    )
     join_ttl_s: float = Field(
         default=3600,
         gt=0,

@@ -31,6 +31,14 @@ def stages_factory(settings: Settings) -> StagesFactory:
     return get
 
 
+def metrics_host(settings: Settings) -> str:
+    """Where the worker's /metrics listens: loopback unless set, or in production (a pod is
+    scraped on its own address there)."""
+    if settings.worker.web_host:
+        return settings.worker.web_host
+    return "0.0.0.0" if settings.environment == "production" else "127.0.0.1"  # noqa: S104
+
+
 def run_worker(settings: Settings) -> None:
     """Block running the worker until SIGINT/SIGTERM."""
     bootstrap = settings.kafka.bootstrap
@@ -46,10 +54,13 @@ def run_worker(settings: Settings) -> None:
         replication=settings.kafka.replication_factor,
     )
     if settings.worker.web_port:
-        start_http_server(settings.worker.web_port, addr="0.0.0.0")  # noqa: S104
+        start_http_server(settings.worker.web_port, addr=metrics_host(settings))
     app = create_app(settings, bootstrap, stages_factory(settings))
     log.info(
         "worker_starting",
+        metrics=f"{metrics_host(settings)}:{settings.worker.web_port}"
+        if settings.worker.web_port
+        else None,
         bootstrap=bootstrap,
         store=settings.store.url,
         analyzer=settings.analyzer_name,
