@@ -60,7 +60,6 @@ class Report:
 
     plan: Plan
     outcomes: list[Outcome] = field(default_factory=list)
-    backlog_from: datetime | None = None  # the oldest media still moving through the pipeline
     stalled: list[Head] = field(default_factory=list)  # heads found stalled in this run
 
     def count(self, action: Action) -> int:
@@ -164,7 +163,7 @@ class Reconciler:
             not_after=pending,
         )
         metrics.STALE_PROCESSING.set(found.stale)
-        report = Report(found, backlog_from=pending, stalled=stalled)
+        report = Report(found, stalled=stalled)
         self.cooldown.prune()
         for item in found.reemit:
             detail = f"{item.topic}  accepted {item.accepted_at:%Y-%m-%d %H:%M:%S}"
