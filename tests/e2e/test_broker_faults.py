@@ -191,6 +191,11 @@ def test_refused_writes_ack_no_input_without_its_output(
     stack.kill_worker()
     stack.start_worker()
     watch_until(WINDOW_S)
+    # the window stays open until the restarted worker has been refused too (a slow start)
+    latest = time.monotonic() + 30
+    while worker_refusals(proxy) == refused_at_kill and time.monotonic() < latest:
+        commits.append(input_commits(proxy.bootstrap))
+        time.sleep(0.5)
     during = statuses(stack, ids)
     proxy.allow_produce()
     closed = time.monotonic()
