@@ -30,6 +30,7 @@ from api.runtime import LakeReader, Runtime
 from api.settings import Settings
 from processors.logs import configure
 from processors.storage import Store
+from schemas.profiles import BrandRules
 
 log = structlog.get_logger("reelscope.api")
 
@@ -102,10 +103,11 @@ def _openapi(app: FastAPI) -> dict[str, Any]:
         schema = get_openapi(
             title=app.title, version=app.version, routes=app.routes, description=app.description
         )
-        extra = GenerationRequest.model_json_schema(ref_template="#/components/schemas/{model}")
         components = schema.setdefault("components", {}).setdefault("schemas", {})
-        components.update(extra.pop("$defs", {}))
-        components["GenerationRequest"] = extra
+        for model in (GenerationRequest, BrandRules):
+            extra = model.model_json_schema(ref_template="#/components/schemas/{model}")
+            components.update(extra.pop("$defs", {}))
+            components[model.__name__] = extra
         app.openapi_schema = schema
     return app.openapi_schema
 

@@ -5,12 +5,14 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Path, Request
+from pydantic import ValidationError
 
 from api import profiles
 from api.deps import Admin, BrandReader, BrokerReady, RuntimeDep
+from api.errors import field_errors, invalid_fields
 from api.models import error_responses
 from api.runtime import Runtime
-from api.uploads import receive_multipart, receive_raw
+from api.uploads import read_small, receive_multipart, receive_raw
 from schemas.profiles import BrandProfile, BrandRules
 
 router = APIRouter(prefix="/v1/brands", tags=["brands"])
@@ -19,6 +21,14 @@ BrandIdPath = Annotated[
     str, Path(pattern=r"^[a-z0-9][a-z0-9_-]{0,62}$", description="lower-case id, e.g. 'acme'")
 ]
 LOGO_LIMIT = 10 * 1024 * 1024
+RULES_LIMIT = 64 * 1024  # the bounded lists of BrandRules fit in a few kB
+
+RULES_BODY: dict[str, Any] = {
+    "requestBody": {
+        "required": True,
+        "content": {"application/json": {"schema": {"$ref": "#/components/schemas/BrandRules"}}},
+    }
+}
 
 LOGO_BODY: dict[str, Any] = {
     "requestBody": {
@@ -43,12 +53,22 @@ LOGO_BODY: dict[str, Any] = {
     "/{brand_id}",
     dependencies=[BrokerReady],
     response_model_by_alias=True,
-    responses=error_responses(401, 403, 422, 503),
+    openapi_extra=RULES_BODY,
+    responses=error_responses(401, 403, 413, 422, 503),
 )
 async def put_brand(
-    brand_id: BrandIdPath, rules: BrandRules, rt: RuntimeDep, caller: Admin
+    request: Request, brand_id: BrandIdPath, rt: RuntimeDep, caller: Admin
 ) -> BrandProfile:
-    """Store new rules as the brand's next version (logos are kept) and publish it."""
+    """Store new rules as the brand's next version (logos are kept) and publish it.
+
+    The body is read here, up to `RULES_LIMIT` bytes (413 past it), after the key was checked:
+    a framework-parsed body would be read whole, of any size, before anything refused it."""
+    try:
+        rules = BrandRules.model_validate_json(await read_small(request, limit=RULES_LIMIT))
+    except ValidationError as e:
+        hint = 'send BrandRules as JSON (see /docs), e.g. {"name": "Acme"}'
+        errors = [{**err, "loc": ("body", *err["loc"])} for err in e.errors()]
+        raise invalid_fields(field_errors(errors), hint) from e
     return await profiles.put_rules(rt, brand_id, rules)
 
 

@@ -106,3 +106,17 @@ def test_logo_variants_are_added_once_each_and_replaced_by_put(
     assert len(added.json()["logos"]) == 2
     assert twice.json()["logos"] == added.json()["logos"]
     assert replaced.json()["logos"] == [added.json()["logos"][1]]
+
+
+def test_rules_bodies_are_bounded_and_read_only_for_a_valid_key(api: Api) -> None:
+    huge = b'{"name": "' + b"x" * 2_000_000 + b'"}'
+    json_type = {"content-type": "application/json"}
+    with api.client() as admin, api.client(key=None) as anonymous:
+        declared = admin.put("/v1/brands/big", content=huge, headers=json_type)
+        chunked = admin.put("/v1/brands/big", content=iter([huge[:70_000]] * 40), headers=json_type)
+        unread = anonymous.put("/v1/brands/big", content=huge, headers=json_type)
+        missing = admin.get("/v1/brands/big")
+    assert (declared.status_code, chunked.status_code) == (413, 413)
+    assert declared.json()["error"]["code"] == "too_large"
+    assert unread.status_code == 401  # the key is checked before a byte of the body is read
+    assert missing.status_code == 404
