@@ -27,6 +27,7 @@ from typing import Any
 
 import faust
 import structlog
+from aiokafka import AIOKafkaProducer
 
 from processors.config import Settings
 from processors.join import Joiner
@@ -36,7 +37,7 @@ from schemas.events import INPUT_EVENT, BrandCheck, MediaAnalysis, MediaGenerate
 from streams import metrics, offsets  # importing offsets stops faust committing past work
 from streams.codec import DERIVED_EVENT, DecodeError, dead_letter_of, decode
 from streams.lake_sink import LakeSink
-from streams.published import PublishedResults
+from streams.published import PublishedResults, send_once_producer
 from streams.reconciler import register as register_reconciler
 
 log = structlog.get_logger(__name__)
@@ -86,9 +87,34 @@ class Wiring:
         return self.settings.producer_id
 
 
-def kafka_publish(app: faust.App) -> Publish:
-    """Publish on the app's topics, waiting for the broker's acknowledgement."""
+def kafka_publish(app: faust.App, bootstrap: str, published: PublishedResults) -> Publish:
+    """Publish on the app's topics, waiting for the broker's acknowledgement.
+
+    Results go through their own producer, which never resends by itself (`streams.published`):
+    a result is sent again only when the topic does not hold it."""
     topic = {name: app.topic(name, value_type=bytes, key_type=bytes) for name in topics.ALL_TOPICS}
+    results_producer: AIOKafkaProducer | None = None  # made in the loop, on first use
+
+    async def send(name: str, key: bytes | None, value: bytes) -> None:
+        nonlocal results_producer
+        if name != topics.MEDIA_RESULTS:
+            await (await topic[name].send(key=key, value=value))
+            return
+        if results_producer is None:
+            producer = send_once_producer(bootstrap)
+            try:
+                await producer.start()
+            except BaseException:
+                await producer.stop()
+                raise
+            results_producer = producer
+        await results_producer.send_and_wait(name, value, key=key)
+
+    async def stop(*_: Any, **__: Any) -> None:
+        if results_producer is not None:
+            await results_producer.stop()
+
+    app.on_before_shutdown.connect(stop)
 
     async def publish(name: str, key: Any, value: bytes) -> None:
         """Send and wait for the broker's acknowledgement, retrying until it comes.
@@ -102,8 +128,7 @@ def kafka_publish(app: faust.App) -> Publish:
         try:
             while True:
                 try:
-                    fut = await topic[name].send(key=key_bytes, value=value)
-                    await fut
+                    await send(name, key_bytes, value)
                     return
                 except Exception as e:  # any send failure: the broker is the only way out
                     if not waiting:
@@ -112,6 +137,9 @@ def kafka_publish(app: faust.App) -> Publish:
                     log.warning("publish_retry", topic=name, error=repr(e), retry_in_s=delay)
                     await asyncio.sleep(delay)
                     delay = min(delay * 2, 10.0)
+                if name == topics.MEDIA_RESULTS and await published.landed(key):
+                    log.info("result_landed_before_its_error", media_id=str(key))
+                    return
         finally:
             if waiting:
                 metrics.PUBLISH_WAITING.labels(name).dec()
@@ -266,12 +294,8 @@ def create_app(
     `publish` and `published` replace the broker's side of the agents (tests)."""
     app = faust.App(settings.kafka.consumer_group, **faust_settings(settings, bootstrap))
     offsets.track(app)
-    w = Wiring(
-        settings,
-        stages,
-        publish or kafka_publish(app),
-        published or PublishedResults(bootstrap, window_s=2 * settings.worker.join_ttl_s),
-    )
+    published = published or PublishedResults(bootstrap, window_s=2 * settings.worker.join_ttl_s)
+    w = Wiring(settings, stages, publish or kafka_publish(app, bootstrap, published), published)
     inputs = app.topic(*topics.INPUT_TOPICS, value_type=bytes, key_type=bytes)
     derived = app.topic(topics.BRAND_CHECKS, topics.MEDIA_ANALYSES, value_type=bytes)
     for agent, channel, concurrency in (

@@ -15,7 +15,10 @@ which names topics by id; no client here goes past v8). A request is refused who
   retriable, so the client fails the send at once instead of retrying it), or
 - `mode="disconnect"`: the proxy closes the client's connection (and its upstream one), as a
   broker that dies mid-request would; clients retry on a new connection until their request
-  timeout.
+  timeout, or
+- `mode="lose_answer"`: the request reaches the broker, which writes it, and the proxy cuts
+  the connection instead of passing the broker's answer on: a write the client cannot tell
+  from a failed one (what a network cut or a broker restart after the write looks like).
 
 Kafka clients match responses to requests by order on a connection, not only by correlation
 id, so an answer made up by the proxy is held back until the broker has answered every request
@@ -35,7 +38,7 @@ from dataclasses import dataclass, field
 from types import TracebackType
 from typing import Literal, Self
 
-Mode = Literal["error", "disconnect"]
+Mode = Literal["error", "disconnect", "lose_answer"]
 PRODUCE = 0
 UNKNOWN_SERVER_ERROR = -1
 NOT_ENOUGH_REPLICAS = 19  # retriable: clients keep trying until their request timeout
@@ -43,6 +46,14 @@ FLEXIBLE_FROM = 9  # Produce v9+ uses compact strings/arrays and tagged fields
 TOPIC_ID_FROM = 13  # Produce v13+ names topics by id (16 bytes) instead of by name
 MAX_VERSION = 13
 MAX_FRAME = 256 << 20
+
+
+class _LostAnswer:
+    """In the queue of answers owed: the broker's next answer is dropped, the connection cut."""
+
+
+LOST = _LostAnswer()
+Owed = deque[bytes | None | _LostAnswer]
 
 
 class ProtocolError(ValueError):
@@ -65,7 +76,7 @@ class Stats:
 
     connections: int = 0
     produce_forwarded: int = 0
-    produce_refused: int = 0
+    produce_refused: int = 0  # lost answers too: those requests were written
     requests: Counter[tuple[int, int]] = field(default_factory=Counter)
     refused_by_client: Counter[str] = field(default_factory=Counter)  # request header client id
 
@@ -377,7 +388,7 @@ class KafkaFaultProxy:
         self._writers.add(up_w)
         # one entry per answer owed to the client, in request order: None for the broker's
         # next response, bytes for a refusal made here; the head is never bytes for long
-        owed: deque[bytes | None] = deque()
+        owed: Owed = deque()
         pumps = [
             asyncio.create_task(self._requests(client_r, client_w, up_w, owed)),
             asyncio.create_task(self._responses(up_r, client_w, owed)),
@@ -397,7 +408,7 @@ class KafkaFaultProxy:
         client_r: asyncio.StreamReader,
         client_w: asyncio.StreamWriter,
         up_w: asyncio.StreamWriter,
-        owed: deque[bytes | None],
+        owed: Owed,
     ) -> None:
         """Client to broker, one request at a time; Produce is refused while the window is open."""
         with suppress(ProtocolError, ConnectionError, asyncio.IncompleteReadError):
@@ -412,6 +423,11 @@ class KafkaFaultProxy:
                             self._stats.refused_by_client[client_id(frame)] += 1
                         else:
                             self._stats.produce_forwarded += 1
+                if refuse and self.mode == "lose_answer":
+                    owed.append(LOST)
+                    up_w.write(struct.pack(">i", len(frame)) + frame)
+                    await up_w.drain()
+                    continue
                 if refuse:
                     if self.mode == "disconnect":
                         return  # _serve cuts both connections
@@ -432,14 +448,18 @@ class KafkaFaultProxy:
         self,
         up_r: asyncio.StreamReader,
         client_w: asyncio.StreamWriter,
-        owed: deque[bytes | None],
+        owed: Owed,
     ) -> None:
         """Broker to client, then any refusals that were waiting behind that response."""
         with suppress(ProtocolError, ConnectionError, asyncio.IncompleteReadError):
             while (frame := await read_frame(up_r)) is not None:
+                if owed and owed[0] is LOST:
+                    return  # _serve cuts both connections
                 if owed and owed[0] is None:
                     owed.popleft()
                 client_w.write(struct.pack(">i", len(frame)) + frame)
-                while owed and owed[0] is not None:
-                    client_w.write(owed.popleft() or b"")
+                while owed and isinstance(owed[0], bytes):
+                    answer = owed.popleft()
+                    assert isinstance(answer, bytes)
+                    client_w.write(answer)
                 await client_w.drain()
