@@ -8,6 +8,8 @@ start does not stop the app (it answers 503 and /readyz says why until the broke
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import tempfile
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -64,7 +66,7 @@ def build_runtime(
         publisher=publisher or Publisher(settings.kafka.bootstrap, client_id=settings.producer_id),
         lake=lake or _default_lake(store),
         recent=RecentResults(settings.api.recent_results),
-        keys=KeyRing(settings.api.keys),
+        keys=KeyRing(settings.api.keys, store, refresh_s=settings.api.keys_refresh_s),
         metrics=Metrics(),
         upload_dir=upload_dir or Path(tempfile.gettempdir()) / "reelscope-uploads",
     )
@@ -74,6 +76,9 @@ def _lifespan(rt: Runtime) -> Any:
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         rt.upload_dir.mkdir(parents=True, exist_ok=True)
+        with contextlib.suppress(*errors.STORE_ERRORS):  # a bucket down at start: follow retries
+            await asyncio.to_thread(rt.keys.refresh)
+        keys = asyncio.create_task(rt.keys.follow())
         await rt.publisher.start()
         follower = None
         if rt.recent.capacity > 0:
@@ -90,6 +95,7 @@ def _lifespan(rt: Runtime) -> Any:
         try:
             yield
         finally:
+            keys.cancel()
             if follower is not None:
                 await follower.stop()
             await rt.publisher.stop()

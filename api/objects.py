@@ -2,22 +2,26 @@
 
 A reference is a relative key under an allowed prefix, or `s3://<this bucket>/<that key>`.
 URLs of anything else, other buckets, `.`/`..` segments, backslashes and percent-encoding are
-refused (422): the API never fetches from a location a client names (no SSRF).
+refused (422): the API never fetches from a location a client names (no SSRF). A key bound to
+brands may name `generated/<one of its brands>/...` and ledger media of its brands only; another
+tenant's ledger media is "no object", as a missing one.
 """
 
 from __future__ import annotations
 
 import asyncio
 import hashlib
+import json
 import re
 import tempfile
 from pathlib import Path
 
+from api.auth import Principal
 from api.errors import BUCKET, STORE_ERRORS, ApiError, invalid, unavailable
 from api.runtime import Runtime
 from api.uploads import Received, too_large
 from processors.errors import ObjectNotFound
-from processors.keys import REFERABLE_PREFIXES
+from processors.keys import EVENT_SUFFIX, GENERATED_PREFIX, LEDGER_PREFIX, REFERABLE_PREFIXES
 from processors.storage import check_key
 
 _SAFE = re.compile(r"^[A-Za-z0-9._\-/]+$")
@@ -49,6 +53,42 @@ def bucket_key(raw: str, store_url: str) -> str:
         msg = f"the key must start with {' or '.join(REFERABLE_PREFIXES)}"
         raise _bad(msg)
     return key
+
+
+def _ledger_brand(rt: Runtime, key: str) -> str | None:
+    """The brand of a ledger object, from the event stored beside it (blocking)."""
+    try:
+        event = json.loads(rt.store.get_bytes(key + EVENT_SUFFIX))
+    except (ObjectNotFound, ValueError):
+        return None
+    brand = event.get("brand_id") if isinstance(event, dict) else None
+    return brand if isinstance(brand, str) else None
+
+
+async def require_owner(rt: Runtime, key: str, caller: Principal) -> None:
+    """Refuse a reference to an object that is not of the caller's brands."""
+    if caller.brands is None:
+        return
+    if key.startswith(GENERATED_PREFIX):
+        folder = key[len(GENERATED_PREFIX) :].split("/", 1)[0]
+        if folder not in caller.brands:
+            mine = " or ".join(f"{GENERATED_PREFIX}{b}/" for b in sorted(caller.brands))
+            raise ApiError(
+                403,
+                "forbidden",
+                f"this key may reference generated objects under {mine} only",
+                "write the generator's output under your brand's folder",
+            )
+        return
+    if key.startswith(LEDGER_PREFIX):
+        try:
+            brand = await asyncio.to_thread(_ledger_brand, rt, key)
+        except STORE_ERRORS as e:
+            rt.metrics.storage_failures.inc()
+            raise unavailable(BUCKET) from e
+        if brand not in caller.brands:
+            msg = f"no object {key!r} in the bucket"
+            raise _bad(msg)
 
 
 def _fetch(rt: Runtime, key: str, folder: Path) -> Received:

@@ -7,25 +7,20 @@ every scope).
 
 from __future__ import annotations
 
-import hashlib
-from typing import Literal
-
-from pydantic import BaseModel, Field, model_validator
+from pydantic import Field, model_validator
 
 from processors import config
+from processors.apikeys import ApiKey, Scope, hash_key
 
-Scope = Literal["media:write", "results:read", "admin"]
+__all__ = ["LOOPBACK", "ApiKey", "ApiSettings", "Scope", "Settings", "hash_key"]
 LOOPBACK = frozenset({"127.0.0.1", "::1", "localhost"})
-
-
-class ApiKey(BaseModel):
-    name: str
-    sha256: str = Field(pattern=r"^[0-9a-f]{64}$", description="sha256 hex of the key")
-    scopes: list[Scope]
 
 
 class ApiSettings(config.ApiListen):
     keys: list[ApiKey] = Field(default_factory=list)
+    keys_refresh_s: float = Field(
+        default=2.0, gt=0, description="how often stored keys (`reelscope keys`) are listed"
+    )
     recent_results: int = Field(default=10_000, ge=0, description="results kept in memory")
 
 
@@ -44,8 +39,3 @@ class Settings(config.Settings):
             )
             raise ValueError(msg)
         return self
-
-
-def hash_key(key: str) -> str:
-    """Hash an API key the way settings store it."""
-    return hashlib.sha256(key.encode()).hexdigest()

@@ -1,8 +1,9 @@
 """Where an asset stands: the live recent results first, then the lake, then the bucket ledger.
 
 The recent cache answers within ~1 s of a result; the lake answers for anything older (and for
-results another replica saw); the ledger (`media_key(media_id)` exists) proves the asset was
-accepted and is still processing. A lake failure degrades to the ledger, never to a 500.
+results another replica saw); the ledger (the accepted event beside the media) proves the asset
+was accepted and is still processing. A lake failure degrades to the ledger, never to a 500.
+A caller sees only its brands' media: another's is "not found", exactly as an unknown id.
 """
 
 from __future__ import annotations
@@ -15,10 +16,12 @@ from uuid import UUID
 
 import structlog
 
+from api.auth import Principal
 from api.errors import BUCKET, LAKE, STORE_ERRORS, ApiError, invalid, unavailable
 from api.models import MediaPage, MediaState, MediaStatus
 from api.runtime import Runtime
-from processors.keys import media_key
+from processors.errors import ObjectNotFound
+from processors.keys import event_key, media_key
 from schemas.events import MediaResult
 from schemas.ids import is_uuid7, uuid7_time
 
@@ -78,22 +81,20 @@ async def _from_lake(rt: Runtime, media_id: UUID) -> MediaStatus | None:
     return from_row(row) if row else None
 
 
-async def media_status(rt: Runtime, media_id: UUID) -> MediaStatus:
-    """Answer from the recent cache, the lake or the ledger; 404 when none knows the id."""
-    recent = rt.recent.get(media_id)
-    if recent is not None:
-        return from_result(recent)
-    found = await _from_lake(rt, media_id)
-    if found is not None:
-        return found
+def _ledger_entry(rt: Runtime, media_id: UUID) -> MediaStatus | None:
+    """The accepted media's status from the ledger, with its brand (blocking)."""
     try:
-        accepted = await asyncio.to_thread(rt.store.exists, media_key(media_id))
-    except STORE_ERRORS as e:
-        rt.metrics.storage_failures.inc()
-        raise unavailable(BUCKET) from e
-    if accepted:
-        return MediaStatus(media_id=media_id, status="processing")
-    raise ApiError(
+        event = json.loads(rt.store.get_bytes(event_key(media_id)))
+    except ObjectNotFound:  # the event is written just after the bytes: maybe in between
+        if not rt.store.exists(media_key(media_id)):
+            return None
+        event = {}
+    brand_id = event.get("brand_id") if isinstance(event, dict) else None
+    return MediaStatus(media_id=media_id, status="processing", brand_id=brand_id)
+
+
+def not_found(media_id: UUID) -> ApiError:
+    return ApiError(
         404,
         "not_found",
         f"no media {media_id}",
@@ -101,11 +102,27 @@ async def media_status(rt: Runtime, media_id: UUID) -> MediaStatus:
     )
 
 
+async def media_status(rt: Runtime, media_id: UUID, caller: Principal) -> MediaStatus:
+    """Answer from the recent cache, the lake or the ledger; 404 when none knows the id, or
+    when the media is another tenant's."""
+    found = rt.recent.get(media_id)
+    state = from_result(found) if found is not None else await _from_lake(rt, media_id)
+    if state is None:
+        try:
+            state = await asyncio.to_thread(_ledger_entry, rt, media_id)
+        except STORE_ERRORS as e:
+            rt.metrics.storage_failures.inc()
+            raise unavailable(BUCKET) from e
+    if state is None or not caller.sees(state.brand_id):
+        raise not_found(media_id)
+    return state
+
+
 def _matches(
-    item: MediaStatus, brand_id: str | None, status: MediaState | None, since: datetime | None
+    item: MediaStatus, brands: list[str] | None, status: MediaState | None, since: datetime | None
 ) -> bool:
     return (
-        (brand_id is None or item.brand_id == brand_id)
+        (brands is None or item.brand_id in brands)
         and (status is None or item.status == status)
         and (since is None or uuid7_time(item.media_id) >= since)
     )
@@ -114,7 +131,7 @@ def _matches(
 async def list_media(
     rt: Runtime,
     *,
-    brand_id: str | None,
+    brands: list[str] | None,
     status: MediaState | None,
     since: datetime | None,
     limit: int,
@@ -128,7 +145,7 @@ async def list_media(
     try:
         rows = await asyncio.to_thread(
             rt.lake.list_media,
-            brand_id=brand_id,
+            brands=brands,
             status=status,
             since=since,
             limit=limit,
@@ -146,7 +163,7 @@ async def list_media(
         if media_id in items or in_range:
             items[media_id] = from_result(result)
     matching = sorted(
-        (i for i in items.values() if _matches(i, brand_id, status, since)),
+        (i for i in items.values() if _matches(i, brands, status, since)),
         key=lambda i: i.media_id,
     )
     page = matching[:limit]

@@ -8,12 +8,14 @@
   (latest version) and logos. API.
 - `thumbs/<media_id>.jpg`: the thumbnail the analyzer made. Worker.
 - `idempotency/<sha256>.json`: an upload's idempotency record. API.
+- `apikeys/<name>.json`: a stored API key (its sha256, scopes, brands, quotas). `reelscope keys`.
 - `cache/gemini/<sha256>.json`: a Gemini answer, named by all that determines it. Worker.
 - `lake/<table>/dt=<day>/brand_id=<brand>/<topic>+<ppp>[+e<epoch>]+<first>+<last>.parquet`:
   lake rows. Lake sink, compaction.
 - `lake/_incarnations/<topic>+<ppp>.json`: the epoch of a topic-partition. Lake sink.
-- `generated/...`: objects an AI generator wrote into the bucket itself; a generation event may
-  name one (or a ledger object) instead of uploading bytes. Producers.
+- `generated/<brand_id>/...`: objects an AI generator wrote into the bucket itself; a generation
+  event may name one (or a ledger object) instead of uploading bytes; a key bound to brands may
+  name only its brands' folders. Producers.
 
 Lake file names: partition 3 digits, epoch 4 (absent for epoch 0), offsets 20, zero-padded;
 what they promise is `processors.lake.layout`. `brand_id=__HIVE_DEFAULT_PARTITION__` holds rows
@@ -35,6 +37,7 @@ GENERATED_PREFIX: Final = "generated/"
 REFERABLE_PREFIXES: Final = (LEDGER_PREFIX, GENERATED_PREFIX)
 EVENT_SUFFIX: Final = ".event.json"
 GEMINI_CACHE_PREFIX: Final = "cache/gemini/"
+API_KEYS_PREFIX: Final = "apikeys/"
 LAKE_PREFIX: Final = "lake"
 LAKE_MARKERS: Final = f"{LAKE_PREFIX}/_incarnations/"
 NO_BRAND: Final = "__HIVE_DEFAULT_PARTITION__"
@@ -69,6 +72,10 @@ def profile_key(brand_id: str) -> str:
 
 def logo_key(brand_id: str, sha256: str, ext: str) -> str:
     return f"brands/{brand_id}/logos/{sha256}.{ext}"
+
+
+def api_key_key(name: str) -> str:
+    return f"{API_KEYS_PREFIX}{name}.json"
 
 
 def thumbnail_key(media_id: UUID) -> str:

@@ -99,6 +99,54 @@ def _reconcile(settings: Settings, args: argparse.Namespace) -> None:
         print(line)
 
 
+def _keys(settings: Settings, args: argparse.Namespace) -> None:
+    """Stored API keys: every API replica picks a change up within its `keys_refresh_s`."""
+    from pydantic import ValidationError
+
+    from processors.apikeys import KeyExists, create_key, revoke_key, stored_keys
+
+    store = settings.store.open()
+    if args.action == "list":
+        for k in stored_keys(store):
+            brands = ",".join(k.brands) or "(all)"
+            print(f"{k.name:<24} {','.join(k.scopes):<32} {brands:<24} {k.created_at:%Y-%m-%d}")
+        return
+    if args.action == "revoke":
+        if not revoke_key(store, args.name):
+            sys.exit(f"no stored key named {args.name!r} (`reelscope keys list` shows them)")
+        print(f"revoked {args.name}; every API refuses it within seconds")
+        return
+    quotas = {
+        "rate_per_s": args.rate_per_s,
+        "burst": args.burst,
+        "concurrent_uploads": args.concurrent_uploads,
+        "bytes_per_day": args.bytes_per_day,
+    }
+    try:
+        secret, _ = create_key(store, args.name, args.scope or [], args.brand or [], **quotas)
+    except (KeyExists, ValidationError) as e:
+        problems = e.errors() if isinstance(e, ValidationError) else None
+        why = "; ".join(str(p["msg"]) for p in problems) if problems else str(e)
+        sys.exit(f"reelscope keys create: {why.removeprefix('Value error, ')}")
+    print(secret)
+    print("this key is shown once: store it now; the bucket keeps only its sha256", file=sys.stderr)
+
+
+def _keys_arguments(cmd: argparse.ArgumentParser) -> None:
+    from processors.apikeys import SCOPES
+
+    cmd.add_argument("action", choices=["create", "list", "revoke"])
+    cmd.add_argument("--name", help="the key's name (create, revoke)")
+    cmd.add_argument("--scope", action="append", choices=SCOPES, help="repeatable (create)")
+    cmd.add_argument(
+        "--brand", action="append", help="repeatable; none: every brand, admin only (create)"
+    )
+    cmd.add_argument("--rate-per-s", type=float, help="requests per second (create)")
+    cmd.add_argument("--burst", type=int, help="requests above the rate at once (create)")
+    cmd.add_argument("--concurrent-uploads", type=int, help="uploads at once (create)")
+    cmd.add_argument("--bytes-per-day", type=int, help="upload bytes per UTC day (create)")
+
+
 COMMANDS = {
     "up": (_up, "broker + worker + API in one command (Ctrl-C stops all)"),
     "worker": (_worker, "one stream worker (needs REELSCOPE_KAFKA__BOOTSTRAP)"),
@@ -111,6 +159,7 @@ COMMANDS = {
         _reconcile,
         "re-emit accepted media that have neither a result nor a dead letter (broker data loss)",
     ),
+    "keys": (_keys, "create, list and revoke API keys stored in the bucket (no redeploy)"),
 }
 
 
@@ -135,6 +184,8 @@ def parser() -> argparse.ArgumentParser:
             cmd.add_argument("query", nargs="?", help="SQL to run; omit for a prompt")
         if name == "reconcile":
             _reconcile_arguments(cmd)
+        if name == "keys":
+            _keys_arguments(cmd)
     return p
 
 
@@ -182,7 +233,10 @@ def _reconcile_arguments(cmd: argparse.ArgumentParser) -> None:
 
 
 def main(argv: Sequence[str] | None = None) -> None:
-    args = parser().parse_args(argv)
+    p = parser()
+    args = p.parse_args(argv)
+    if args.command == "keys" and args.action in ("create", "revoke") and not args.name:
+        p.error(f"keys {args.action} needs --name")
     settings = Settings()
     configure(settings.log_level)
     handler, _ = COMMANDS[args.command]

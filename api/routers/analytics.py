@@ -3,7 +3,8 @@
 Every query reads a shipped view (`dashboards/sql/`), or the table macro the view is made of where
 a platform (or, for latency, a brand) must filter the media before they are counted, so the API
 and the dashboards count alike. The SQL is fixed; each filter is a bind parameter (NULL: any),
-user input never enters the text.
+user input never enters the text. A key bound to brands reads only its brands: `brand_id`
+narrows to one of them (403 for another's), and leaving it out covers all of the key's.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ import structlog
 from fastapi import APIRouter, Depends, Query
 from pydantic import BaseModel
 
+from api.auth import Principal
 from api.deps import Reader, RuntimeDep
 from api.errors import LAKE, invalid, unavailable
 from api.models import error_responses
@@ -30,25 +32,28 @@ MAX_DAYS = 366
 DEFAULT_DAYS = 30
 _COMPLIANCE_SQL = """
 SELECT * FROM compliance_daily_for($platform)
-WHERE day BETWEEN $from AND $to AND ($brand_id IS NULL OR brand_id = $brand_id)
+WHERE day BETWEEN $from AND $to
+    AND ($brands::VARCHAR[] IS NULL OR list_contains($brands::VARCHAR[], brand_id))
 ORDER BY day, brand_id NULLS FIRST
 """
 # the view counts per brand and day; a media id has one day, so its media add up over days
 _VIOLATIONS_SQL = """
 SELECT code, sum(n)::BIGINT AS count, sum(media)::BIGINT AS media
 FROM violation_counts_for($platform)
-WHERE day BETWEEN $from AND $to AND ($brand_id IS NULL OR brand_id = $brand_id)
+WHERE day BETWEEN $from AND $to
+    AND ($brands::VARCHAR[] IS NULL OR list_contains($brands::VARCHAR[], brand_id))
 GROUP BY code ORDER BY count DESC, code LIMIT $limit
 """
 _COSTS_SQL = """
 SELECT brand_id, day, analyzer, model, analyses, cost_usd, input_tokens, output_tokens
 FROM costs_daily
-WHERE day BETWEEN $from AND $to AND ($brand_id IS NULL OR brand_id = $brand_id)
+WHERE day BETWEEN $from AND $to
+    AND ($brands::VARCHAR[] IS NULL OR list_contains($brands::VARCHAR[], brand_id))
 ORDER BY day, brand_id NULLS FIRST, analyzer, model
 """
 # n = 0: no result of that day carries a latency, so there is nothing to report for it
 _LATENCY_SQL = """
-SELECT * FROM latency_daily_for($brand_id, $platform)
+SELECT * FROM latency_daily_for($brands::VARCHAR[], $platform)
 WHERE day BETWEEN $from AND $to AND n > 0
 ORDER BY day
 """
@@ -115,32 +120,35 @@ Filtered = Annotated[Filters, Depends(filters)]
 Top = Annotated[int, Depends(top)]
 
 
-async def _read(rt: Runtime, sql: str, f: Filters, **params: Any) -> Analytics:
-    """Run `sql` off the event loop on the day range and brand of `f` and on `params`.
+async def _read(rt: Runtime, caller: Principal, sql: str, f: Filters, **params: Any) -> Analytics:
+    """Run `sql` off the event loop on the day range and brands of `f` and on `params`.
 
     The answer echoes every filter, `params` too; a lake that fails answers 503.
     """
+    brands = caller.brand_filter(f.brand_id)
     first, last = day_range(f.first, f.last)
-    span = {"brand_id": f.brand_id, "from": first, "to": last}
+    span = {"brands": brands, "from": first, "to": last}
     try:
         rows = await asyncio.to_thread(rt.lake.query, sql, {**span, **params})
     except Exception as e:
         log.warning("lake_unavailable", error=type(e).__name__)
         raise unavailable(LAKE) from e
     echo = {"brand_id": f.brand_id, "platform": f.platform, "from": first, "to": last, **params}
+    if caller.brands is not None:
+        echo["brands"] = brands
     return Analytics(items=rows, filters=echo)
 
 
 @router.get("/compliance", responses=error_responses(401, 403, 422, 503))
 async def compliance(rt: RuntimeDep, caller: Reader, f: Filtered) -> Analytics:
     """Pass/warn/fail counts and pass rate per brand and media day (latest result per media)."""
-    return await _read(rt, _COMPLIANCE_SQL, f, platform=f.platform)
+    return await _read(rt, caller, _COMPLIANCE_SQL, f, platform=f.platform)
 
 
 @router.get("/violations", responses=error_responses(401, 403, 422, 503))
 async def violations(rt: RuntimeDep, caller: Reader, f: Filtered, limit: Top) -> Analytics:
     """The most frequent violation codes: occurrences and how many media carry each."""
-    return await _read(rt, _VIOLATIONS_SQL, f, platform=f.platform, limit=limit)
+    return await _read(rt, caller, _VIOLATIONS_SQL, f, platform=f.platform, limit=limit)
 
 
 @router.get("/costs", responses=error_responses(401, 403, 422, 503))
@@ -155,10 +163,10 @@ async def costs(
 
     No platform filter: one analysis serves every target platform of a media.
     """
-    return await _read(rt, _COSTS_SQL, Filters(brand_id, None, from_, to))
+    return await _read(rt, caller, _COSTS_SQL, Filters(brand_id, None, from_, to))
 
 
 @router.get("/latency", responses=error_responses(401, 403, 422, 503))
 async def latency(rt: RuntimeDep, caller: Reader, f: Filtered) -> Analytics:
     """Upload-to-result latency per media day: p50, p95 and max in milliseconds."""
-    return await _read(rt, _LATENCY_SQL, f, platform=f.platform)
+    return await _read(rt, caller, _LATENCY_SQL, f, platform=f.platform)

@@ -18,6 +18,7 @@ from uuid import UUID
 from fastapi import APIRouter, Response
 
 from api import status
+from api.auth import Principal
 from api.deps import Reader, RuntimeDep
 from api.errors import BUCKET, STORE_ERRORS, ApiError, unavailable
 from api.models import error_responses
@@ -46,9 +47,9 @@ def _not_found(media_id: UUID, why: str) -> ApiError:
     return ApiError(404, "not_found", f"no evidence for media {media_id}: {why}", hint)
 
 
-async def _brand_check(rt: Runtime, media_id: UUID) -> BrandCheck:
-    """The asset's brand check, or 404 (unknown, still processing) / 409 (failed)."""
-    state = await status.media_status(rt, media_id)
+async def _brand_check(rt: Runtime, media_id: UUID, caller: Principal) -> BrandCheck:
+    """The asset's brand check, or 404 (unknown, another tenant's, still processing) / 409."""
+    state = await status.media_status(rt, media_id, caller)
     if state.status == "failed":
         msg = f"media {media_id} failed: {state.error or 'see GET /v1/media/{id}'}"
         raise ApiError(409, "media_failed", msg, "a failed asset has no evidence to show")
@@ -96,7 +97,7 @@ def _cached_or_rendered(rt: Runtime, media_id: UUID, check: BrandCheck) -> bytes
 async def get_evidence(media_id: str, rt: RuntimeDep, caller: Reader) -> Response:
     """The most telling frame with the logo box, the platforms' safe zones and palette swatches."""
     parsed = status.parse_media_id(media_id)
-    check = await _brand_check(rt, parsed)
+    check = await _brand_check(rt, parsed, caller)
     try:
         png = await asyncio.to_thread(_cached_or_rendered, rt, parsed, check)
     except ObjectNotFound as e:

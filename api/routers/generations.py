@@ -8,6 +8,7 @@ from fastapi import APIRouter, Request, Response
 from pydantic import ValidationError
 
 from api import intake, objects
+from api.auth import Principal
 from api.deps import BrokerReady, IdempotencyKey, RuntimeDep, Writer
 from api.errors import field_errors, invalid_fields
 from api.models import Accepted, GenerationRequest, error_responses
@@ -42,16 +43,20 @@ BODY: dict[str, Any] = {
 }
 
 
-async def _from_json(request: Request, rt: Runtime) -> tuple[Received, intake.Submission]:
+async def _from_json(
+    request: Request, rt: Runtime, caller: Principal
+) -> tuple[Received, intake.Submission]:
     try:
         body = GenerationRequest.model_validate_json(await read_small(request, limit=JSON_LIMIT))
     except ValidationError as e:
         hint = "send a GenerationRequest as JSON (see /docs)"
         raise invalid_fields(field_errors(e.errors(), "body"), hint) from e
+    brand_id = caller.upload_brand(body.brand_id)
     key = objects.bucket_key(body.object_key, rt.store.url)
+    await objects.require_owner(rt, key, caller)
     received = await objects.fetch(rt, key)
     sub = intake.Submission(
-        brand_id=body.brand_id,
+        brand_id=brand_id,
         platforms=list(body.platforms),
         labels=dict(body.labels),
         generation=body.generation,
@@ -76,9 +81,9 @@ async def register_generation(
     """Register a generated asset (in the bucket, or attached); 202 once its event is acked."""
     ctype = request.headers.get("content-type", "").split(";")[0].strip().lower()
     if ctype == "multipart/form-data":
-        received, sub = await receive_form(request, rt, generation=True)
+        received, sub = await receive_form(request, rt, caller, generation=True)
     else:
-        received, sub = await _from_json(request, rt)
+        received, sub = await _from_json(request, rt, caller)
     return await accept_upload(
         rt, response, received, sub, caller=caller.name, idempotency_key=idempotency_key
     )

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Request, Response
 from pydantic import AwareDatetime
 
 from api import forms, intake, status
+from api.auth import Principal
 from api.deps import BrokerReady, IdempotencyKey, Reader, RuntimeDep, Writer
 from api.models import Accepted, MediaPage, MediaState, MediaStatus, error_responses
 from api.runtime import Runtime
@@ -38,14 +40,15 @@ MULTIPART_BODY: dict[str, Any] = {
 
 
 async def receive_form(
-    request: Request, rt: Runtime, *, generation: bool = False
+    request: Request, rt: Runtime, caller: Principal, *, generation: bool = False
 ) -> tuple[Received, intake.Submission]:
     """The file is on disk before its form is judged, so a refused form must not leave it behind."""
     received = await receive_multipart(
         request, folder=rt.upload_dir, limit=rt.settings.limits.max_upload_bytes
     )
     try:
-        return received, forms.submission(received, generation=generation)
+        sub = forms.submission(received, generation=generation)
+        return received, replace(sub, brand_id=caller.upload_brand(sub.brand_id))
     except BaseException:
         received.discard()
         raise
@@ -86,8 +89,10 @@ async def upload_media(
     caller: Writer,
     idempotency_key: IdempotencyKey = None,
 ) -> Accepted:
-    """Upload an image or video; 202 once it is stored and its event acknowledged."""
-    received, sub = await receive_form(request, rt)
+    """Upload an image or video; 202 once it is stored and its event acknowledged.
+
+    `brand_id` must be one of the key's brands; a key with one brand may leave it out."""
+    received, sub = await receive_form(request, rt, caller)
     return await accept_upload(
         rt, response, received, sub, caller=caller.name, idempotency_key=idempotency_key
     )
@@ -95,8 +100,10 @@ async def upload_media(
 
 @router.get("/{media_id}", responses=error_responses(401, 403, 404, 422, 503))
 async def get_media(media_id: str, rt: RuntimeDep, caller: Reader) -> MediaStatus:
-    """Return where one asset stands: processing, done (with its verdict) or failed."""
-    return await status.media_status(rt, status.parse_media_id(media_id))
+    """Return where one asset stands: processing, done (with its verdict) or failed.
+
+    404 for an unknown id and for another tenant's media alike."""
+    return await status.media_status(rt, status.parse_media_id(media_id), caller)
 
 
 @router.get("", responses=error_responses(401, 403, 422, 503))
@@ -109,8 +116,11 @@ async def list_media(
     limit: Annotated[int, Query(ge=1, le=500)] = 50,
     after: Annotated[str | None, Query(description="the `next` of the previous page")] = None,
 ) -> MediaPage:
-    """List assets oldest first (pass `next` as `after` to page on), lake plus latest results."""
+    """List assets oldest first (pass `next` as `after` to page on), lake plus latest results.
+
+    Only the key's brands: `brand_id` narrows to one of them (403 for another's)."""
+    brands = caller.brand_filter(brand_id)
     cursor = status.parse_media_id(after, "after") if after else None
     return await status.list_media(
-        rt, brand_id=brand_id, status=status_, since=since, limit=limit, after=cursor
+        rt, brands=brands, status=status_, since=since, limit=limit, after=cursor
     )

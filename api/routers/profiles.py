@@ -63,6 +63,7 @@ async def put_brand(
 
     The body is read here, up to `RULES_LIMIT` bytes (413 past it), after the key was checked:
     a framework-parsed body would be read whole, of any size, before anything refused it."""
+    caller.require_brand(brand_id)
     try:
         rules = BrandRules.model_validate_json(await read_small(request, limit=RULES_LIMIT))
     except ValidationError as e:
@@ -77,6 +78,7 @@ async def put_brand(
 )
 async def get_brand(brand_id: BrandIdPath, rt: RuntimeDep, caller: BrandReader) -> BrandProfile:
     """Return the brand's current profile."""
+    caller.require_brand(brand_id)
     profile = await profiles.read(rt, brand_id)
     if profile is None:
         raise profiles.not_found(brand_id)
@@ -94,6 +96,7 @@ async def put_logo(
     brand_id: BrandIdPath, request: Request, rt: RuntimeDep, caller: Admin
 ) -> BrandProfile:
     """Replace the brand's logo (PNG, JPEG or WebP; raw body or a multipart `file`)."""
+    caller.require_brand(brand_id)
     return await _store_logo(brand_id, request, rt, append=False)
 
 
@@ -108,6 +111,7 @@ async def add_logo(
     brand_id: BrandIdPath, request: Request, rt: RuntimeDep, caller: Admin
 ) -> BrandProfile:
     """Add a logo variant (e.g. white or mono) to the brand's logos; same body as PUT."""
+    caller.require_brand(brand_id)
     return await _store_logo(brand_id, request, rt, append=True)
 
 

@@ -1,9 +1,9 @@
 -- latency_daily: upload-to-result latency per media day (latest result each), in milliseconds.
--- latency_daily_for(for_brand, for_platform): the same over one brand's media and/or the media
--- whose brand check targeted that platform; NULL keeps every media, which is the view (see
--- compliance_daily for why a macro). Percentiles of brands do not add up, so the brand filter
--- has to come before the aggregation too.
-CREATE OR REPLACE MACRO latency_daily_for(for_brand, for_platform) AS TABLE
+-- latency_daily_for(for_brands, for_platform): the same over some brands' media (a list) and/or
+-- the media whose brand check targeted that platform; NULL keeps every media, which is the view
+-- (see compliance_daily for why a macro). Percentiles of brands do not add up, so the brand
+-- filter has to come before the aggregation too.
+CREATE OR REPLACE MACRO latency_daily_for(for_brands, for_platform) AS TABLE
 SELECT
     dt AS day,
     count(latency_ms) AS n,
@@ -11,7 +11,7 @@ SELECT
     quantile_cont(latency_ms, 0.95) AS p95_ms,
     max(latency_ms) AS max_ms
 FROM media_results
-WHERE (for_brand IS NULL OR brand_id = for_brand)
+WHERE (for_brands IS NULL OR list_contains(for_brands, brand_id))
     AND (for_platform IS NULL OR list_contains(platforms, for_platform))
 GROUP BY dt;
 

@@ -8,7 +8,7 @@ and double, so a dense page costs one small window and a sparse filter O(log spa
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any, Final
 from uuid import UUID
@@ -32,16 +32,19 @@ def id_floor(when: datetime) -> str:
 
 
 def filters(
-    brand_id: str | None, status: str | None, since: datetime | None, after: str | UUID | None
+    brands: Sequence[str] | None,
+    status: str | None,
+    since: datetime | None,
+    after: str | UUID | None,
 ) -> tuple[str, dict[str, Any], datetime | None]:
     """WHERE terms for the filters given (each ending in AND), their parameters, and the
     earliest instant a row can have (from `since` and the `after` cursor)."""
     terms: list[str] = []
     params: dict[str, Any] = {}
     earliest: list[datetime] = []
-    if brand_id is not None:
-        terms.append("brand_id = $brand_id")
-        params["brand_id"] = brand_id
+    if brands is not None:  # [] matches nothing, as it should
+        terms.append("list_contains($brands::VARCHAR[], brand_id)")
+        params["brands"] = list(brands)
     if status is not None:
         terms.append("status = $status")
         params["status"] = status

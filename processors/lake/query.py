@@ -121,7 +121,7 @@ class Lake:
     def list_media(
         self,
         *,
-        brand_id: str | None = None,
+        brands: Sequence[str] | None = None,
         status: str | None = None,
         since: datetime | None = None,
         limit: int = 100,
@@ -137,7 +137,7 @@ class Lake:
         if limit < 1:
             msg = f"limit must be at least 1, not {limit}"
             raise ValueError(msg)
-        terms, params, earliest = listing.filters(brand_id, status, since, after)
+        terms, params, earliest = listing.filters(brands, status, since, after)
         snapshot = self._current()
         sql = listing.PAGE_SQL.format(filters=terms)
         rows: list[dict[str, Any]] = []

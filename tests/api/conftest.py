@@ -29,13 +29,23 @@ KEYS: dict[str, list[str]] = {
     "writer-key": ["media:write"],
     "reader-key": ["results:read"],
     "admin-key": ["admin"],
+    "other-key": ["results:read"],
+}
+# keys without admin must name their brands; the writer's one brand is the default of its uploads
+BRANDS: dict[str, list[str]] = {
+    "writer-key": ["scoped"],
+    "reader-key": ["scoped", "acme", "other"],
+    "other-key": ["other"],
 }
 MAX_UPLOAD = 1024 * 1024
 
 
 def make_settings(bootstrap: str, store_url: str, **overrides: Any) -> Settings:
-    """Settings for a test app: the given broker and store, four keys, a 1 MiB upload cap."""
-    keys = [{"name": k.split("-")[0], "sha256": hash_key(k), "scopes": s} for k, s in KEYS.items()]
+    """Settings for a test app: the given broker and store, the KEYS, a 1 MiB upload cap."""
+    keys = [
+        {"name": k.split("-")[0], "sha256": hash_key(k), "scopes": s, "brands": BRANDS.get(k, [])}
+        for k, s in KEYS.items()
+    ]
     values: dict[str, Any] = {
         "kafka": {"bootstrap": bootstrap},
         "store": {"url": store_url},
@@ -106,11 +116,14 @@ def running_api(settings: Settings, store: Store, upload_dir: Path, **parts: Any
 
 @pytest.fixture(scope="module")
 def api(broker: EmbeddedBroker, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Api]:
-    """One API per test module on a local-folder bucket and the session broker."""
+    """One API per test module on a local-folder bucket and the session broker, with the
+    writer key's brand."""
     root = tmp_path_factory.mktemp("api")
     store = LocalStore(root / "bucket")
     settings = make_settings(broker.bootstrap, store.url)
     with running_api(settings, store, root / "uploads") as running:
+        with running.client() as client:
+            create_brand(client, "scoped", name="Scoped")
         yield running
 
 

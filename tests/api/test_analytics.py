@@ -78,7 +78,7 @@ def lake_api(
         yield api
 
 
-def get(api: Api, path: str, key: str = "reader-key", **params: Any) -> dict[str, Any]:
+def get(api: Api, path: str, key: str = "all-key", **params: Any) -> dict[str, Any]:
     with api.client(key) as client:
         response = client.get(f"/v1/analytics/{path}", params=params)
     assert response.status_code == 200, response.text
@@ -197,6 +197,19 @@ def test_a_full_year_is_allowed_and_defaults_resolve(lake_api: Api) -> None:
     assert len(year["items"]) == 2
     default = get(lake_api, "violations")["filters"]
     assert default["to"] is not None and default["from"] is not None
+
+
+@pytest.mark.parametrize("path", ["compliance", "violations", "costs", "latency"])
+def test_a_key_bound_to_a_brand_counts_that_brand_only(lake_api: Api, path: str) -> None:
+    """The lake holds acme and other; other's key counts other's media, as brand_id=other."""
+    everything = get(lake_api, path, **BOTH)["items"]
+    own = get(lake_api, path, key="other-key", **BOTH)
+    named = get(lake_api, path, brand_id="other", **BOTH)["items"]
+    assert own["items"] == named != everything
+    assert own["filters"]["brands"] == ["other"]
+    with lake_api.client("other-key") as client:
+        refused = client.get(f"/v1/analytics/{path}", params={"brand_id": "acme", **BOTH})
+    assert refused.status_code == 403
 
 
 def test_analytics_need_results_read(lake_api: Api) -> None:

@@ -106,8 +106,10 @@ def test_list_media_filters_and_pages_across_days(store: LocalStore, sink: Sink)
     lake = Lake(store)
     ids = [str(life.uploaded.media_id) for life in lives]
     assert [r["media_id"] for r in lake.list_media(limit=100)] == ids
-    acme = [r["media_id"] for r in lake.list_media(brand_id="acme", limit=100)]
+    acme = [r["media_id"] for r in lake.list_media(brands=["acme"], limit=100)]
     assert acme == ids[0::2]
+    both = [r["media_id"] for r in lake.list_media(brands=["zeta", "acme"], limit=100)]
+    assert both == ids and lake.list_media(brands=[], limit=100) == []
     processing = lake.list_media(status="processing", limit=100)
     assert [r["media_id"] for r in processing] == ids[6:]
     since = lake.list_media(since=lives[4].uploaded.occurred_at, limit=100)
@@ -117,8 +119,8 @@ def test_list_media_filters_and_pages_across_days(store: LocalStore, sink: Sink)
         pages.append([r["media_id"] for r in page])
         after = page[-1]["media_id"]
     assert pages == [ids[0:2], ids[2:4], ids[4:6], ids[6:8], ids[8:]]
-    assert lake.list_media(brand_id="zeta", status="done", limit=2, after=UUID(ids[1])) == (
-        lake.list_media(brand_id="zeta", status="done", limit=2, after=ids[1])
+    assert lake.list_media(brands=["zeta"], status="done", limit=2, after=UUID(ids[1])) == (
+        lake.list_media(brands=["zeta"], status="done", limit=2, after=ids[1])
     )
     with pytest.raises(ValueError, match="limit"):
         lake.list_media(limit=0)
