@@ -15,21 +15,26 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
+from wsgiref.simple_server import WSGIServer
 
 import structlog
-from fastapi import FastAPI
+from fastapi import FastAPI, Request
 from fastapi.openapi.utils import get_openapi
+from fastapi.responses import JSONResponse
+from prometheus_client import start_http_server
 from pydantic import ValidationError
 
 from api import errors, logs
 from api.auth import KeyRing
 from api.metrics import Metrics
-from api.models import GenerationRequest
+from api.models import GenerationRequest, error_responses
 from api.publisher import Publisher
+from api.quotas import Quotas
 from api.results import RecentResults, ResultsFollower
 from api.routers import analytics, evidence, generations, health, media, profiles
 from api.runtime import LakeReader, Runtime
 from api.settings import Settings
+from processors.apikeys import SCOPES
 from processors.logs import configure
 from processors.storage import Store
 from schemas.profiles import BrandRules
@@ -67,6 +72,12 @@ def build_runtime(
         lake=lake or _default_lake(store),
         recent=RecentResults(settings.api.recent_results),
         keys=KeyRing(settings.api.keys, store, refresh_s=settings.api.keys_refresh_s),
+        quotas=Quotas(
+            rate_per_s=settings.api.default_rate_per_s,
+            burst=settings.api.default_burst,
+            concurrent_uploads=settings.api.default_concurrent_uploads,
+            bytes_per_day=settings.api.default_bytes_per_day,
+        ),
         metrics=Metrics(),
         upload_dir=upload_dir or Path(tempfile.gettempdir()) / "reelscope-uploads",
     )
@@ -79,6 +90,7 @@ def _lifespan(rt: Runtime) -> Any:
         with contextlib.suppress(*errors.STORE_ERRORS):  # a bucket down at start: follow retries
             await asyncio.to_thread(rt.keys.refresh)
         keys = asyncio.create_task(rt.keys.follow())
+        exporter = _serve_metrics(rt)
         await rt.publisher.start()
         follower = None
         if rt.recent.capacity > 0:
@@ -96,11 +108,33 @@ def _lifespan(rt: Runtime) -> Any:
             yield
         finally:
             keys.cancel()
+            if exporter is not None:
+                exporter.shutdown()
             if follower is not None:
                 await follower.stop()
             await rt.publisher.stop()
 
     return lifespan
+
+
+def _serve_metrics(rt: Runtime) -> WSGIServer | None:
+    """/metrics on its own port (production's default), where no API client reaches it."""
+    port = rt.settings.metrics_port
+    if port is None:
+        return None
+    server, _ = start_http_server(port, addr=rt.settings.api.host, registry=rt.metrics.registry)
+    log.info("metrics_listening", host=rt.settings.api.host, port=port)
+    return server
+
+
+def _keyed_openapi(app: FastAPI, rt: Runtime) -> None:
+    """The schema for callers with a key (production): it maps every route an attacker could
+    try, so it is not handed out to anyone; the interactive docs are development's."""
+
+    @app.get("/openapi.json", include_in_schema=False, responses=error_responses(401))
+    async def openapi(request: Request) -> JSONResponse:
+        rt.keys.check(request, SCOPES)
+        return JSONResponse(app.openapi())
 
 
 def _openapi(app: FastAPI) -> dict[str, Any]:
@@ -145,13 +179,19 @@ def create_app(
     if configure_logging:
         configure(settings.log_level)
     rt = build_runtime(settings, store=store, lake=lake, upload_dir=upload_dir, publisher=publisher)
+    public = settings.public_docs
     app = FastAPI(
         title="reelscope",
         version="1",
         lifespan=_lifespan(rt),
         description="Upload media and generation events; read brand checks and analyses.",
+        docs_url="/docs" if public else None,
+        redoc_url="/redoc" if public else None,
+        openapi_url="/openapi.json" if public else None,
     )
     app.state.runtime = rt
+    if not public:
+        _keyed_openapi(app, rt)
     errors.install(app)
     routers = (media, evidence, generations, profiles, analytics, health)
     for module in routers:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from typing import Annotated, Any
 
 from fastapi import Depends, Header, Request, Security
@@ -34,7 +35,9 @@ def require(*scopes: Scope) -> Any:
         _b: Annotated[HTTPAuthorizationCredentials | None, Security(_bearer)] = None,
         _k: Annotated[str | None, Security(_header)] = None,
     ) -> Principal:
-        return rt.keys.check(request, scopes)
+        caller = rt.keys.check(request, scopes)
+        rt.quotas.admit(caller)
+        return caller
 
     return Depends(check)
 
@@ -43,6 +46,15 @@ Writer = Annotated[Principal, require("media:write")]
 Reader = Annotated[Principal, require("results:read")]
 BrandReader = Annotated[Principal, require("results:read", "admin")]
 Admin = Annotated[Principal, require("admin")]
+
+
+def upload_slot(rt: RuntimeDep, caller: Writer) -> Iterator[Principal]:
+    """A writer holding one of its concurrent-upload slots for the whole request (429 if none)."""
+    with rt.quotas.uploading(caller):
+        yield caller
+
+
+Uploader = Annotated[Principal, Depends(upload_slot)]
 
 
 def require_broker(rt: RuntimeDep) -> None:

@@ -69,5 +69,7 @@ class ErrorBody(WireModel):
 
 
 def error_responses(*codes: int) -> dict[int | str, dict[str, Any]]:
-    """OpenAPI `responses` entries for the JSON errors a route can answer."""
-    return {code: {"model": ErrorBody} for code in codes}
+    """OpenAPI `responses` entries for the JSON errors a route can answer; a route that takes a
+    key (401) can also be over the key's quota (429)."""
+    answered = {*codes, 429} if 401 in codes else set(codes)
+    return {code: {"model": ErrorBody} for code in sorted(answered)}

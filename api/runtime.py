@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, TypeAlias
 from api.auth import KeyRing
 from api.metrics import Metrics
 from api.publisher import Publisher
+from api.quotas import Quotas
 from api.results import RecentResults
 from api.settings import Settings
 from processors.storage import Store
@@ -53,6 +54,7 @@ class Runtime:
     lake: LakeReader
     recent: RecentResults
     keys: KeyRing
+    quotas: Quotas
     metrics: Metrics
     upload_dir: Path
     locks: KeyedLocks = field(default_factory=KeyedLocks)

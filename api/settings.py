@@ -14,18 +14,45 @@ from processors.apikeys import ApiKey, Scope, hash_key
 
 __all__ = ["LOOPBACK", "ApiKey", "ApiSettings", "Scope", "Settings", "hash_key"]
 LOOPBACK = frozenset({"127.0.0.1", "::1", "localhost"})
+PRODUCTION_METRICS_PORT = 9464  # Prometheus exporters' customary range; not the API's port
 
 
 class ApiSettings(config.ApiListen):
     keys: list[ApiKey] = Field(default_factory=list)
+    metrics_port: int | None = Field(
+        default=None,
+        ge=1,
+        le=65535,
+        description="serve /metrics on this port of api.host, not on the API's "
+        f"(default: the API's port in development, {PRODUCTION_METRICS_PORT} in production)",
+    )
     keys_refresh_s: float = Field(
         default=2.0, gt=0, description="how often stored keys (`reelscope keys`) are listed"
     )
     recent_results: int = Field(default=10_000, ge=0, description="results kept in memory")
+    # quotas of a key that sets none of its own (per replica: see api.quotas)
+    default_rate_per_s: float = Field(default=20.0, gt=0, description="requests per second")
+    default_burst: int = Field(default=40, ge=1, description="requests above the rate at once")
+    default_concurrent_uploads: int | None = Field(default=8, ge=1)
+    default_bytes_per_day: int | None = Field(
+        default=None, ge=1, description="upload bytes per UTC day (None: unlimited)"
+    )
 
 
 class Settings(config.Settings):
     api: ApiSettings = Field(default_factory=ApiSettings)
+
+    @property
+    def metrics_port(self) -> int | None:
+        """Where /metrics is served apart from the API (None: on the API's own port)."""
+        if self.api.metrics_port is None and self.environment == "production":
+            return PRODUCTION_METRICS_PORT
+        return self.api.metrics_port
+
+    @property
+    def public_docs(self) -> bool:
+        """Whether /docs and /openapi.json answer without a key (development only)."""
+        return self.environment != "production"
 
     @model_validator(mode="after")
     def _production_needs_keys(self) -> Settings:

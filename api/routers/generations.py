@@ -9,7 +9,7 @@ from pydantic import ValidationError
 
 from api import intake, objects
 from api.auth import Principal
-from api.deps import BrokerReady, IdempotencyKey, RuntimeDep, Writer
+from api.deps import BrokerReady, IdempotencyKey, RuntimeDep, Uploader
 from api.errors import field_errors, invalid_fields
 from api.models import Accepted, GenerationRequest, error_responses
 from api.routers.media import accept_upload, receive_form
@@ -75,7 +75,7 @@ async def register_generation(
     request: Request,
     response: Response,
     rt: RuntimeDep,
-    caller: Writer,
+    caller: Uploader,
     idempotency_key: IdempotencyKey = None,
 ) -> Accepted:
     """Register a generated asset (in the bucket, or attached); 202 once its event is acked."""
@@ -85,5 +85,5 @@ async def register_generation(
     else:
         received, sub = await _from_json(request, rt, caller)
     return await accept_upload(
-        rt, response, received, sub, caller=caller.name, idempotency_key=idempotency_key
+        rt, response, received, sub, caller=caller, idempotency_key=idempotency_key
     )

@@ -8,6 +8,7 @@ from fastapi import APIRouter, Response
 from fastapi.responses import JSONResponse
 
 from api.deps import RuntimeDep
+from api.errors import ApiError
 from processors.errors import StorageError
 
 router = APIRouter(tags=["health"])
@@ -40,5 +41,9 @@ async def readyz(rt: RuntimeDep) -> JSONResponse:
 
 @router.get("/metrics", include_in_schema=False)
 async def metrics(rt: RuntimeDep) -> Response:
-    """Prometheus text exposition of this process's metrics."""
+    """Prometheus text exposition of this process's metrics (if they have no port of their own)."""
+    port = rt.settings.metrics_port
+    if port is not None:
+        msg = f"metrics are served on port {port}, not here"
+        raise ApiError(404, "not_found", msg, f"scrape http://<host>:{port}/metrics")
     return Response(rt.metrics.render(), media_type=rt.metrics.content_type)

@@ -10,7 +10,7 @@ from pydantic import AwareDatetime
 
 from api import forms, intake, status
 from api.auth import Principal
-from api.deps import BrokerReady, IdempotencyKey, Reader, RuntimeDep, Writer
+from api.deps import BrokerReady, IdempotencyKey, Reader, RuntimeDep, Uploader
 from api.models import Accepted, MediaPage, MediaState, MediaStatus, error_responses
 from api.runtime import Runtime
 from api.uploads import Received, receive_multipart
@@ -60,13 +60,14 @@ async def accept_upload(
     received: Received,
     sub: intake.Submission,
     *,
-    caller: str,
+    caller: Principal,
     idempotency_key: str | None,
 ) -> Accepted:
     """Both intake routes answer alike: 202 with the status URL, the temporary file gone."""
     try:
+        rt.quotas.spend_bytes(caller, received.size)
         media_id = await intake.accept(
-            rt, received, sub, caller=caller, idempotency_key=idempotency_key
+            rt, received, sub, caller=caller.name, idempotency_key=idempotency_key
         )
     finally:
         received.discard()
@@ -86,7 +87,7 @@ async def upload_media(
     request: Request,
     response: Response,
     rt: RuntimeDep,
-    caller: Writer,
+    caller: Uploader,
     idempotency_key: IdempotencyKey = None,
 ) -> Accepted:
     """Upload an image or video; 202 once it is stored and its event acknowledged.
@@ -94,7 +95,7 @@ async def upload_media(
     `brand_id` must be one of the key's brands; a key with one brand may leave it out."""
     received, sub = await receive_form(request, rt, caller)
     return await accept_upload(
-        rt, response, received, sub, caller=caller.name, idempotency_key=idempotency_key
+        rt, response, received, sub, caller=caller, idempotency_key=idempotency_key
     )
 
 

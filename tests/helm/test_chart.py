@@ -55,14 +55,15 @@ def test_default_render_has_exactly_the_core_objects(default: dict[Any, Any]) ->
 
 
 @pytest.mark.parametrize(
-    ("component", "command", "port"), [("api", "api", 8080), ("worker", "worker", 6066)]
+    ("component", "command", "ports"),
+    [("api", "api", {"http": 8080, "metrics": 9464}), ("worker", "worker", {"metrics": 6066})],
 )
 def test_deployment_runs_the_command_on_the_configured_port(
-    default: dict[Any, Any], component: str, command: str, port: int
+    default: dict[Any, Any], component: str, command: str, ports: dict[str, int]
 ) -> None:
     c = container(default[("Deployment", f"reelscope-{component}")])
     assert c["command"] == ["reelscope", command]
-    assert [p["containerPort"] for p in c["ports"]] == [port]
+    assert {p["name"]: p["containerPort"] for p in c["ports"]} == ports
     assert c["image"] == "ghcr.io/reelscope/reelscope:0.1.0"
     assert c["envFrom"] == [{"configMapRef": {"name": "reelscope-config"}}]
 
@@ -177,7 +178,11 @@ def test_monitoring_objects_ship_the_rules_and_dashboard() -> None:
     assert board["metadata"]["labels"]["grafana_dashboard"] == "1"
     dashboard = json.loads((ROOT / "dashboards/grafana/reelscope.json").read_text())
     assert json.loads(board["data"]["reelscope.json"]) == dashboard
-    assert objs[("ServiceMonitor", "reelscope-api")]["spec"]["endpoints"][0]["port"] == "http"
+    assert objs[("ServiceMonitor", "reelscope-api")]["spec"]["endpoints"][0]["port"] == "metrics"
+    service_ports = {
+        p["name"]: p["targetPort"] for p in objs[("Service", "reelscope-api")]["spec"]["ports"]
+    }
+    assert service_ports == {"http": "http", "metrics": "metrics"}
     assert objs[("PodMonitor", "reelscope-worker")]["spec"]["podMetricsEndpoints"][0] == {
         "port": "metrics",
         "path": "/metrics",
