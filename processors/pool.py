@@ -6,6 +6,7 @@ heartbeats and I/O, and a crash in a decoder only breaks a child process, which 
 
 from __future__ import annotations
 
+import errno
 import multiprocessing
 import signal
 from collections.abc import Callable
@@ -14,6 +15,8 @@ from concurrent.futures.process import BrokenProcessPool
 from typing import Any, TypeVar
 
 import structlog
+
+from processors.media import confine
 
 log = structlog.get_logger(__name__)
 R = TypeVar("R")
@@ -35,7 +38,7 @@ class RenewingPool(Executor):
         return ProcessPoolExecutor(
             self._size,
             mp_context=multiprocessing.get_context("spawn"),
-            initializer=_ignore_stop_signals,
+            initializer=_start_child,
         )
 
     def submit(self, fn: Callable[..., R], /, *args: Any, **kwargs: Any) -> Future[R]:
@@ -51,11 +54,20 @@ class RenewingPool(Executor):
         self._pool.shutdown(wait=wait, cancel_futures=cancel_futures)
 
 
-def _ignore_stop_signals() -> None:
-    """In a pool child: leave SIGINT/SIGTERM to the parent, which stops the pool itself.
+def _start_child() -> None:
+    """In a pool child: confine it, then leave SIGINT/SIGTERM to the parent.
 
-    A Ctrl-C or a SIGTERM to the worker's process group would otherwise kill the children
-    first, and every check in flight would end as a "decoder crashed" failure.
+    The child parses untrusted media, so it gets no sockets, for itself and every decoder it
+    starts (`processors.media.confine`). A Ctrl-C or a SIGTERM to the worker's process group
+    would otherwise kill the children first, and every check in flight would end as a
+    "decoder crashed" failure, so the parent stops the pool itself.
     """
+    try:
+        confine.deny_network()
+        confine.hide_from_children()
+    except confine.ConfineError as e:
+        if e.errno != errno.ENOSYS:
+            raise
+        log.warning("decoders_not_confined", reason=str(e))
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     signal.signal(signal.SIGTERM, signal.SIG_IGN)

@@ -163,6 +163,9 @@ COMMANDS = {
 }
 
 
+SERVICES = frozenset({"up", "worker", "api", "demo"})  # processes that hold keys and start decoders
+
+
 def parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="reelscope", description=__doc__)
     sub = p.add_subparsers(dest="command", required=True)
@@ -237,6 +240,10 @@ def main(argv: Sequence[str] | None = None) -> None:
     args = p.parse_args(argv)
     if args.command == "keys" and args.action in ("create", "revoke") and not args.name:
         p.error(f"keys {args.action} needs --name")
+    if args.command in SERVICES and sys.platform == "linux":
+        from processors.media.confine import hide_from_children
+
+        hide_from_children()  # decoders run as this user: keep them out of its environment
     settings = Settings()
     configure(settings.log_level)
     handler, _ = COMMANDS[args.command]

@@ -4,7 +4,10 @@ Every parse of untrusted bytes runs in an `ffmpeg` child process that reads loca
 (`-protocol_whitelist file,pipe`), with a demuxer chosen from the sniffed type (never HLS, concat
 or image2 globbing), an empty environment, and hard limits on memory, CPU time, file writes and
 wall time. The limits are set by a `/bin/sh` `ulimit` wrapper rather than `preexec_fn`, which is
-unsafe in threaded callers such as an event loop with executors.
+unsafe in threaded callers such as an event loop with executors. The child gets no sockets
+(`processors.media.confine`): inherited from a confined process (the decoder pool's children),
+or set by the `confine.py` launcher, which sets the limits too, where the caller keeps its
+network (the API, the worker's event loop).
 """
 
 from __future__ import annotations
@@ -15,9 +18,11 @@ import re
 import shutil
 import signal
 import subprocess
+import sys
 from pathlib import Path
 
 from processors.errors import MediaError, MediaLimitExceeded
+from processors.media import confine
 from processors.media.limits import LimitSettings
 from processors.media.sniff import DEMUXERS
 
@@ -61,7 +66,11 @@ def run_limited(args: list[str], limits: LimitSettings) -> tuple[bytes, str]:
     """
     cpu_s = max(1, math.ceil(limits.decode_timeout_s))
     limit_args = [str(limits.decoder_memory_mb * 1024), str(cpu_s)]
-    cmd = ["/bin/sh", "-c", _LIMITED, "reelscope-ffmpeg", *limit_args, ffmpeg_exe(), *args]
+    if confine.confined():  # the filter is inherited: the shell's limits are all it needs
+        cmd = ["/bin/sh", "-c", _LIMITED, "reelscope-ffmpeg", *limit_args, ffmpeg_exe(), *args]
+    else:
+        launcher = [sys.executable, "-I", "-S", confine.__file__]
+        cmd = [*launcher, *limit_args, ffmpeg_exe(), *args]
     proc = subprocess.Popen(  # its own session: a Ctrl-C to the worker is not the decoder's
         cmd,
         stdin=subprocess.DEVNULL,
