@@ -42,7 +42,10 @@ def ffmpeg_exe() -> str:
 
 
 def input_args(path: Path, ctype: str, limits: LimitSettings) -> list[str]:
-    """Build the hardened input half of an ffmpeg command line for a sniffed file."""
+    """Build the hardened input half of an ffmpeg command line for a sniffed file.
+
+    Only the accepted codecs' decoders, and nothing read past the duration cap (plus the
+    second `probe` needs to see that a file runs longer than it says)."""
     return [
         "-hide_banner",
         "-nostdin",
@@ -50,8 +53,12 @@ def input_args(path: Path, ctype: str, limits: LimitSettings) -> list[str]:
         "1",
         "-protocol_whitelist",
         "file,pipe",
+        "-codec_whitelist",
+        limits.decoder_whitelist(),
         "-max_pixels",
         str(limits.max_pixels),
+        "-t",
+        f"{limits.max_duration_s + 1:g}",
         "-f",
         DEMUXERS[ctype][0],
         "-i",

@@ -1,4 +1,10 @@
-"""What ffmpeg says a file holds: duration, streams, size, rotation (never decoding it)."""
+"""What ffmpeg says a file holds: duration, streams, size, rotation (never decoding it).
+
+A container's duration is a claim: the probe also reads the packets (a copy, no decode) up to
+just past the duration cap and takes the longer of the two, so a file that declares no duration
+or too short a one is still refused when it runs too long. Codecs outside the accepted list are
+refused here, by name, before anything decodes them.
+"""
 
 from __future__ import annotations
 
@@ -8,7 +14,7 @@ from typing import NamedTuple
 
 from processors.errors import MediaError, MediaLimitExceeded
 from processors.media.ffmpeg import input_args, run_limited
-from processors.media.limits import LimitSettings, check_pixels, check_size
+from processors.media.limits import LimitSettings, check_codecs, check_pixels, check_size
 from processors.media.sniff import DEMUXERS, image_size, sniff
 from schemas.events import MediaInfo
 
@@ -19,6 +25,7 @@ _STREAM = re.compile(r"^\s+Stream #0:\d+\S*: (Video|Audio): (\w+)(.*)$")
 _DIMS = re.compile(r", (\d{1,6})x(\d{1,6})(?:[ ,]|$)")
 _FPS = re.compile(r", ([\d.]+)(k?) (?:fps|tbr)")
 _ROTATION = re.compile(r"^\s+Display ?Matrix: rotation of (-?[\d.]+) degrees\s*$", re.IGNORECASE)
+_OUT_TIME = re.compile(rb"^out_time_us=(\d+)$", re.MULTILINE)
 
 
 def input_section(stderr: str) -> list[str]:
@@ -50,13 +57,16 @@ class _Video(NamedTuple):
     fps: float | None
 
 
-def _parse_streams(lines: list[str]) -> tuple[_Video | None, bool]:
-    """Find the first video stream (display size after rotation) and whether audio exists."""
+def _parse_streams(lines: list[str]) -> tuple[_Video | None, bool, list[str]]:
+    """Find the first video stream (display size after rotation), whether audio exists, and
+    the codec of every video and audio stream."""
     video: _Video | None = None
     has_audio, in_video = False, False
+    codecs: list[str] = []
     for ln in lines:
         m = _STREAM.match(ln)
         if m:
+            codecs.append(m.group(2))
             in_video = m.group(1) == "Video" and video is None
             has_audio = has_audio or m.group(1) == "Audio"
             dims, fps = _DIMS.search(m.group(3)), _FPS.search(m.group(3))
@@ -67,7 +77,13 @@ def _parse_streams(lines: list[str]) -> tuple[_Video | None, bool]:
         rot = _ROTATION.match(ln)
         if rot and in_video and video is not None and abs(float(rot.group(1))) % 180 == 90:
             video = video._replace(width=video.height, height=video.width)
-    return video, has_audio
+    return video, has_audio, codecs
+
+
+def read_duration(progress: bytes) -> float | None:
+    """The time the copy reached, from ffmpeg's `-progress` lines (the last one wins)."""
+    times = _OUT_TIME.findall(progress)
+    return int(times[-1]) / 1e6 if times else None
 
 
 def probe(path: Path, limits: LimitSettings) -> MediaInfo:
@@ -78,17 +94,31 @@ def probe(path: Path, limits: LimitSettings) -> MediaInfo:
         dims = image_size(path, ctype)
         if dims:
             check_pixels(*dims, limits)
-    args = [*input_args(path, ctype, limits), *"-map 0 -c copy -t 0 -f null -".split()]
-    _, err = run_limited(args, limits)
+    # a video's packets are copied to see how long it runs; an image needs its header only
+    copy = "-progress pipe:1" if kind == "video" else "-t 0"
+    args = [*input_args(path, ctype, limits), *f"-map 0 -c copy {copy} -f null -".split()]
+    progress, err = run_limited(args, limits)
     lines = input_section(err)
-    video, has_audio = _parse_streams(lines)
+    video, has_audio, codecs = _parse_streams(lines)
     if video is None:
         msg = f"the {DEMUXERS[ctype][1]} file has no video or picture stream"
         raise MediaError(msg)
+    check_codecs(codecs, limits)
     check_pixels(video.width, video.height, limits)
-    duration, _ = parse_duration(lines)
+    declared, _ = parse_duration(lines)
+    read = read_duration(progress) if kind == "video" else None
+    duration = max((d for d in (declared, read) if d is not None), default=None)
     if kind == "video" and duration is not None and duration > limits.max_duration_s:
-        msg = f"video is {duration:.0f} s long; the limit is {limits.max_duration_s:.0f} s"
+        claim = (
+            ""
+            if declared is not None and declared >= duration - 0.5
+            else (
+                " (it declares no duration)"
+                if declared is None
+                else f" (it declares {declared:.1f} s)"
+            )
+        )
+        msg = f"video is {duration:.0f} s long{claim}; the limit is {limits.max_duration_s:.0f} s"
         raise MediaLimitExceeded(msg)
     is_video = kind == "video"
     return MediaInfo(
