@@ -26,6 +26,7 @@ from pydantic import ValidationError
 
 from api import errors, logs
 from api.auth import KeyRing
+from api.heavy import HeavyWork
 from api.metrics import Metrics
 from api.models import GenerationRequest, error_responses
 from api.publisher import Publisher
@@ -80,6 +81,7 @@ def build_runtime(
         ),
         metrics=Metrics(),
         upload_dir=upload_dir or Path(tempfile.gettempdir()) / "reelscope-uploads",
+        heavy=HeavyWork(settings.api.heavy_threads, settings.api.heavy_queue),
     )
 
 
@@ -113,6 +115,7 @@ def _lifespan(rt: Runtime) -> Any:
             if follower is not None:
                 await follower.stop()
             await rt.publisher.stop()
+            rt.heavy.shutdown()
 
     return lifespan
 

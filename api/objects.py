@@ -112,9 +112,16 @@ def _fetch(rt: Runtime, key: str, folder: Path) -> Received:
 
 
 async def fetch(rt: Runtime, key: str) -> Received:
-    """Fetch a referenced object: 422 if missing, 413 if over the upload cap, 503 on failure."""
+    """Fetch a referenced object: 422 if missing or empty, 413 if over the upload cap (asked of
+    the bucket before a byte is downloaded), 503 on failure."""
     limit = rt.settings.limits.max_upload_bytes
     try:
+        size = await asyncio.to_thread(rt.store.size, key)
+        if size > limit:
+            raise too_large(limit)
+        if size == 0:
+            msg = f"the object {key!r} is empty"
+            raise _bad(msg)
         received = await asyncio.to_thread(_fetch, rt, key, rt.upload_dir)
     except ObjectNotFound as e:
         msg = f"no object {key!r} in the bucket"
@@ -122,11 +129,7 @@ async def fetch(rt: Runtime, key: str) -> Received:
     except STORE_ERRORS as e:
         rt.metrics.storage_failures.inc()
         raise unavailable(BUCKET) from e
-    if received.size > limit:
+    if received.size > limit:  # it grew between the two calls
         received.discard()
         raise too_large(limit)
-    if received.size == 0:
-        received.discard()
-        msg = f"the object {key!r} is empty"
-        raise _bad(msg)
     return received

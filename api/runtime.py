@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, TypeAlias
 
 from api.auth import KeyRing
+from api.heavy import HeavyWork
 from api.metrics import Metrics
 from api.publisher import Publisher
 from api.quotas import Quotas
@@ -57,4 +58,5 @@ class Runtime:
     quotas: Quotas
     metrics: Metrics
     upload_dir: Path
+    heavy: HeavyWork
     locks: KeyedLocks = field(default_factory=KeyedLocks)

@@ -30,6 +30,14 @@ class ApiSettings(config.ApiListen):
         default=2.0, gt=0, description="how often stored keys (`reelscope keys`) are listed"
     )
     recent_results: int = Field(default=10_000, ge=0, description="results kept in memory")
+    heavy_threads: int = Field(default=2, ge=1, description="threads for renders and scans")
+    heavy_queue: int = Field(default=16, ge=0, description="renders and scans that may wait")
+    body_idle_timeout_s: float = Field(
+        default=30, gt=0, description="a request body that pauses this long is refused (408)"
+    )
+    body_timeout_s: float = Field(
+        default=900, gt=0, description="a request body still arriving after this is refused"
+    )
     # quotas of a key that sets none of its own (per replica: see api.quotas)
     default_rate_per_s: float = Field(default=20.0, gt=0, description="requests per second")
     default_burst: int = Field(default=40, ge=1, description="requests above the rate at once")

@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import json
 from datetime import datetime
+from functools import partial
 from typing import Any
 from uuid import UUID
 
@@ -143,14 +144,18 @@ async def list_media(
     inside the page's range, so a page never skips what a later page would not show either.
     """
     try:
-        rows = await asyncio.to_thread(
-            rt.lake.list_media,
-            brands=brands,
-            status=status,
-            since=since,
-            limit=limit,
-            after=after,
+        rows = await rt.heavy.run(
+            partial(
+                rt.lake.list_media,
+                brands=brands,
+                status=status,
+                since=since,
+                limit=limit,
+                after=after,
+            )
         )
+    except ApiError:
+        raise
     except Exception as e:
         log.warning("lake_unavailable", error=type(e).__name__)
         raise unavailable(LAKE) from e

@@ -2,8 +2,11 @@
 
 Starlette's `request.form()` spools file parts without a cap, so bodies are parsed here from
 `request.stream()` with python-multipart's streaming parser. Memory stays flat (one chunk plus
-small form fields); the cap is enforced while the bytes arrive (413), and the temp file is
-removed on every error. Callers own the returned `Received` and must call `discard()`.
+small form fields); the cap is enforced while the bytes arrive (413), on the whole body (a
+preamble or epilogue around the parts counts too), and the temp file is removed on every error.
+A body that stops arriving (`api.body_idle_timeout_s`) or takes too long in all
+(`api.body_timeout_s`) is refused with 408, so a slow client cannot hold a request for ever.
+Callers own the returned `Received` and must call `discard()`.
 """
 
 from __future__ import annotations
@@ -12,6 +15,8 @@ import asyncio
 import hashlib
 import os
 import tempfile
+import time
+from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 from typing import IO
@@ -46,20 +51,49 @@ class Received:
         self.path.unlink(missing_ok=True)
 
 
-def too_large(limit: int) -> ApiError:
-    return ApiError(
-        413,
-        "too_large",
-        f"the file is larger than the limit of {limit} bytes",
-        "send a smaller file or ask an operator to raise REELSCOPE_LIMITS__MAX_UPLOAD_BYTES",
-    )
+UPLOAD_HINT = "send a smaller file or ask an operator to raise REELSCOPE_LIMITS__MAX_UPLOAD_BYTES"
 
 
-def refuse_declared_length(request: Request, limit: int, allowance: int = 0) -> None:
+def too_large(limit: int, what: str = "the file", hint: str = UPLOAD_HINT) -> ApiError:
+    return ApiError(413, "too_large", f"{what} is larger than the limit of {limit} bytes", hint)
+
+
+def _json_too_large(limit: int) -> ApiError:
+    return too_large(limit, "the JSON body", f"send at most {limit} bytes of JSON")
+
+
+def refuse_declared_length(
+    request: Request, limit: int, allowance: int = 0, refusal: ApiError | None = None
+) -> None:
     """Refuse before reading when Content-Length already says the body is over the cap."""
     declared = request.headers.get("content-length", "")
     if declared.isdigit() and int(declared) > limit + allowance:
-        raise too_large(limit)
+        raise refusal or too_large(limit)
+
+
+def _too_slow(why: str) -> ApiError:
+    return ApiError(408, "body_timeout", f"the request body {why}", "send the body without pauses")
+
+
+async def body_chunks(request: Request) -> AsyncIterator[bytes]:
+    """The body's chunks, refusing (408) a body that pauses or lasts too long."""
+    api = request.app.state.runtime.settings.api
+    idle_s, total_s = api.body_idle_timeout_s, api.body_timeout_s
+    deadline = time.monotonic() + total_s
+    too_long = f"took longer than {total_s:g} s"
+    stream = request.stream().__aiter__()
+    while True:
+        wait = min(idle_s, deadline - time.monotonic())
+        if wait <= 0:
+            raise _too_slow(too_long)
+        try:
+            chunk = await asyncio.wait_for(stream.__anext__(), wait)
+        except StopAsyncIteration:
+            return
+        except TimeoutError:
+            late = time.monotonic() >= deadline
+            raise _too_slow(too_long if late else f"paused for more than {idle_s:g} s") from None
+        yield chunk
 
 
 def _malformed(why: str) -> ApiError:
@@ -202,9 +236,18 @@ async def receive_multipart(
     boundary = _boundary(request)
     spool = _Spool(folder, limit)
     form = _Form(spool, file_field)
+    body_cap, seen = limit + FORM_OVERHEAD, 0
     try:
         parser = MultipartParser(boundary, form.callbacks())  # type: ignore[arg-type]
-        async for chunk in request.stream():
+        async for chunk in body_chunks(request):
+            seen += len(chunk)
+            if seen > body_cap:  # the file part fits, but the parts around it do not
+                raise too_large(
+                    limit,
+                    "the body",
+                    f"send the file with at most {FORM_OVERHEAD} "
+                    "bytes of form fields and boundaries around it",
+                )
             parser.write(chunk)
             await spool.flush()
         if not form.ended:
@@ -233,7 +276,7 @@ async def receive_raw(request: Request, *, folder: Path, limit: int) -> Received
     refuse_declared_length(request, limit)
     spool = _Spool(folder, limit)
     try:
-        async for chunk in request.stream():
+        async for chunk in body_chunks(request):
             spool.take(chunk)
             await spool.flush()
     except BaseException:
@@ -245,10 +288,10 @@ async def receive_raw(request: Request, *, folder: Path, limit: int) -> Received
 
 async def read_small(request: Request, *, limit: int) -> bytes:
     """Read a small body (JSON) into memory, refusing more than `limit` bytes (413)."""
-    refuse_declared_length(request, limit)
+    refuse_declared_length(request, limit, refusal=_json_too_large(limit))
     body = bytearray()
-    async for chunk in request.stream():
+    async for chunk in body_chunks(request):
         body += chunk
         if len(body) > limit:
-            raise too_large(limit)
+            raise _json_too_large(limit)
     return bytes(body)

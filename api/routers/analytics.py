@@ -9,7 +9,6 @@ narrows to one of them (403 for another's), and leaving it out covers all of the
 
 from __future__ import annotations
 
-import asyncio
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from typing import Annotated, Any
@@ -20,7 +19,7 @@ from pydantic import BaseModel
 
 from api.auth import Principal
 from api.deps import Reader, RuntimeDep
-from api.errors import LAKE, invalid, unavailable
+from api.errors import LAKE, ApiError, invalid, unavailable
 from api.models import error_responses
 from api.runtime import Runtime
 from schemas.fields import BrandId
@@ -129,7 +128,9 @@ async def _read(rt: Runtime, caller: Principal, sql: str, f: Filters, **params: 
     first, last = day_range(f.first, f.last)
     span = {"brands": brands, "from": first, "to": last}
     try:
-        rows = await asyncio.to_thread(rt.lake.query, sql, {**span, **params})
+        rows = await rt.heavy.run(rt.lake.query, sql, {**span, **params})
+    except ApiError:
+        raise
     except Exception as e:
         log.warning("lake_unavailable", error=type(e).__name__)
         raise unavailable(LAKE) from e

@@ -9,7 +9,6 @@ runs with the configured limits.
 
 from __future__ import annotations
 
-import asyncio
 import tempfile
 from pathlib import Path
 from typing import Any
@@ -99,7 +98,7 @@ async def get_evidence(media_id: str, rt: RuntimeDep, caller: Reader) -> Respons
     parsed = status.parse_media_id(media_id)
     check = await _brand_check(rt, parsed, caller)
     try:
-        png = await asyncio.to_thread(_cached_or_rendered, rt, parsed, check)
+        png = await rt.heavy.run(_cached_or_rendered, rt, parsed, check)
     except ObjectNotFound as e:
         raise _not_found(parsed, "its media object is no longer in the bucket") from e
     except MediaError as e:

@@ -147,6 +147,18 @@ class LocalStore:
                 msg = f"copying {key} from {self.url} to {path}"
                 raise failed(msg, e) from e
 
+    def size(self, key: str) -> int:
+        try:
+            found = self._path(key).stat()
+        except _ABSENT as e:
+            raise ObjectNotFound(key) from e
+        except OSError as e:
+            msg = f"looking up {key} in {self.url}"
+            raise failed(msg, e) from e
+        if not stat.S_ISREG(found.st_mode):
+            raise ObjectNotFound(key)
+        return found.st_size
+
     def exists(self, key: str) -> bool:
         try:
             return stat.S_ISREG(self._path(key).stat().st_mode)

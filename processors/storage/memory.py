@@ -51,6 +51,11 @@ class MemoryStore:
     def exists(self, key: str) -> bool:
         return key in self.objects
 
+    def size(self, key: str) -> int:
+        if key not in self.objects:
+            raise ObjectNotFound(key)
+        return len(self.objects[key])
+
     def list(self, prefix: str) -> list[str]:
         return sorted(k for k in self.objects if k.startswith(prefix))
 

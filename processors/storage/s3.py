@@ -125,6 +125,9 @@ class S3Store:
             msg = f"S3 download of {key} to {path} failed: {e}"
             raise StorageError(msg) from e
 
+    def size(self, key: str) -> int:
+        return int(self._call("head_object", Key=self._key(key))["ContentLength"])
+
     def exists(self, key: str) -> bool:
         try:
             self._call("head_object", Key=self._key(key))

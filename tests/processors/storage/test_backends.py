@@ -60,6 +60,11 @@ def _exercise(store: Store, tmp_path: Path) -> None:
     store.put_file("media/2026/01/02/b", source)
     assert store.get_bytes("media/2026/01/01/a") == b"alpha"
     assert store.exists("media/2026/01/02/b") and not store.exists("media/nope")
+    assert store.size("media/2026/01/01/a") == 5 and store.size("media/2026/01/02/b") == 4
+    with pytest.raises(ObjectNotFound):
+        store.size("media/nope")
+    with pytest.raises(ObjectNotFound):
+        store.size("media/2026")  # a folder is not an object
     assert store.list("media/") == ["media/2026/01/01/a", "media/2026/01/02/b"]
     assert store.list("media/2026/01/02") == ["media/2026/01/02/b"]
     target = tmp_path / "copy"

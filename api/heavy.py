@@ -1,0 +1,45 @@
+"""Threads of their own for the expensive reads: evidence renders and lake scans.
+
+A render runs up to three ffmpeg children and a scan can read many Parquet files; on the
+default thread pool a handful of them would starve what must stay quick (streaming uploads to
+disk, `/readyz`'s bucket check). They get `api.heavy_threads` threads here, and at most
+`api.heavy_queue` more wait; past that the answer is 503 with Retry-After at once.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from typing import TypeVar
+
+from api.errors import RETRY_AFTER_S, ApiError
+
+R = TypeVar("R")
+
+
+class HeavyWork:
+    def __init__(self, threads: int, queue: int) -> None:
+        self.threads = threads
+        self.capacity = threads + queue
+        self.executor = ThreadPoolExecutor(threads, thread_name_prefix="reelscope-heavy")
+        self.admitted = 0
+
+    async def run(self, fn: Callable[..., R], *args: object) -> R:
+        """Run `fn(*args)` on the heavy threads, or refuse (503) when they are all spoken for."""
+        if self.admitted >= self.capacity:
+            raise ApiError(
+                503,
+                "busy",
+                f"{self.admitted} renders and scans are running or waiting, the limit",
+                "retry after the number of seconds in Retry-After",
+                headers={"Retry-After": str(RETRY_AFTER_S)},
+            )
+        self.admitted += 1
+        try:
+            return await asyncio.get_running_loop().run_in_executor(self.executor, fn, *args)
+        finally:
+            self.admitted -= 1
+
+    def shutdown(self) -> None:
+        self.executor.shutdown(wait=False, cancel_futures=True)
