@@ -69,7 +69,12 @@ def build_runtime(
     return Runtime(
         settings=settings,
         store=store,
-        publisher=publisher or Publisher(settings.kafka.bootstrap, client_id=settings.producer_id),
+        publisher=publisher
+        or Publisher(
+            settings.kafka.bootstrap,
+            client_id=settings.producer_id,
+            security=settings.kafka.security.client_options(),
+        ),
         lake=lake or _default_lake(store),
         recent=RecentResults(settings.api.recent_results),
         keys=KeyRing(settings.api.keys, store, refresh_s=settings.api.keys_refresh_s),
@@ -96,7 +101,11 @@ def _lifespan(rt: Runtime) -> Any:
         await rt.publisher.start()
         follower = None
         if rt.recent.capacity > 0:
-            follower = ResultsFollower(rt.settings.kafka.bootstrap, rt.recent)
+            follower = ResultsFollower(
+                rt.settings.kafka.bootstrap,
+                rt.recent,
+                security=rt.settings.kafka.security.client_options(),
+            )
             follower.start()
         app.state.follower = follower
         log.info("api_started", store=rt.store.url, open=rt.keys.open)

@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+from collections.abc import Mapping
+from typing import Any
 
 import structlog
 from aiokafka import AIOKafkaProducer
@@ -35,8 +37,10 @@ class Publisher:
         client_id: str = "reelscope-api",
         timeout_s: float = 10.0,
         retry_s: float = 2.0,
+        security: Mapping[str, Any] | None = None,
     ) -> None:
         self.bootstrap = bootstrap
+        self.security = dict(security or {})
         self.client_id = client_id
         self.timeout_s = timeout_s
         self.retry_s = retry_s
@@ -60,6 +64,7 @@ class Publisher:
             enable_idempotence=False,
             request_timeout_ms=int(self.timeout_s * 1000),
             linger_ms=0,
+            **self.security,
         )
         try:
             await asyncio.wait_for(producer.start(), self.timeout_s)

@@ -10,7 +10,8 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from collections import OrderedDict
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
+from typing import Any
 from uuid import UUID
 
 import structlog
@@ -69,8 +70,10 @@ class ResultsFollower:
         *,
         topic: str = MEDIA_RESULTS,
         retry_s: float = 2.0,
+        security: Mapping[str, Any] | None = None,
     ) -> None:
         self.bootstrap = bootstrap
+        self.security = dict(security or {})
         self.recent = recent
         self.topic = topic
         self.retry_s = retry_s
@@ -94,6 +97,7 @@ class ResultsFollower:
                 group_id=None,
                 enable_auto_commit=False,
                 client_id="reelscope-api-results",
+                **self.security,
             )
             try:
                 await consumer.start()

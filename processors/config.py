@@ -13,15 +13,64 @@ Environment variables use the prefix `REELSCOPE_` and `__` for nesting, e.g.
 
 from __future__ import annotations
 
-from typing import Literal
+import ssl
+from typing import Any, Literal
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from processors.analyzers.base import AnalyzerSettings
 from processors.analyzers.gemini.options import GeminiSettings
 from processors.media.limits import LimitSettings
 from processors.storage import StoreSettings
+
+
+class KafkaSecurity(BaseModel):
+    """TLS and SASL to the brokers, as managed Kafka (MSK, Confluent Cloud, Aiven) asks."""
+
+    protocol: Literal["PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL"] = "PLAINTEXT"
+    ca_file: str | None = Field(default=None, description="PEM CA bundle; default: the system's")
+    cert_file: str | None = Field(default=None, description="client certificate (mutual TLS)")
+    key_file: str | None = Field(default=None, description="its private key")
+    sasl_mechanism: Literal["PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512"] = "PLAIN"
+    sasl_username: str | None = None
+    sasl_password: SecretStr | None = None
+
+    @model_validator(mode="after")
+    def _complete(self) -> KafkaSecurity:
+        sasl, tls = self.protocol.startswith("SASL"), self.protocol.endswith("SSL")
+        if sasl and not (self.sasl_username and self.sasl_password):
+            msg = f"{self.protocol} needs kafka.security.sasl_username and sasl_password"
+            raise ValueError(msg)
+        if bool(self.cert_file) != bool(self.key_file):
+            msg = "a client certificate needs its key: set both cert_file and key_file"
+            raise ValueError(msg)
+        if not tls and (self.ca_file or self.cert_file):
+            msg = f"TLS files are set but kafka.security.protocol is {self.protocol}: use SSL"
+            raise ValueError(msg)
+        return self
+
+    def ssl_context(self) -> ssl.SSLContext | None:
+        if not self.protocol.endswith("SSL"):
+            return None
+        context = ssl.create_default_context(cafile=self.ca_file)
+        if self.cert_file and self.key_file:
+            context.load_cert_chain(self.cert_file, self.key_file)
+        return context
+
+    def client_options(self) -> dict[str, Any]:
+        """Keyword arguments for aiokafka and kafka-python clients (they share these names)."""
+        options: dict[str, Any] = {"security_protocol": self.protocol}
+        context = self.ssl_context()
+        if context is not None:
+            options["ssl_context"] = context
+        if self.protocol.startswith("SASL") and self.sasl_password is not None:
+            options |= {
+                "sasl_mechanism": self.sasl_mechanism,
+                "sasl_plain_username": self.sasl_username,
+                "sasl_plain_password": self.sasl_password.get_secret_value(),
+            }
+        return options
 
 
 class KafkaSettings(BaseModel):
@@ -32,6 +81,7 @@ class KafkaSettings(BaseModel):
     partitions: int = Field(default=6, ge=1)
     replication_factor: int = Field(default=1, ge=1)
     consumer_group: str = "reelscope-worker"
+    security: KafkaSecurity = Field(default_factory=KafkaSecurity)
     rebalance_timeout_s: float = Field(default=3, gt=0, description="short for fast local joins")
     session_timeout_s: float = Field(default=6, gt=0)
     heartbeat_s: float = Field(default=1, gt=0)

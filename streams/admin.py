@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
+from typing import Any
 
 from schemas import topics
 
 COMPACTED = {topics.BRANDS}
+Security = Mapping[str, Any] | None  # `KafkaSecurity.client_options()`; None: plaintext
 
 
 def ensure_topics(
@@ -15,12 +17,15 @@ def ensure_topics(
     names: Iterable[str] = topics.ALL_TOPICS,
     partitions: int = 6,
     replication: int = 1,
+    security: Security = None,
 ) -> list[str]:
     """Create the topics that do not exist yet; return the names created."""
     from kafka.admin import KafkaAdminClient, NewTopic
     from kafka.errors import TopicAlreadyExistsError
 
-    admin = KafkaAdminClient(bootstrap_servers=bootstrap, client_id="reelscope-admin")
+    admin = KafkaAdminClient(
+        bootstrap_servers=bootstrap, client_id="reelscope-admin", **(security or {})
+    )
     try:
         existing = set(admin.list_topics())
         wanted = [n for n in names if n not in existing]
@@ -44,7 +49,11 @@ def ensure_topics(
 
 
 def rewind_group(
-    bootstrap: str, group: str, names: Iterable[str], timeout_s: float = 30.0
+    bootstrap: str,
+    group: str,
+    names: Iterable[str],
+    timeout_s: float = 30.0,
+    security: Security = None,
 ) -> dict[str, int]:
     """Set `group`'s committed offsets to the earliest ones of every partition of `names`.
 
@@ -65,6 +74,7 @@ def rewind_group(
         session_timeout_ms=6000,
         heartbeat_interval_ms=1000,
         max_poll_interval_ms=6000,
+        **(security or {}),
     )
     try:
         consumer.subscribe(list(names))
@@ -86,14 +96,18 @@ def rewind_group(
         consumer.close(autocommit=False)
 
 
-def committed_offsets(bootstrap: str, group: str) -> dict[tuple[str, int], int]:
+def committed_offsets(
+    bootstrap: str, group: str, security: Security = None
+) -> dict[tuple[str, int], int]:
     """A group's committed offset per (topic, partition).
 
     kafka-python's admin client: aiokafka's cannot decode Tansu's OffsetFetch answer.
     """
     from kafka.admin import KafkaAdminClient
 
-    admin = KafkaAdminClient(bootstrap_servers=bootstrap, client_id="reelscope-admin")
+    admin = KafkaAdminClient(
+        bootstrap_servers=bootstrap, client_id="reelscope-admin", **(security or {})
+    )
     try:
         got = admin.list_group_offsets({group: None}).get(group, {})
         return {(tp.topic, tp.partition): meta.offset for tp, meta in got.items()}
@@ -101,11 +115,15 @@ def committed_offsets(bootstrap: str, group: str) -> dict[tuple[str, int], int]:
         admin.close()
 
 
-def end_offsets(bootstrap: str, names: Iterable[str]) -> dict[tuple[str, int], int]:
+def end_offsets(
+    bootstrap: str, names: Iterable[str], security: Security = None
+) -> dict[tuple[str, int], int]:
     """Where each non-empty partition of these topics ends now."""
     from kafka import KafkaConsumer, TopicPartition
 
-    consumer = KafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False)
+    consumer = KafkaConsumer(
+        bootstrap_servers=bootstrap, enable_auto_commit=False, **(security or {})
+    )
     try:
         parts = [
             TopicPartition(t, p) for t in names for p in consumer.partitions_for_topic(t) or ()

@@ -29,7 +29,7 @@ import faust
 import structlog
 from aiokafka import AIOKafkaProducer
 
-from processors.config import Settings
+from processors.config import KafkaSecurity, Settings
 from processors.join import Joiner
 from processors.pipeline import Stages
 from schemas import topics
@@ -70,7 +70,21 @@ def faust_settings(settings: Settings, bootstrap: str) -> dict[str, Any]:
         "web_enabled": False,
         # memory tables only; keep faust's folder out of the working directory
         "datadir": str(Path(tempfile.gettempdir()) / f"reelscope-faust-{k.consumer_group}"),
+        "broker_credentials": faust_credentials(k.security),
     }
+
+
+def faust_credentials(security: KafkaSecurity) -> faust.types.auth.CredentialsT | None:
+    """The same TLS and SASL settings, in faust's terms."""
+    context = security.ssl_context()
+    if security.protocol.startswith("SASL") and security.sasl_password is not None:
+        return faust.SASLCredentials(
+            username=security.sasl_username,
+            password=security.sasl_password.get_secret_value(),
+            ssl_context=context,
+            mechanism=security.sasl_mechanism,
+        )
+    return faust.SSLCredentials(context) if context is not None else None
 
 
 @dataclass
@@ -101,7 +115,7 @@ def kafka_publish(app: faust.App, bootstrap: str, published: PublishedResults) -
             await (await topic[name].send(key=key, value=value))
             return
         if results_producer is None:
-            producer = send_once_producer(bootstrap)
+            producer = send_once_producer(bootstrap, published.security)
             try:
                 await producer.start()
             except BaseException:
@@ -294,7 +308,11 @@ def create_app(
     `publish` and `published` replace the broker's side of the agents (tests)."""
     app = faust.App(settings.kafka.consumer_group, **faust_settings(settings, bootstrap))
     offsets.track(app)
-    published = published or PublishedResults(bootstrap, window_s=2 * settings.worker.join_ttl_s)
+    published = published or PublishedResults(
+        bootstrap,
+        window_s=2 * settings.worker.join_ttl_s,
+        security=settings.kafka.security.client_options(),
+    )
     w = Wiring(settings, stages, publish or kafka_publish(app, bootstrap, published), published)
     inputs = app.topic(*topics.INPUT_TOPICS, value_type=bytes, key_type=bytes)
     derived = app.topic(topics.BRAND_CHECKS, topics.MEDIA_ANALYSES, value_type=bytes)

@@ -199,7 +199,10 @@ def _rewind_lake(settings: Settings) -> None:
 
     if settings.kafka.bootstrap == "embedded":
         sys.exit("lake rewind needs the broker: set REELSCOPE_KAFKA__BOOTSTRAP=host:port")
-    replay = rewind_group(settings.kafka.bootstrap, lake_group(settings), TABLE_OF_TOPIC)
+    security = settings.kafka.security.client_options()
+    replay = rewind_group(
+        settings.kafka.bootstrap, lake_group(settings), TABLE_OF_TOPIC, security=security
+    )
     for topic, n in sorted(replay.items()):
         print(f"{topic:<36} {n} records to replay")
     print("start the workers: records already in the lake are skipped, nothing is written twice")

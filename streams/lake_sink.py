@@ -91,8 +91,11 @@ class LakeSink(ConsumerRebalanceListener):  # type: ignore[misc]
             rebalance_timeout_ms=int(k.rebalance_timeout_s * 1000),
             # a bucket outage can hold a batch for long: stay in the group meanwhile
             max_poll_interval_ms=3_600_000,
+            **k.security.client_options(),
         )
-        producer = AIOKafkaProducer(bootstrap_servers=self.bootstrap, acks="all")
+        producer = AIOKafkaProducer(
+            bootstrap_servers=self.bootstrap, acks="all", **k.security.client_options()
+        )
         consumer.subscribe(list(lake.TABLE_OF_TOPIC), listener=self)
         await producer.start()
         try:

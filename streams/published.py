@@ -22,6 +22,7 @@ import asyncio
 import contextlib
 import time
 from collections import OrderedDict
+from collections.abc import Mapping
 from typing import Any
 from uuid import UUID
 
@@ -45,8 +46,10 @@ class PublishedResults:
         window_s: float,
         topic: str = MEDIA_RESULTS,
         capacity: int = 1_000_000,
+        security: Mapping[str, Any] | None = None,
     ) -> None:
         self.bootstrap = bootstrap
+        self.security = dict(security or {})
         self.window_s = window_s
         self.topic = topic
         self.capacity = capacity
@@ -69,7 +72,10 @@ class PublishedResults:
         delay = 0.5
         while True:
             consumer = AIOKafkaConsumer(
-                bootstrap_servers=self.bootstrap, group_id=None, enable_auto_commit=False
+                bootstrap_servers=self.bootstrap,
+                group_id=None,
+                enable_auto_commit=False,
+                **self.security,
             )
             try:
                 await consumer.start()
@@ -144,9 +150,11 @@ async def _send_produce_req_once(self: Sender, node_id: int, batches: dict[Any, 
         self._muted_partitions.remove(tp)
 
 
-def send_once_producer(bootstrap: str) -> AIOKafkaProducer:
+def send_once_producer(
+    bootstrap: str, security: Mapping[str, Any] | None = None
+) -> AIOKafkaProducer:
     """A producer whose failed sends fail instead of being resent by aiokafka."""
-    producer = AIOKafkaProducer(bootstrap_servers=bootstrap, acks="all")
+    producer = AIOKafkaProducer(bootstrap_servers=bootstrap, acks="all", **(security or {}))
     sender = producer._sender
     sender._send_produce_req = _send_produce_req_once.__get__(sender)
     return producer

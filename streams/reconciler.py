@@ -19,11 +19,11 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import TYPE_CHECKING, Literal
+from typing import TYPE_CHECKING, Any, Literal
 from uuid import UUID
 
 import structlog
@@ -190,7 +190,9 @@ class BrokerUnavailable(ReelscopeError):
 
 
 @asynccontextmanager
-async def kafka_sender(bootstrap: str, timeout_s: float = 10.0) -> AsyncIterator[Send]:
+async def kafka_sender(
+    bootstrap: str, timeout_s: float = 10.0, security: Mapping[str, Any] | None = None
+) -> AsyncIterator[Send]:
     """An aiokafka producer whose sends return once all in-sync replicas acknowledged."""
     from aiokafka import AIOKafkaProducer
     from aiokafka.errors import KafkaError
@@ -202,6 +204,7 @@ async def kafka_sender(bootstrap: str, timeout_s: float = 10.0) -> AsyncIterator
         enable_idempotence=False,  # Tansu has no idempotent producers; consumers de-duplicate
         request_timeout_ms=int(timeout_s * 1000),
         linger_ms=0,
+        **(security or {}),
     )
     try:
         await asyncio.wait_for(producer.start(), timeout_s)
@@ -242,11 +245,11 @@ def kafka_backlog(settings: Settings, timeout_s: float = 10.0) -> Backlog:
         ],
         lake_group(settings): list(TABLE_OF_TOPIC),
     }
-    bootstrap = settings.kafka.bootstrap
+    bootstrap, security = settings.kafka.bootstrap, settings.kafka.security.client_options()
 
     async def heads() -> list[Head]:
         try:
-            return await asyncio.wait_for(_pending_heads(bootstrap, groups), timeout_s)
+            return await asyncio.wait_for(_pending_heads(bootstrap, groups, security), timeout_s)
         except Exception as e:  # no answer: judge as without a backlog
             log.warning("reconcile_backlog_unknown", error=repr(e))
             return []
@@ -254,11 +257,13 @@ def kafka_backlog(settings: Settings, timeout_s: float = 10.0) -> Backlog:
     return heads
 
 
-async def _pending_heads(bootstrap: str, groups: dict[str, list[str]]) -> list[Head]:
+async def _pending_heads(
+    bootstrap: str, groups: dict[str, list[str]], security: Mapping[str, Any]
+) -> list[Head]:
     """The first uncommitted record of every lagging partition."""
     from aiokafka import AIOKafkaConsumer, TopicPartition
 
-    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False)
+    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False, **security)
     try:
         await consumer.start()  # inside: a timeout while starting must still close it
         lagging: dict[tuple[str, TopicPartition], int] = {}
@@ -306,7 +311,8 @@ async def reconcile_once(
         return await Reconciler(store, lake, settings.reconcile, None).run(
             older_than_s=older_than_s, dry_run=True
         )
-    async with kafka_sender(settings.kafka.bootstrap) as send:
+    security = settings.kafka.security.client_options()
+    async with kafka_sender(settings.kafka.bootstrap, security=security) as send:
         reconciler = Reconciler(store, lake, settings.reconcile, send, kafka_backlog(settings))
         return await reconciler.run(older_than_s=older_than_s)
 

@@ -44,6 +44,7 @@ def tail(settings: Settings, what: str, *, from_beginning: bool = False) -> None
         bootstrap_servers=bootstrap,
         group_id=None,
         auto_offset_reset="earliest" if from_beginning else "latest",
+        **settings.kafka.security.client_options(),
     )
     try:
         for message in consumer:

@@ -52,6 +52,7 @@ def run_worker(settings: Settings) -> None:
         bootstrap,
         partitions=settings.kafka.partitions,
         replication=settings.kafka.replication_factor,
+        security=settings.kafka.security.client_options(),
     )
     if settings.worker.web_port:
         start_http_server(settings.worker.web_port, addr=metrics_host(settings))
