@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
-import json
 import re
 import tempfile
 from pathlib import Path
@@ -20,8 +19,9 @@ from api.auth import Principal
 from api.errors import BUCKET, STORE_ERRORS, ApiError, invalid, unavailable
 from api.runtime import Runtime
 from api.uploads import Received, too_large
+from processors import ledger
 from processors.errors import ObjectNotFound
-from processors.keys import EVENT_SUFFIX, GENERATED_PREFIX, LEDGER_PREFIX, REFERABLE_PREFIXES
+from processors.keys import GENERATED_PREFIX, LEDGER_PREFIX, REFERABLE_PREFIXES
 from processors.storage import check_key
 
 _SAFE = re.compile(r"^[A-Za-z0-9._\-/]+$")
@@ -56,13 +56,11 @@ def bucket_key(raw: str, store_url: str) -> str:
 
 
 def _ledger_brand(rt: Runtime, key: str) -> str | None:
-    """The brand of a ledger object, from the event stored beside it (blocking)."""
+    """The brand of a ledger object (blocking); None for an object without an event."""
     try:
-        event = json.loads(rt.store.get_bytes(key + EVENT_SUFFIX))
-    except (ObjectNotFound, ValueError):
+        return ledger.stored_brand(rt.store, key)
+    except ObjectNotFound:
         return None
-    brand = event.get("brand_id") if isinstance(event, dict) else None
-    return brand if isinstance(brand, str) else None
 
 
 async def require_owner(rt: Runtime, key: str, caller: Principal) -> None:

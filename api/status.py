@@ -21,8 +21,9 @@ from api.auth import Principal
 from api.errors import BUCKET, LAKE, STORE_ERRORS, ApiError, invalid, unavailable
 from api.models import MediaPage, MediaState, MediaStatus
 from api.runtime import Runtime
+from processors import ledger
 from processors.errors import ObjectNotFound
-from processors.keys import event_key, media_key
+from processors.keys import media_key
 from schemas.events import MediaResult
 from schemas.ids import is_uuid7, uuid7_time
 
@@ -84,13 +85,13 @@ async def _from_lake(rt: Runtime, media_id: UUID) -> MediaStatus | None:
 
 def _ledger_entry(rt: Runtime, media_id: UUID) -> MediaStatus | None:
     """The accepted media's status from the ledger, with its brand (blocking)."""
+    key = media_key(media_id)
     try:
-        event = json.loads(rt.store.get_bytes(event_key(media_id)))
+        brand_id = ledger.stored_brand(rt.store, key)
     except ObjectNotFound:  # the event is written just after the bytes: maybe in between
-        if not rt.store.exists(media_key(media_id)):
+        if not rt.store.exists(key):
             return None
-        event = {}
-    brand_id = event.get("brand_id") if isinstance(event, dict) else None
+        brand_id = None
     return MediaStatus(media_id=media_id, status="processing", brand_id=brand_id)
 
 

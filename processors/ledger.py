@@ -13,6 +13,7 @@ tells the two kinds apart and ignores anything it does not recognise (temporary 
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 from datetime import date
 from uuid import UUID
@@ -57,3 +58,14 @@ def entries(store: Store, day: date) -> list[Entry]:
         else:
             entry.has_media = True
     return [found[k] for k in sorted(found)]
+
+
+def stored_brand(store: Store, key: str) -> str | None:
+    """The brand of the ledger media at `key`, read from the event stored beside it (None: the
+    event names none or cannot be read); ObjectNotFound if there is no event (yet)."""
+    try:
+        event = json.loads(store.get_bytes(key + EVENT_SUFFIX))
+    except ValueError:
+        return None
+    brand = event.get("brand_id") if isinstance(event, dict) else None
+    return brand if isinstance(brand, str) else None

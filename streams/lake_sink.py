@@ -81,6 +81,7 @@ class LakeSink(ConsumerRebalanceListener):  # type: ignore[misc]
 
     async def _consume(self) -> None:
         k = self.settings.kafka
+        security = k.security.client_options()  # one TLS context for both clients
         consumer = AIOKafkaConsumer(
             bootstrap_servers=self.bootstrap,
             group_id=lake_group(self.settings),
@@ -91,11 +92,9 @@ class LakeSink(ConsumerRebalanceListener):  # type: ignore[misc]
             rebalance_timeout_ms=int(k.rebalance_timeout_s * 1000),
             # a bucket outage can hold a batch for long: stay in the group meanwhile
             max_poll_interval_ms=3_600_000,
-            **k.security.client_options(),
+            **security,
         )
-        producer = AIOKafkaProducer(
-            bootstrap_servers=self.bootstrap, acks="all", **k.security.client_options()
-        )
+        producer = AIOKafkaProducer(bootstrap_servers=self.bootstrap, acks="all", **security)
         consumer.subscribe(list(lake.TABLE_OF_TOPIC), listener=self)
         await producer.start()
         try:
