@@ -8,10 +8,14 @@ from __future__ import annotations
 
 import errno
 import multiprocessing
+import multiprocessing.forkserver
+import os
 import signal
-from collections.abc import Callable
+import threading
+from collections.abc import Callable, Iterator
 from concurrent.futures import Executor, Future, ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
+from contextlib import contextmanager
 from typing import Any, TypeVar
 
 import structlog
@@ -21,13 +25,21 @@ from processors.media import confine
 log = structlog.get_logger(__name__)
 R = TypeVar("R")
 
+# What a decoder child keeps of the worker's environment: locale, paths and the decoders' own
+# knobs. Everything else (AWS, Gemini and Kafka credentials, API keys) stays in the worker.
+KEPT_ENV = ("PATH", "LANG", "LANGUAGE", "TZ", "TMPDIR", "HOME")
+KEPT_ENV_PREFIXES = ("LC_", "OPENCV_", "OMP_", "REELSCOPE_LIMITS__", "REELSCOPE_LOG_")
+_START = threading.Lock()
+
 
 class RenewingPool(Executor):
     """A process pool that replaces itself once a child dies.
 
     A decoder killed by its limits (or crashing on hostile input) breaks a
     `ProcessPoolExecutor` for good; the task that broke it fails, the next submit gets a new
-    pool. Children are spawned: forking a process that has threads is unsafe.
+    pool. Children are forked by multiprocessing's fork server (forking the worker itself, which
+    has threads, is unsafe), and the server is started with `KEPT_ENV` only: a decoder taken
+    over by hostile media finds no credential in its environment or its memory.
     """
 
     def __init__(self, size: int) -> None:
@@ -35,9 +47,11 @@ class RenewingPool(Executor):
         self._pool = self._new()
 
     def _new(self) -> ProcessPoolExecutor:
+        with _START, _decoder_environment():
+            multiprocessing.forkserver.ensure_running()  # no-op while it runs
         return ProcessPoolExecutor(
             self._size,
-            mp_context=multiprocessing.get_context("spawn"),
+            mp_context=multiprocessing.get_context("forkserver"),
             initializer=_start_child,
         )
 
@@ -52,6 +66,28 @@ class RenewingPool(Executor):
 
     def shutdown(self, wait: bool = True, *, cancel_futures: bool = False) -> None:
         self._pool.shutdown(wait=wait, cancel_futures=cancel_futures)
+
+
+def decoder_environment(env: dict[str, str]) -> dict[str, str]:
+    """The part of `env` a decoder child may see."""
+    return {k: v for k, v in env.items() if k in KEPT_ENV or k.startswith(KEPT_ENV_PREFIXES)}
+
+
+@contextmanager
+def _decoder_environment() -> Iterator[None]:
+    """Narrow this process's environment to `decoder_environment` for a moment.
+
+    The fork server is a new program that inherits the environment as it is when it starts
+    (multiprocessing offers no other way to give it one). It starts once, before the pool's
+    first task, or again if it died.
+    """
+    withheld = {k: v for k, v in os.environ.items() if k not in decoder_environment({k: v})}
+    for name in withheld:
+        del os.environ[name]
+    try:
+        yield
+    finally:
+        os.environ.update(withheld)
 
 
 def _start_child() -> None:

@@ -10,6 +10,7 @@ import os
 import shutil
 import socket
 import subprocess
+import sys
 import tempfile
 from pathlib import Path
 
@@ -136,3 +137,40 @@ def test_the_launcher_keeps_the_decoders_limits(tmp_path: Path) -> None:
             LIMITS,
         )
     assert not target.exists() or target.stat().st_size == 0
+
+
+# run in a new interpreter: this test process's fork server may already be running
+ENV_CHILD = """
+import os
+from processors.pool import RenewingPool
+
+def environment():
+    return dict(os.environ), open("/proc/self/environ", "rb").read()
+
+if __name__ == "__main__":
+    pool = RenewingPool(1)
+    env, raw = pool.submit(environment).result(timeout=60)
+    pool.shutdown()
+    print("canary" in repr(env), b"canary" in raw, env.get("OPENCV_IO_MAX_IMAGE_PIXELS"))
+    print(os.environ["AWS_SECRET_ACCESS_KEY"])
+"""
+
+
+def test_a_decoder_pool_child_gets_no_credentials(tmp_path: Path) -> None:
+    script = tmp_path / "child.py"
+    script.write_text(ENV_CHILD)
+    secrets = {
+        "AWS_SECRET_ACCESS_KEY": "canary-aws",
+        "REELSCOPE_GEMINI__API_KEY": "canary-gemini",
+        "REELSCOPE_KAFKA__SECURITY__SASL_PASSWORD": "canary-kafka",
+        "REELSCOPE_API__KEYS": '[{"sha256": "canary"}]',
+    }
+    env = {**os.environ, **secrets, "PYTHONPATH": str(Path(__file__).resolve().parents[3])}
+    out = subprocess.run(
+        [sys.executable, str(script)], env=env, capture_output=True, text=True, timeout=120
+    )
+    assert out.returncode == 0, out.stderr
+    leaked_env, leaked_memory, cap = out.stdout.split("\n")[0].split()
+    assert (leaked_env, leaked_memory) == ("False", "False")
+    assert cap == os.environ["OPENCV_IO_MAX_IMAGE_PIXELS"]  # the decoders' own knobs still reach it
+    assert out.stdout.split("\n")[1] == "canary-aws"  # the parent keeps its own
