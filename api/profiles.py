@@ -9,12 +9,14 @@ publish (503) is repaired by the next change.
 from __future__ import annotations
 
 import asyncio
+from pathlib import Path
 
 from api.errors import BROKER, BUCKET, STORE_ERRORS, ApiError, unavailable
 from api.publisher import BrokerUnavailable
 from api.runtime import Runtime
 from api.uploads import Received
 from processors.brand.profiles import load_profile
+from processors.brand.templates import MAX_LOGO_SIDE, LogoDecodeError, decode_logo
 from processors.errors import MediaError
 from processors.keys import logo_key, profile_key
 from processors.media import sniff
@@ -86,8 +88,10 @@ def _invalid_logo(what: str) -> ApiError:
     )
 
 
-async def logo_extension(received: Received) -> str:
-    """Sniff the logo; return its file extension, or refuse anything but PNG/JPEG/WebP (422)."""
+async def logo_extension(rt: Runtime, received: Received) -> str:
+    """Sniff and decode the logo, as every check will; return its file extension, or refuse
+    (422) anything the checks could not use: not PNG/JPEG/WebP, a declared size past
+    `MAX_LOGO_SIDE` (found in the header, before any pixel is allocated), no visible mark."""
     try:
         content_type, _ = await asyncio.to_thread(sniff, received.path)
     except MediaError as e:
@@ -96,7 +100,22 @@ async def logo_extension(received: Received) -> str:
     ext = LOGO_TYPES.get(content_type)
     if ext is None:
         raise _invalid_logo(content_type)
+    try:
+        await rt.heavy.run(_decode_file, received.path)
+    except LogoDecodeError as e:
+        raise ApiError(
+            422,
+            "invalid_logo",
+            str(e),
+            f"upload the logo as a PNG, JPEG or WebP of at most {MAX_LOGO_SIDE} px a side, "
+            "with the mark visible (transparency or a plain backdrop around it)",
+            fields=[{"field": "file", "message": str(e)}],
+        ) from e
     return ext
+
+
+def _decode_file(path: Path) -> None:
+    decode_logo(path.read_bytes())
 
 
 async def put_logo(
@@ -104,7 +123,7 @@ async def put_logo(
 ) -> BrandProfile:
     """Store the logo by content hash; a new version whose logos are it alone, or (append)
     the current ones plus it (a brand may have a colour, a white and a mono mark)."""
-    ext = await logo_extension(received)
+    ext = await logo_extension(rt, received)
     key = logo_key(brand_id, received.sha256, ext)
     async with rt.locks.hold(f"brand:{brand_id}"):
         current = await read(rt, brand_id)
@@ -117,7 +136,11 @@ async def put_logo(
             raise unavailable(BUCKET) from e
         logos = [*dict.fromkeys([*current.logos, key])] if append else [key]
         if len(logos) > MAX_LOGOS:
-            msg = f"a brand has at most {MAX_LOGOS} logos; replace them with PUT"
-            raise _invalid_logo(msg)
+            raise ApiError(
+                422,
+                "too_many_logos",
+                f"brand {brand_id!r} has {MAX_LOGOS} logos, the most a brand may have",
+                "replace the logos with PUT /v1/brands/{brand_id}/logo, then add variants",
+            )
         update = {"version": current.version + 1, "logos": logos, "updated_at": utcnow()}
         return await _save(rt, current.model_copy(update=update))

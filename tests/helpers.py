@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import struct
+import zlib
 from pathlib import Path
 
 from processors.synthetic import samples
@@ -19,4 +21,22 @@ def make_branded_clip(path: Path, logo: Path, *, audio: bool = True) -> Path:
         logo_scale=0.25,
         cuts=1,
         audio=audio,
+    )
+
+
+def png_declaring(width: int, height: int) -> bytes:
+    """A 100-byte PNG whose header declares `width` x `height` (a decompression bomb's face)."""
+    ihdr = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)
+    chunk = b"IHDR" + ihdr
+    crc = struct.pack(">I", zlib.crc32(chunk))
+    idat = zlib.compress(b"\0" * 1024)
+    body = b"IDAT" + idat
+    return (
+        b"\x89PNG\r\n\x1a\n"
+        + struct.pack(">I", len(ihdr))
+        + chunk
+        + crc
+        + struct.pack(">I", len(idat))
+        + body
+        + struct.pack(">I", zlib.crc32(body))
     )

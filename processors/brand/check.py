@@ -22,7 +22,7 @@ from processors.analyzers.base import source_ref
 from processors.brand import logo_check, palette, quality
 from processors.brand.logo import LogoDetector
 from processors.brand.platforms import fit
-from processors.brand.templates import LogoDecodeError, LogoTemplate, decode_logo, prepare_logo
+from processors.brand.templates import LogoDecodeError, LogoTemplate, cached_logo, prepare_logo
 from processors.brand.text import TextResult, check_text
 from processors.brand.verdict import (
     DEFAULT_THRESHOLDS,
@@ -203,7 +203,7 @@ def decode_logos(logos: Sequence[bytes]) -> tuple[list[LogoTemplate], str | None
     out: list[LogoTemplate] = []
     for i, data in enumerate(logos):
         try:
-            out.append(decode_logo(data))
+            out.append(cached_logo(data))
         except LogoDecodeError as e:
             return [], f"logo {i + 1} of {len(logos)}: {e}"
     return out, None

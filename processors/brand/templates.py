@@ -10,6 +10,8 @@ else is not, whether it is light, dark or busy; the template is the outline plus
 
 from __future__ import annotations
 
+import functools
+import io
 import os
 from dataclasses import dataclass, field
 
@@ -18,9 +20,11 @@ import numpy as np
 import numpy.typing as npt
 
 from processors.brand.colour import BIN_LAB, bin_index, srgb_to_lab
+from processors.media.sniff import header_size, sniff_bytes
 
 Image = npt.NDArray[np.uint8]
 
+MAX_LOGO_SIDE = 4096  # a logo file may declare at most this many pixels a side
 REFERENCE_PX = 256  # logos are kept at most this large (longer side) before any resizing
 OPAQUE = 128  # alpha at or above this is part of the mark
 INTERIOR_MIN_STD = 14.0  # grey std inside the mark below which the logo counts as one colour
@@ -75,10 +79,27 @@ class LogoTemplate:
 
 
 def decode_logo(data: bytes) -> LogoTemplate:
-    """Decode PNG/JPEG/WebP logo bytes (alpha kept) into a template."""
+    """Decode PNG/JPEG/WebP logo bytes (alpha kept) into a template.
+
+    The size the header declares is checked first, so a small file declaring a huge picture
+    (a decompression bomb) is refused before a pixel is allocated."""
+    found = sniff_bytes(data)
+    if found is None or found[1] != "image":
+        msg = f"logo is not a readable image ({len(data)} bytes): not a PNG, JPEG or WebP file"
+        raise LogoDecodeError(msg)
+    size = header_size(io.BytesIO(data), found[0])
+    if size is None:
+        msg = f"logo is not a readable image ({len(data)} bytes): its header declares no size"
+        raise LogoDecodeError(msg)
+    if max(size) > MAX_LOGO_SIDE or min(size) < 1:
+        msg = (
+            f"logo declares {size[0]}x{size[1]} pixels; at most {MAX_LOGO_SIDE} a side "
+            f"(it is scaled to {REFERENCE_PX} px anyway)"
+        )
+        raise LogoDecodeError(msg)
     buf = np.frombuffer(data, np.uint8)
     try:
-        img = cv2.imdecode(buf, cv2.IMREAD_UNCHANGED) if buf.size else None
+        img = cv2.imdecode(buf, cv2.IMREAD_UNCHANGED)
     except cv2.error as e:  # OpenCV's pixel cap (see processors/__init__) or a broken header
         msg = f"logo is not a readable image ({len(data)} bytes): {_cv_reason(e)}"
         raise LogoDecodeError(msg) from e
@@ -86,6 +107,13 @@ def decode_logo(data: bytes) -> LogoTemplate:
         msg = f"logo is not a readable image ({len(data)} bytes)"
         raise LogoDecodeError(msg)
     return prepare_logo(np.asarray(img))
+
+
+@functools.lru_cache(maxsize=16)
+def cached_logo(data: bytes) -> LogoTemplate:
+    """`decode_logo`, once per logo file in a process: every check of a brand uses its logos,
+    and a template keeps the renderings already made (sizes the brand's assets showed)."""
+    return decode_logo(data)
 
 
 def _cv_reason(e: cv2.error) -> str:

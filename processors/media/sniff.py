@@ -85,17 +85,27 @@ def _is_text(head: bytes) -> bool:
 def image_size(path: Path, ctype: str) -> tuple[int, int] | None:
     """Read an image's declared size from its header, before any decoder sees it."""
     with path.open("rb") as f:
-        head = f.read(64)
-        if len(head) < 30:
-            return None
-        if ctype == "image/png" and head[12:16] == b"IHDR":
-            w, h = struct.unpack(">II", head[16:24])
-            return int(w), int(h)
-        if ctype == "image/webp":
-            return _webp_size(head)
-        if ctype == "image/jpeg":
-            return _jpeg_size(f)
+        return header_size(f, ctype)
+
+
+def header_size(f: BinaryIO, ctype: str) -> tuple[int, int] | None:
+    """The (width, height) an image file declares (`ctype` as `sniff` names it), else None."""
+    head = f.read(64)
+    if len(head) < 30:
+        return None
+    if ctype == "image/png" and head[12:16] == b"IHDR":
+        w, h = struct.unpack(">II", head[16:24])
+        return int(w), int(h)
+    if ctype == "image/webp":
+        return _webp_size(head)
+    if ctype == "image/jpeg":
+        return _jpeg_size(f)
     return None
+
+
+def sniff_bytes(head: bytes) -> tuple[str, MediaKind] | None:
+    """`sniff` for bytes already in memory (a logo): the type, or None if we do not decode it."""
+    return _sniff_bytes(head[:4096])
 
 
 def _webp_size(head: bytes) -> tuple[int, int] | None:

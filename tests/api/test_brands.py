@@ -5,10 +5,15 @@ from __future__ import annotations
 import hashlib
 from pathlib import Path
 
+import cv2
+import numpy as np
+
+from api.profiles import MAX_LOGOS
 from processors.synthetic.samples import make_logo
 from schemas.profiles import BrandProfile
 from schemas.topics import BRANDS
 from tests.api.conftest import Api, create_brand, events_for
+from tests.helpers import png_declaring
 
 
 async def test_versions_increment_and_are_published(api: Api, topic_suffix: str) -> None:
@@ -120,3 +125,49 @@ def test_rules_bodies_are_bounded_and_read_only_for_a_valid_key(api: Api) -> Non
     assert declared.json()["error"]["code"] == "too_large"
     assert unread.status_code == 401  # the key is checked before a byte of the body is read
     assert missing.status_code == 404
+
+
+def test_a_logo_the_checks_could_not_use_is_refused_at_upload(api: Api) -> None:
+    bomb = png_declaring(100_000, 100_000)
+    blank = cv2.imencode(".png", np.zeros((64, 64, 4), np.uint8))[1].tobytes()
+    with api.client() as client:
+        create_brand(client, "bomblogo")
+        answers = [
+            client.put(
+                "/v1/brands/bomblogo/logo", content=body, headers={"Content-Type": "image/png"}
+            )
+            for body in (bomb, blank)
+        ]
+        profile = client.get("/v1/brands/bomblogo").json()
+    errors = [a.json()["error"] for a in answers]
+    assert [a.status_code for a in answers] == [422, 422]
+    assert "declares 100000x100000 pixels" in errors[0]["message"]
+    assert "no visible pixels" in errors[1]["message"]
+    assert all(e["code"] == "invalid_logo" and "4096 px" in e["hint"] for e in errors)
+    assert (profile["version"], profile["logos"]) == (1, [])
+
+
+def test_a_ninth_logo_is_refused_with_the_way_out(api: Api) -> None:
+    with api.client() as client:
+        create_brand(client, "manylogos")
+        for shade in range(MAX_LOGOS):
+            mark = make_logo_bytes(shade)
+            added = client.post(
+                "/v1/brands/manylogos/logos", content=mark, headers={"Content-Type": "image/png"}
+            )
+            assert added.status_code == 200, added.text
+        ninth = client.post(
+            "/v1/brands/manylogos/logos",
+            content=make_logo_bytes(MAX_LOGOS),
+            headers={"Content-Type": "image/png"},
+        )
+    assert ninth.status_code == 422
+    assert ninth.json()["error"]["code"] == "too_many_logos"
+    assert "PUT /v1/brands/{brand_id}/logo" in ninth.json()["error"]["hint"]
+
+
+def make_logo_bytes(shade: int) -> bytes:
+    """A distinct opaque mark on a transparent ground (distinct bytes: a new logo each)."""
+    img = np.zeros((64, 64, 4), np.uint8)
+    img[16:48, 16:48] = (20 * shade, 100, 200, 255)
+    return cv2.imencode(".png", img)[1].tobytes()

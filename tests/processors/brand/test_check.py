@@ -18,7 +18,7 @@ from processors.synthetic import samples
 from schemas.events import BrandCheck, MediaUploaded
 from schemas.fields import Platform
 from schemas.profiles import BrandProfile
-from tests.helpers import make_branded_clip
+from tests.helpers import make_branded_clip, png_declaring
 
 LIMITS = LimitSettings(decode_timeout_s=60)
 
@@ -123,11 +123,24 @@ def test_profile_logos_that_were_not_loaded_fail_the_logo_check(media: dict[str,
     assert result.verdict != "pass"
 
 
-def test_unreadable_logo_fails_the_logo_check_only(media: dict[str, Path]) -> None:
-    result = check_media(media["image"], event(), profile(), [b"GIF89a-not-really"], LIMITS)
+@pytest.mark.parametrize(
+    ("logo", "reason"),
+    [
+        (b"GIF89a-not-really", "not a PNG, JPEG or WebP"),
+        (
+            png_declaring(100_000, 100_000),
+            "declares 100000x100000",
+        ),  # stored before the API checked
+    ],
+)
+def test_unreadable_logo_fails_the_logo_check_only(
+    media: dict[str, Path], logo: bytes, reason: str
+) -> None:
+    result = check_media(media["image"], event(), profile(), [logo], LIMITS)
     assert result.status == "done"
     assert result.logo is not None and result.logo.status == "failed"
     assert "logo 1 of 1" in (result.logo.reason or "")
+    assert reason in (result.logo.reason or "")
     assert result.palette is not None and result.palette.status == "ok"
     assert result.verdict != "pass"
 

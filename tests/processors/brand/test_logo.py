@@ -11,10 +11,11 @@ import numpy as np
 import pytest
 
 from processors.brand.logo import LogoDetector
-from processors.brand.templates import LogoDecodeError, decode_logo, prepare_logo
+from processors.brand.templates import LogoDecodeError, cached_logo, decode_logo, prepare_logo
 from processors.synthetic import brand as synth
 from processors.synthetic import samples
 from processors.synthetic.brand import Image
+from tests.helpers import png_declaring
 
 
 @pytest.fixture(scope="module")
@@ -149,3 +150,25 @@ def test_logo_bytes_decode_and_garbage_does_not(tmp_path: Path) -> None:
     clear = np.zeros((50, 50, 4), np.uint8)
     with pytest.raises(LogoDecodeError, match="no visible pixels"):
         decode_logo(synth.png_bytes(clear))
+
+
+def test_a_logo_declaring_a_huge_picture_is_refused_from_its_header() -> None:
+    import tracemalloc
+
+    tracemalloc.start()
+    with pytest.raises(LogoDecodeError, match="declares 100000x100000 pixels; at most 4096"):
+        decode_logo(png_declaring(100_000, 100_000))
+    _, peak = tracemalloc.get_traced_memory()
+    tracemalloc.stop()
+    assert peak < 1_000_000
+    real = synth.png_bytes(np.zeros((4100, 200, 3), np.uint8))  # decodable, just too tall
+    with pytest.raises(LogoDecodeError, match="declares 200x4100"):
+        decode_logo(real)
+
+
+def test_a_logo_file_is_decoded_once_per_process() -> None:
+    data = synth.png_bytes(synth.badge_logo())
+    first = cached_logo(data)
+    assert cached_logo(bytes(data)) is first  # equal bytes from another message: the same template
+    other = synth.png_bytes(synth.wordmark_logo())
+    assert cached_logo(other) is not first
