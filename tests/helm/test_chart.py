@@ -114,6 +114,30 @@ def test_secrets_come_from_the_existing_secret(default: dict[Any, Any], componen
     assert all("value" not in e or not e["name"].startswith(("REELSCOPE_", "AWS_")) for e in env)
 
 
+def test_kafka_tls_files_are_mounted_read_only_in_every_pod(default: dict[Any, Any]) -> None:
+    mounted = objects({"kafkaTls": {"secretName": "kafka-ca"}})
+    pods = {
+        name: obj["spec"]["template"]["spec"]
+        for (kind, name), obj in mounted.items()
+        if kind == "Deployment"
+    }
+    job = mounted[("CronJob", "reelscope-lake-compact")]["spec"]["jobTemplate"]["spec"]
+    pods["reelscope-lake-compact"] = job["template"]["spec"]
+    assert len(pods) == 3
+    for name, pod in pods.items():
+        assert {"name": "kafka-tls", "secret": {"secretName": "kafka-ca"}} in pod["volumes"], name
+        mount = {"name": "kafka-tls", "mountPath": "/etc/reelscope/kafka", "readOnly": True}
+        assert mount in pod["containers"][0]["volumeMounts"], name
+    plain = [v["name"] for obj in default.values() for v in _volumes(obj)]
+    assert plain and "kafka-tls" not in plain  # nothing mounted unless asked
+
+
+def _volumes(obj: dict[str, Any]) -> list[dict[str, Any]]:
+    spec = obj.get("spec", {})
+    pod = spec.get("template", spec.get("jobTemplate", {}).get("spec", {}).get("template", {}))
+    return list(pod.get("spec", {}).get("volumes", []))
+
+
 def test_worker_keeps_faust_state_on_the_writable_tmp(default: dict[Any, Any]) -> None:
     env = container(default[("Deployment", "reelscope-worker")])["env"]
     assert {"name": "FAUST_DATADIR", "value": "/tmp/faust"} in env

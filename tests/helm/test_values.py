@@ -119,7 +119,11 @@ def test_secret_env_vars_map_to_secret_settings_never_to_the_configmap() -> None
     config_paths = {path for path, _ in leaves(raw_values()["config"])}
     names = {n for component in ("api", "worker") for n in secrets[component]}
     ours = {n for n in names if n.startswith("REELSCOPE_")}
-    assert ours == {"REELSCOPE_API__KEYS", "REELSCOPE_GEMINI__API_KEY"}
+    assert ours == {
+        "REELSCOPE_API__KEYS",
+        "REELSCOPE_GEMINI__API_KEY",
+        "REELSCOPE_KAFKA__SECURITY__SASL_PASSWORD",
+    }
     for name in ours:
         path = tuple(name.removeprefix("REELSCOPE_").lower().split("__"))
         assert settings_field(path) is not None, name
@@ -144,6 +148,12 @@ def test_values_validate_against_the_schema() -> None:
         ({"config": {"analyzer": {"name": "openai"}}}, "not an analyzer"),
         ({"config": {"gemini": {"api_key": "AIza-inline"}}}, "a secret inlined in values"),
         ({"secrets": {"existingSecret": ""}}, "secrets come from an existing Secret"),
+        ({"config": {"kafka": {"security": {"protocol": "TLS"}}}}, "not a Kafka protocol"),
+        (
+            {"config": {"kafka": {"security": {"sasl_password": "inline"}}}},
+            "a Kafka password inlined in values",
+        ),
+        ({"kafkaTls": {"mountPath": "certs"}}, "a mount path is absolute"),
         ({"worker": {"autoscaling": {"kind": "vpa"}}}, "unknown autoscaler"),
         ({"workers": {"replicaCount": 3}}, "a typo at the top level"),
     ],
@@ -194,3 +204,32 @@ def test_schema_is_at_least_as_strict_as_settings() -> None:
             assert rule.get("maximum", float("inf")) <= model["maximum"], ".".join(path)
         checked += 1
     assert checked >= 25
+
+
+SASL_SSL = {
+    "config": {
+        "kafka": {
+            "security": {
+                "protocol": "SASL_SSL",
+                "sasl_mechanism": "SCRAM-SHA-512",
+                "sasl_username": "reelscope",
+                "ca_file": "/etc/reelscope/kafka/ca.crt",
+            }
+        }
+    },
+    "kafkaTls": {"secretName": "kafka-ca"},
+}
+
+
+def test_kafka_security_reaches_settings_with_the_password_from_the_secret(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    jsonschema.validate(merge(raw_values(), SASL_SSL), schema())
+    env = configmap_env(SASL_SSL)
+    assert env["REELSCOPE_KAFKA__SECURITY__PROTOCOL"] == "SASL_SSL"
+    secret = {"REELSCOPE_API__KEYS": API_KEYS, "REELSCOPE_KAFKA__SECURITY__SASL_PASSWORD": "pw"}
+    security = settings_from({**env, **secret}, monkeypatch).kafka.security
+    assert (security.protocol, security.sasl_mechanism) == ("SASL_SSL", "SCRAM-SHA-512")
+    assert security.ca_file == "/etc/reelscope/kafka/ca.crt"
+    assert security.sasl_password is not None
+    assert security.sasl_password.get_secret_value() == "pw"
