@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import struct
+import subprocess
 import zlib
 from pathlib import Path
 
+from processors.media.ffmpeg import ffmpeg_exe
 from processors.synthetic import samples
 
 
@@ -40,3 +42,26 @@ def png_declaring(width: int, height: int) -> bytes:
         + body
         + struct.pack(">I", zlib.crc32(body))
     )
+
+
+# (box, offset of its 32-bit duration after the box type, version 0)
+DURATION_FIELDS = ((b"mvhd", 20), (b"tkhd", 24), (b"mdhd", 20))
+
+
+def encode(path: Path, *args: str) -> Path:
+    cmd = [ffmpeg_exe(), "-hide_banner", "-loglevel", "error", "-y", "-f", "lavfi"]
+    subprocess.run([*cmd, "-i", "testsrc=size=64x64:rate=10", *args, str(path)], check=True)
+    return path
+
+
+def with_duration(source: Path, target: Path, scale: float) -> Path:
+    """Copy an MP4 with the durations its headers declare multiplied by `scale` (0: none).
+
+    The sample tables and the edit list still hold every frame, so a demuxer reads them all."""
+    data = bytearray(source.read_bytes())
+    for box, offset in DURATION_FIELDS:
+        at = data.find(box) + offset
+        (value,) = struct.unpack_from(">I", data, at)
+        struct.pack_into(">I", data, at, int(value * scale))
+    target.write_bytes(bytes(data))
+    return target

@@ -91,12 +91,10 @@ def image_size(path: Path, ctype: str) -> tuple[int, int] | None:
 def header_size(f: BinaryIO, ctype: str) -> tuple[int, int] | None:
     """The (width, height) an image file declares (`ctype` as `sniff` names it), else None."""
     head = f.read(64)
-    if len(head) < 30:
-        return None
-    if ctype == "image/png" and head[12:16] == b"IHDR":
+    if ctype == "image/png" and len(head) >= 24 and head[12:16] == b"IHDR":
         w, h = struct.unpack(">II", head[16:24])
         return int(w), int(h)
-    if ctype == "image/webp":
+    if ctype == "image/webp" and len(head) >= 30:
         return _webp_size(head)
     if ctype == "image/jpeg":
         return _jpeg_size(f)

@@ -7,40 +7,17 @@ probe refuses the file with a sentence a person can act on.
 
 from __future__ import annotations
 
-import struct
-import subprocess
 from pathlib import Path
 
 import pytest
 
 from processors.errors import MediaError, MediaLimitExceeded
 from processors.media import input_args, probe, run_limited, sample_frames
-from processors.media.ffmpeg import ffmpeg_exe
 from processors.media.limits import LimitSettings
 from processors.media.probe import input_section, parse_duration
+from tests.helpers import encode, with_duration
 
 LIMITS = LimitSettings(max_duration_s=3, decode_timeout_s=30)
-# (box, offset of its 32-bit duration after the box type, version 0)
-DURATION_FIELDS = ((b"mvhd", 20), (b"tkhd", 24), (b"mdhd", 20))
-
-
-def encode(path: Path, *args: str) -> Path:
-    cmd = [ffmpeg_exe(), "-hide_banner", "-loglevel", "error", "-y", "-f", "lavfi"]
-    subprocess.run([*cmd, "-i", "testsrc=size=64x64:rate=10", *args, str(path)], check=True)
-    return path
-
-
-def with_duration(source: Path, target: Path, scale: float) -> Path:
-    """Copy an MP4 with the durations its headers declare multiplied by `scale` (0: none).
-
-    The sample tables and the edit list still hold every frame, so a demuxer reads them all."""
-    data = bytearray(source.read_bytes())
-    for box, offset in DURATION_FIELDS:
-        at = data.find(box) + offset
-        (value,) = struct.unpack_from(">I", data, at)
-        struct.pack_into(">I", data, at, int(value * scale))
-    target.write_bytes(bytes(data))
-    return target
 
 
 def declared(path: Path) -> float | None:
