@@ -35,6 +35,7 @@ from api.results import RecentResults, ResultsFollower
 from api.routers import analytics, evidence, generations, health, media, profiles
 from api.runtime import LakeReader, Runtime
 from api.settings import Settings
+from api.unread import CloseUnreadBodies
 from processors.apikeys import SCOPES
 from processors.logs import configure
 from processors.storage import Store
@@ -208,6 +209,7 @@ def create_app(
     routers = (media, evidence, generations, profiles, analytics, health)
     for module in routers:
         app.include_router(module.router)
+    app.add_middleware(CloseUnreadBodies)
     app.add_middleware(logs.RequestObserver, metrics=rt.metrics)
     app.openapi = lambda: _openapi(app)  # type: ignore[method-assign]
     return app
