@@ -9,6 +9,7 @@ objects; the route list is read from the app, so a new route without a case here
 from __future__ import annotations
 
 import json
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -18,6 +19,7 @@ import httpx
 import pytest
 
 from api.settings import hash_key
+from processors.apikeys import create_key, revoke_key
 from processors.storage import LocalStore
 from schemas.ids import uuid7
 from schemas.topics import MEDIA_GENERATED
@@ -40,6 +42,9 @@ KEYS: dict[str, tuple[list[str], list[str]]] = {  # key: (scopes, brands)
     "globex-key": (["media:write", "results:read"], ["globex"]),
     "globex-admin-key": (["admin"], ["globex"]),
     "both-key": (["media:write", "results:read"], ["acme", "globex"]),
+    "acme-writer-key": (["media:write"], ["acme"]),
+    "acme-reader-key": (["results:read"], ["acme"]),
+    "globex-all-key": (["admin", "media:write", "results:read"], ["globex"]),
 }
 ANALYTICS = ("compliance", "violations", "costs", "latency")
 
@@ -52,7 +57,7 @@ def tenants(broker: EmbeddedBroker, tmp_path_factory: pytest.TempPathFactory) ->
         {"name": k.removesuffix("-key"), "sha256": hash_key(k), "scopes": s, "brands": b}
         for k, (s, b) in KEYS.items()
     ]
-    settings = make_settings(broker.bootstrap, store.url, api={"keys": keys})
+    settings = make_settings(broker.bootstrap, store.url, api={"keys": keys, "keys_refresh_s": 0.2})
     with running_api(settings, store, root / "uploads") as api:
         with api.client("root-key") as c:
             create_brand(c, "acme", name="Acme")
@@ -318,3 +323,90 @@ def test_every_route_is_walked_with_another_tenants_key(tenants: Api) -> None:
     }
     assert routes == set(WALKED)
     assert all(name in globals() for name in WALKED.values())
+
+
+# the authorization matrix: each role against acme's resources; the cells are the statuses
+ROLES = ("none", "revoked", "acme-writer", "acme-reader", "acme-admin", "globex-all")
+MATRIX: dict[str, tuple[int, ...]] = {
+    #                                       none revoked writer reader admin globex
+    "POST /v1/media": (401, 401, 202, 403, 403, 403),
+    "GET /v1/media": (401, 401, 403, 200, 403, 403),
+    "GET /v1/media/{media_id}": (401, 401, 403, 200, 403, 404),
+    "GET /v1/media/{media_id}/evidence.png": (401, 401, 403, 200, 403, 404),
+    "POST /v1/generations": (401, 401, 202, 403, 403, 403),
+    "PUT /v1/brands/{brand_id}": (401, 401, 403, 403, 200, 403),
+    "GET /v1/brands/{brand_id}": (401, 401, 403, 200, 200, 403),
+    "PUT /v1/brands/{brand_id}/logo": (401, 401, 403, 403, 200, 403),
+    "POST /v1/brands/{brand_id}/logos": (401, 401, 403, 403, 200, 403),
+    **{f"GET /v1/analytics/{p}": (401, 401, 403, 200, 403, 403) for p in ANALYTICS},
+}
+
+
+@pytest.fixture(scope="module")
+def revoked(tenants: Api) -> str:
+    """A stored key of acme with every scope, revoked: it worked, then it must not."""
+    secret, _ = create_key(
+        tenants.store, "revoked", ["admin", "media:write", "results:read"], ["acme"]
+    )
+    _wait_status(tenants, secret, 200)
+    assert revoke_key(tenants.store, "revoked")
+    _wait_status(tenants, secret, 401)
+    return secret
+
+
+def _wait_status(api: Api, key: str, status: int) -> None:
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline:
+        with api.client(key) as c:
+            if c.get("/v1/brands/acme").status_code == status:
+                return
+        time.sleep(0.1)
+    raise AssertionError(f"the stored key never answered {status}")
+
+
+def call(
+    api: Api, key: str | None, route: str, ids: dict[str, UUID], files: dict[str, Path]
+) -> httpx.Response:
+    """One request of `route` against acme's resources, as `key`."""
+    method, template = route.split(" ", 1)
+    path = template.replace("{media_id}", str(ids["acme"])).replace("{brand_id}", "acme")
+    with api.client(key) as c:
+        if route == "POST /v1/media":
+            return upload(c, files["image"], data={"brand_id": "acme"})
+        if route == "POST /v1/generations":
+            body = {"generation": {"prompt": "p", "model": "m"}, "brand_id": "acme"}
+            body["object_key"] = "generated/acme/matrix.png"
+            return c.post(path, json=body, headers={"Idempotency-Key": str(uuid7())})
+        if route == "PUT /v1/brands/{brand_id}":
+            return c.put(path, json={"name": "Acme"})
+        if route.endswith("/logo") or route.endswith("/logos"):
+            png = files["logo"].read_bytes()
+            return c.request(method, path, content=png, headers={"content-type": "image/png"})
+        query = {"brand_id": "acme"} if "analytics" in route or route == "GET /v1/media" else {}
+        return c.request(method, path, params=query)
+
+
+def test_the_authorization_matrix(
+    tenants: Api, results: dict[str, UUID], revoked: str, image: Path, logo: Path
+) -> None:
+    tenants.store.put_bytes("generated/acme/matrix.png", image.read_bytes())
+    keys = {"none": None, "revoked": revoked} | {r: f"{r}-key" for r in ROLES[2:]}
+    files = {"image": image, "logo": logo}
+    got: dict[str, tuple[int, ...]] = {}
+    for route in MATRIX:
+        answers = [call(tenants, keys[role], route, results, files) for role in ROLES]
+        got[route] = tuple(a.status_code for a in answers)
+    width = max(map(len, MATRIX))
+    print(f"\n{'':{width}} " + " ".join(f"{r:>11}" for r in ROLES))
+    for route, cells in got.items():
+        print(f"{route:{width}} " + " ".join(f"{c:>11}" for c in cells))
+    assert got == MATRIX
+    with tenants.client("globex-all-key") as g:
+        listed = g.get("/v1/media").json()
+    acme = {str(results["acme"]), str(results["acme-processing"])}
+    assert acme.isdisjoint(json.dumps(listed).split('"'))  # not one of acme's rows
+
+
+def test_the_matrix_covers_every_route(tenants: Api) -> None:
+    routes = {f"{m} {p}" for m, p in WALKED}
+    assert set(MATRIX) == routes
