@@ -38,6 +38,12 @@ class ApiSettings(config.ApiListen):
     body_timeout_s: float = Field(
         default=900, gt=0, description="a request body still arriving after this is refused"
     )
+    not_found_floor_s: float = Field(
+        default=0.2,
+        ge=0,
+        description="a media 404 is answered no sooner than this, so its timing does not tell "
+        "an unknown id from another tenant's media (found sooner, in the recent results)",
+    )
     # quotas of a key that sets none of its own (per replica: see api.quotas)
     default_rate_per_s: float = Field(default=20.0, gt=0, description="requests per second")
     default_burst: int = Field(default=40, ge=1, description="requests above the rate at once")

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import time
 from datetime import datetime
 from functools import partial
 from typing import Any
@@ -106,7 +107,8 @@ def not_found(media_id: UUID) -> ApiError:
 
 async def media_status(rt: Runtime, media_id: UUID, caller: Principal) -> MediaStatus:
     """Answer from the recent cache, the lake or the ledger; 404 when none knows the id, or
-    when the media is another tenant's."""
+    when the media is another tenant's, answered no sooner than `api.not_found_floor_s`."""
+    started = time.monotonic()
     found = rt.recent.get(media_id)
     state = from_result(found) if found is not None else await _from_lake(rt, media_id)
     if state is None:
@@ -116,6 +118,8 @@ async def media_status(rt: Runtime, media_id: UUID, caller: Principal) -> MediaS
             rt.metrics.storage_failures.inc()
             raise unavailable(BUCKET) from e
     if state is None or not caller.sees(state.brand_id):
+        floor = started + rt.settings.api.not_found_floor_s
+        await asyncio.sleep(max(0.0, floor - time.monotonic()))
         raise not_found(media_id)
     return state
 

@@ -50,7 +50,7 @@ def make_settings(bootstrap: str, store_url: str, **overrides: Any) -> Settings:
         "kafka": {"bootstrap": bootstrap},
         "store": {"url": store_url},
         "limits": {"max_upload_bytes": MAX_UPLOAD},
-        "api": {"keys": keys, "recent_results": 100},
+        "api": {"keys": keys, "recent_results": 100, "not_found_floor_s": 0},
         "producer_id": "reelscope-api-test",
         "log_level": "WARNING",
     }

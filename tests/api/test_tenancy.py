@@ -9,6 +9,7 @@ objects; the route list is read from the app, so a new route without a case here
 from __future__ import annotations
 
 import json
+import statistics
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -47,6 +48,7 @@ KEYS: dict[str, tuple[list[str], list[str]]] = {  # key: (scopes, brands)
     "globex-all-key": (["admin", "media:write", "results:read"], ["globex"]),
 }
 ANALYTICS = ("compliance", "violations", "costs", "latency")
+FLOOR_S = 0.05  # api.not_found_floor_s here (0.2 s by default)
 
 
 @pytest.fixture(scope="module")
@@ -57,7 +59,11 @@ def tenants(broker: EmbeddedBroker, tmp_path_factory: pytest.TempPathFactory) ->
         {"name": k.removesuffix("-key"), "sha256": hash_key(k), "scopes": s, "brands": b}
         for k, (s, b) in KEYS.items()
     ]
-    settings = make_settings(broker.bootstrap, store.url, api={"keys": keys, "keys_refresh_s": 0.2})
+    settings = make_settings(
+        broker.bootstrap,
+        store.url,
+        api={"keys": keys, "keys_refresh_s": 0.2, "not_found_floor_s": FLOOR_S},
+    )
     with running_api(settings, store, root / "uploads") as api:
         with api.client("root-key") as c:
             create_brand(c, "acme", name="Acme")
@@ -161,6 +167,26 @@ def test_another_tenants_media_is_not_found_exactly_like_an_unknown_id(
     with tenants.client("acme-key") as a:
         assert a.get(f"/v1/media/{results['acme-processing']}").json()["status"] == "processing"
         assert a.get(f"/v1/media/{results['acme']}").json()["status"] == "done"
+
+
+def test_another_tenants_media_takes_as_long_to_be_not_found_as_an_unknown_id(
+    tenants: Api, results: dict[str, UUID]
+) -> None:
+    """A recent result of acme is found in memory, an unknown id after a lake scan and two
+    bucket reads: without the floor, globex could tell them apart by the clock."""
+    cases = {"unknown": uuid7(), "acme done": results["acme"]}
+    cases["acme processing"] = results["acme-processing"]
+    times: dict[str, list[float]] = {name: [] for name in cases}
+    with tenants.client("globex-key") as g:
+        for _ in range(12):
+            for name, media_id in cases.items():
+                started = time.perf_counter()
+                assert g.get(f"/v1/media/{media_id}").status_code == 404
+                times[name].append(time.perf_counter() - started)
+    medians = {name: statistics.median(t) for name, t in times.items()}
+    print({name: f"{m * 1000:.1f} ms" for name, m in medians.items()})
+    assert min(min(t) for t in times.values()) >= FLOOR_S
+    assert max(medians.values()) - min(medians.values()) < 0.01
 
 
 def test_lists_hold_only_the_keys_brands(tenants: Api, results: dict[str, UUID]) -> None:
