@@ -79,7 +79,9 @@ class Analytics(BaseModel):
 def day_range(first: date | None, last: date | None) -> tuple[date, date]:
     """Resolve the defaults and refuse ranges that are reversed or longer than MAX_DAYS."""
     last = last or datetime.now(UTC).date()
-    first = first or last - timedelta(days=DEFAULT_DAYS - 1)
+    if first is None:  # the default span, cut at the calendar's first day
+        days = min(DEFAULT_DAYS - 1, (last - date.min).days)
+        first = last - timedelta(days=days)
     if first > last:
         msg = f"from ({first}) is after to ({last})"
         raise invalid(msg, field="query.from", hint="pass from <= to; both days are inclusive")

@@ -22,7 +22,7 @@ from processors.storage import LocalStore
 from streams.broker import EmbeddedBroker
 from tests.api.conftest import Api, make_settings, running_api
 
-EXAMPLES = 30  # per operation and mode
+EXAMPLES = 15  # per operation and mode
 KEY = "all-key"  # every scope; admin, so no brand limits what is generated
 # both ways of sending a key, so a generated security header never replaces the valid one
 KEY_HEADERS = {"X-API-Key": KEY, "Authorization": f"Bearer {KEY}"}

@@ -48,7 +48,7 @@ KEYS: dict[str, tuple[list[str], list[str]]] = {  # key: (scopes, brands)
     "globex-all-key": (["admin", "media:write", "results:read"], ["globex"]),
 }
 ANALYTICS = ("compliance", "violations", "costs", "latency")
-FLOOR_S = 0.05  # api.not_found_floor_s here (0.2 s by default)
+FLOOR_S = 0.15  # api.not_found_floor_s here (0.2 s by default; an unknown id took 40-72 ms)
 
 
 @pytest.fixture(scope="module")
@@ -178,7 +178,7 @@ def test_another_tenants_media_takes_as_long_to_be_not_found_as_an_unknown_id(
     cases["acme processing"] = results["acme-processing"]
     times: dict[str, list[float]] = {name: [] for name in cases}
     with tenants.client("globex-key") as g:
-        for _ in range(12):
+        for _ in range(8):
             for name, media_id in cases.items():
                 started = time.perf_counter()
                 assert g.get(f"/v1/media/{media_id}").status_code == 404

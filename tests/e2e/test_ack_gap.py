@@ -38,11 +38,11 @@ QUICK = 2  # images that finish behind the slow clip
 
 @pytest.fixture(scope="module")
 def media(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
-    """A 2.5 min 1080p clip (its analysis decodes every frame) and a quick image."""
+    """A 90 s 1080p clip (its analysis decodes every frame) and a quick image."""
     folder = tmp_path_factory.mktemp("ack_gap")
     scene = make_video(folder / "scene.mp4", width=1920, height=1080, seconds=6, audio=False)
     return {
-        "slow": loop_video(scene, folder / "slow.mp4", times=25),
+        "slow": loop_video(scene, folder / "slow.mp4", times=15),
         "image": make_image(folder / "image.jpg", width=640, height=640),
     }
 

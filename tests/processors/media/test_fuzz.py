@@ -26,7 +26,7 @@ from processors.synthetic import samples
 LIMITS = LimitSettings(decode_timeout_s=10)
 SECONDS = 5.0  # the bound per hostile file
 MEMORY_MB = 512
-EXAMPLES = 40  # per kind of file
+EXAMPLES = 25  # per kind of file
 
 
 @pytest.fixture(scope="module")
