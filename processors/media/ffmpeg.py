@@ -41,11 +41,16 @@ def ffmpeg_exe() -> str:
     return str(imageio_ffmpeg.get_ffmpeg_exe())
 
 
-def input_args(path: Path, ctype: str, limits: LimitSettings) -> list[str]:
+def input_args(
+    path: Path, ctype: str, limits: LimitSettings, seconds: float | None = None
+) -> list[str]:
     """Build the hardened input half of an ffmpeg command line for a sniffed file.
 
     Only the accepted codecs' decoders, and nothing read past the duration cap (plus the
-    second `probe` needs to see that a file runs longer than it says)."""
+    second `probe` needs to see that a file runs longer than it says) or past `seconds` from
+    where the input starts. This is the input's only `-t`: ffmpeg keeps the last one given."""
+    cap = limits.max_duration_s + 1
+    read = cap if seconds is None else min(seconds, cap)
     return [
         "-hide_banner",
         "-nostdin",
@@ -58,7 +63,7 @@ def input_args(path: Path, ctype: str, limits: LimitSettings) -> list[str]:
         "-max_pixels",
         str(limits.max_pixels),
         "-t",
-        f"{limits.max_duration_s + 1:g}",
+        f"{read:.6f}",
         "-f",
         DEMUXERS[ctype][0],
         "-i",

@@ -244,3 +244,20 @@ def test_sample_frames_image(media: dict[str, Path]) -> None:
     assert len(frames) == 1 and frames[0].t_s == 0.0
     assert frames[0].image.shape == (682, 512, 3)
     assert np.abs(frames[0].image[10, 10].astype(int) - hex_to_bgr("#E4002B")).max() < 12
+
+
+def test_each_motion_run_decodes_its_few_frames_not_the_rest_of_the_file(tmp_path: Path) -> None:
+    """A run is `-ss t` plus a read length; the duration cap's own `-t` came after it and won,
+    so each run decoded to the end of the file (a 30 s 1080p sample took 6.7 s, now 1.0 s)."""
+    from processors.analyzers.scenes import MOTION_FRAMES, MOTION_RUNS, parse_timeline, taps_for
+    from processors.media import probe
+    from processors.media.frames import sample
+    from tests.helpers import encode
+
+    clip = encode(tmp_path / "twenty.mp4", "-t", "20", "-c:v", "libx264", "-g", "20")
+    info = probe(clip, LimitSettings())
+    sampled = sample(clip, info, 4, LimitSettings(), width=64, taps=taps_for(info))
+    chains = parse_timeline(sampled.log).chains
+    runs = [frames for chain, frames in sorted(chains.items())][1:]
+    assert len(runs) == MOTION_RUNS
+    assert all(1 <= len(frames) <= MOTION_FRAMES + 1 for frames in runs), [len(r) for r in runs]
