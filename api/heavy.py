@@ -3,15 +3,16 @@
 A render runs up to three ffmpeg children and a scan can read many Parquet files; on the
 default thread pool a handful of them would starve what must stay quick (streaming uploads to
 disk, `/readyz`'s bucket check). They get `api.heavy_threads` threads here, and at most
-`api.heavy_queue` more wait; past that the answer is 503 with Retry-After at once.
+`api.heavy_queue` more wait; past that the answer is 503 with Retry-After at once. Requests
+for the same thing while it is being made share the one making it (`SingleFlight`).
 """
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable, Hashable
 from concurrent.futures import ThreadPoolExecutor
-from typing import TypeVar
+from typing import Generic, TypeVar
 
 from api.errors import RETRY_AFTER_S, ApiError
 
@@ -43,3 +44,19 @@ class HeavyWork:
 
     def shutdown(self) -> None:
         self.executor.shutdown(wait=False, cancel_futures=True)
+
+
+class SingleFlight(Generic[R]):
+    """One run per key at a time: a caller that asks while a run for its key is on its way
+    waits for that run's answer, so twenty requests for one media's evidence render it once."""
+
+    def __init__(self) -> None:
+        self._running: dict[Hashable, asyncio.Future[R]] = {}
+
+    async def run(self, key: Hashable, make: Callable[[], Awaitable[R]]) -> R:
+        flight = self._running.get(key)
+        if flight is None:
+            flight = asyncio.ensure_future(make())
+            self._running[key] = flight
+            flight.add_done_callback(lambda _: self._running.pop(key, None))
+        return await asyncio.shield(flight)  # a caller that leaves does not cancel the others

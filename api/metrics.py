@@ -48,6 +48,11 @@ class Metrics:
             ["topic"],
             registry=self.registry,
         )
+        self.evidence_renders = Counter(
+            "reelscope_api_evidence_renders",
+            "evidence images drawn (not served from the bucket or a render under way)",
+            registry=self.registry,
+        )
         self.storage_failures = Counter(
             "reelscope_api_storage_failures",
             "bucket operations that failed",

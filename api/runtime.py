@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, TypeAlias
 
 from api.auth import KeyRing
-from api.heavy import HeavyWork
+from api.heavy import HeavyWork, SingleFlight
 from api.metrics import Metrics
 from api.publisher import Publisher
 from api.quotas import Quotas
@@ -60,3 +60,4 @@ class Runtime:
     upload_dir: Path
     heavy: HeavyWork
     locks: KeyedLocks = field(default_factory=KeyedLocks)
+    evidence: SingleFlight[bytes] = field(default_factory=SingleFlight)

@@ -84,6 +84,7 @@ def _cached_or_rendered(rt: Runtime, media_id: UUID, check: BrandCheck) -> bytes
     brand_id = check.source.brand_id
     profile = load_profile(rt.store, brand_id) if brand_id else None
     png = _render(rt, media_id, check, profile)
+    rt.metrics.evidence_renders.inc()
     rt.store.put_bytes(key, png)
     return png
 
@@ -98,7 +99,9 @@ async def get_evidence(media_id: str, rt: RuntimeDep, caller: Reader) -> Respons
     parsed = status.parse_media_id(media_id)
     check = await _brand_check(rt, parsed, caller)
     try:
-        png = await rt.heavy.run(_cached_or_rendered, rt, parsed, check)
+        png = await rt.evidence.run(
+            parsed, lambda: rt.heavy.run(_cached_or_rendered, rt, parsed, check)
+        )
     except ObjectNotFound as e:
         raise _not_found(parsed, "its media object is no longer in the bucket") from e
     except MediaError as e:

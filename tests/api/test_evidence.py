@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import time
 from pathlib import Path
 from uuid import UUID
@@ -118,3 +119,26 @@ async def test_failed_media_is_409_unknown_is_404_and_scope_is_enforced(
         assert writer.get(f"/v1/media/{media_id}/evidence.png").status_code == 403
     with api.client(None) as anonymous:
         assert anonymous.get(f"/v1/media/{media_id}/evidence.png").status_code == 401
+
+
+async def test_concurrent_requests_for_one_media_render_it_once(
+    api: Api, branded_clip: tuple[Path, Path]
+) -> None:
+    video, logo = branded_clip
+    api.wait_follower()
+    with api.client() as client:
+        create_brand(client, BRAND)
+        media_id = media_id_of(upload(client, video))
+    await publish(api.settings.kafka.bootstrap, result_of(real_check(video, logo, media_id, api)))
+    with api.client() as client:
+        wait_status(client, media_id, "done")
+    registry = api.app.state.runtime.metrics.registry
+    before = registry.get_sample_value("reelscope_api_evidence_renders_total")
+    async with httpx.AsyncClient(base_url=api.url, headers={"X-API-Key": "all-key"}) as c:
+        answers = await asyncio.gather(
+            *(c.get(f"/v1/media/{media_id}/evidence.png", timeout=60) for _ in range(8))
+        )
+    assert [a.status_code for a in answers] == [200] * 8
+    assert len({a.content for a in answers}) == 1
+    after = registry.get_sample_value("reelscope_api_evidence_renders_total")
+    assert after - before == 1
