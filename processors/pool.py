@@ -49,6 +49,7 @@ class RenewingPool(Executor):
 
     def _new(self) -> ProcessPoolExecutor:
         with _START, _decoder_environment():
+            multiprocessing.set_forkserver_preload(["processors.forkserver"])
             multiprocessing.forkserver.ensure_running()  # no-op while it runs
         return ProcessPoolExecutor(
             self._size,

@@ -53,3 +53,34 @@ def test_pool_children_end_with_their_parent(how: signal.Signals) -> None:
         assert [p for p in children if alive(p)] == []
     finally:
         parent.kill()
+
+
+STOPPED = """
+import os, signal, sys, time
+from processors.pool import RenewingPool
+signal.signal(signal.SIGTERM, lambda *_: None)  # a worker that stops by itself, later
+pool = RenewingPool(1)
+pool.submit(os.getpid).result(timeout=60)
+slow = pool.submit(time.sleep, 3)
+print("ready", flush=True)
+slow.result(timeout=30)  # BrokenProcessPool if the group's SIGTERM broke the pool
+print("finished", flush=True)
+"""
+
+
+def test_a_sigterm_to_the_process_group_lets_running_work_finish() -> None:
+    """An orchestrator stops the worker's whole group; the fork server is in it."""
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    parent = subprocess.Popen(
+        [sys.executable, "-c", STOPPED],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        start_new_session=True,
+    )
+    assert parent.stdout is not None
+    assert parent.stdout.readline().strip() == "ready"
+    os.killpg(parent.pid, signal.SIGTERM)
+    out, err = parent.communicate(timeout=30)
+    assert "finished" in out, err[-2000:]
