@@ -71,20 +71,20 @@ class RenewingPool(Executor):
         self._pool.shutdown(wait=wait, cancel_futures=cancel_futures)
 
 
-def decoder_environment(env: dict[str, str]) -> dict[str, str]:
-    """The part of `env` a decoder child may see."""
-    return {k: v for k, v in env.items() if k in KEPT_ENV or k.startswith(KEPT_ENV_PREFIXES)}
+def _kept(name: str) -> bool:
+    """Whether a decoder child may see the environment variable `name`."""
+    return name in KEPT_ENV or name.startswith(KEPT_ENV_PREFIXES)
 
 
 @contextmanager
 def _decoder_environment() -> Iterator[None]:
-    """Narrow this process's environment to `decoder_environment` for a moment.
+    """Narrow this process's environment to the `KEPT_ENV` variables for a moment.
 
     The fork server is a new program that inherits the environment as it is when it starts
     (multiprocessing offers no other way to give it one). It starts once, before the pool's
     first task, or again if it died.
     """
-    withheld = {k: v for k, v in os.environ.items() if k not in decoder_environment({k: v})}
+    withheld = {k: v for k, v in os.environ.items() if not _kept(k)}
     for name in withheld:
         del os.environ[name]
     try:
