@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import uuid
 from pathlib import Path
 from typing import Any
 
@@ -27,9 +28,12 @@ from tests.e2e.helpers import (
 async def test_upload_reaches_api_lake_and_result_topic(
     local_stack: Deployment, broker: Any, samples: dict[str, Path]
 ) -> None:
-    register_brand(local_stack, "acme", samples["logo"])
+    # a brand of this test's own: the API tests upload for "acme" on the same session broker,
+    # and the worker may have read "acme" as unknown a moment ago (its profile cache)
+    brand = f"pipeline-{uuid.uuid4().hex[:8]}"
+    register_brand(local_stack, brand, samples["logo"])
     media_id = upload(
-        local_stack, samples["on_brand_vertical"], brand_id="acme", platforms="instagram_reels"
+        local_stack, samples["on_brand_vertical"], brand_id=brand, platforms="instagram_reels"
     )
 
     result = await asyncio.to_thread(wait_final, local_stack, media_id)
