@@ -108,9 +108,11 @@ async def _store_and_publish(
         rt.metrics.storage_failures.inc()
         raise unavailable(BUCKET) from e
     topic = MEDIA_GENERATED if sub.generation is not None else MEDIA_UPLOADED
+    rt.recent.await_result(media_id, sub.brand_id)
     try:
         await rt.publisher.publish(topic, str(media_id).encode(), value)
     except BrokerUnavailable as e:
+        rt.recent.forget(media_id)
         rt.metrics.publish_failures.labels(topic).inc()
         raise unavailable(BROKER) from e
     rt.metrics.upload_bytes.inc(received.size)

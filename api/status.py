@@ -1,4 +1,5 @@
-"""Where an asset stands: the live recent results first, then the lake, then the bucket ledger.
+"""Where an asset stands: the live recent results first (and the media this replica accepted
+and awaits), then the lake, then the bucket ledger.
 
 The recent cache answers within ~1 s of a result; the lake answers for anything older (and for
 results another replica saw); the ledger (the accepted event beside the media) proves the asset
@@ -109,8 +110,13 @@ async def media_status(rt: Runtime, media_id: UUID, caller: Principal) -> MediaS
     """Answer from the recent cache, the lake or the ledger; 404 when none knows the id, or
     when the media is another tenant's, answered no sooner than `api.not_found_floor_s`."""
     started = time.monotonic()
-    found = rt.recent.get(media_id)
-    state = from_result(found) if found is not None else await _from_lake(rt, media_id)
+    found, awaited = rt.recent.get(media_id), rt.recent.awaiting(media_id)
+    if found is not None:
+        state: MediaStatus | None = from_result(found)
+    elif awaited is not None:  # accepted here, no result yet: neither the lake nor the ledger
+        state = MediaStatus(media_id=media_id, status="processing", brand_id=awaited.brand_id)
+    else:
+        state = await _from_lake(rt, media_id)
     if state is None:
         try:
             state = await asyncio.to_thread(_ledger_entry, rt, media_id)

@@ -18,9 +18,9 @@ from processors.analyzers.scenes import taps_for
 from processors.brand import check_media
 from processors.brand.check import ANALYSIS_WIDTH, FrameLike
 from processors.errors import MediaError
-from processors.media import probe
 from processors.media.frames import Sampled, Taps, sample
 from processors.media.limits import LimitSettings
+from processors.media.probe import Packet, probe_media
 from processors.media.still import read_still
 from schemas.events import BrandCheck, MediaGenerated, MediaInfo, MediaUploaded
 from schemas.profiles import BrandProfile
@@ -48,6 +48,7 @@ def inspect(
     """Check (and, with `analyze`, analyse) one asset; never raises for media it cannot read."""
     cv2.setNumThreads(1)  # one process per core does better than threads inside OpenCV
     info: MediaInfo | None = None
+    packets: list[Packet] = []
     first: Sampled | MediaError
     try:
         still = read_still(path, limits, ANALYSIS_WIDTH)
@@ -55,7 +56,7 @@ def inspect(
             info, frame = still
             first = Sampled([frame], "", keyframes_only=False)
         else:
-            info = probe(path, limits)
+            info, packets = probe_media(path, limits)
             taps = taps_for(info, thorough=thorough) if analyze else Taps()
             first = sample(path, info, frames, limits, width=ANALYSIS_WIDTH, taps=taps)
     except MediaError as e:
@@ -71,7 +72,9 @@ def inspect(
     if isinstance(first, MediaError) or info is None:
         return Inspection(check, error=str(first))
     try:
-        result = analyze_media(path, info, limits, frames, thorough=thorough, first_pass=first)
+        result = analyze_media(
+            path, info, limits, frames, thorough=thorough, first_pass=first, packets=packets
+        )
     except MediaError as e:
         return Inspection(check, error=str(e))
     return Inspection(check, result)

@@ -30,9 +30,10 @@ import numpy as np
 from processors.analyzers.base import AnalysisRequest, analysis_of
 from processors.analyzers.scenes import scene_cuts, taps_for
 from processors.errors import AnalyzerUnavailable, MediaError, StorageError
-from processors.media import Frame, probe
+from processors.media import Frame
 from processors.media.frames import Sampled, sample
 from processors.media.limits import LimitSettings
+from processors.media.probe import Packet, probe_media
 from processors.vision import detect_faces, faces_available, read_text, text_coverage
 from processors.vision.frames import pick_thumbnail, spread, thumbnail_jpeg
 from schemas.events import MediaAnalysis, MediaInfo, TechnicalAnalysis, Usage
@@ -63,9 +64,10 @@ def video_measures(
     *,
     thorough: bool = False,
     first_pass: Sampled | None = None,
+    packets: list[Packet] | None = None,
 ) -> dict[str, object]:
     """Cuts, shots, motion and audio (`processors.analyzers.scenes`)."""
-    m = scene_cuts(path, info, limits, thorough=thorough, first_pass=first_pass)
+    m = scene_cuts(path, info, limits, thorough=thorough, first_pass=first_pass, packets=packets)
     shots = len(m.cuts_s) + 1
     duration = info.duration_s
     return {
@@ -115,17 +117,22 @@ def analyze_media(
     *,
     thorough: bool = False,
     first_pass: Sampled | None = None,
+    packets: list[Packet] | None = None,
 ) -> LocalResult:
     """Probe (if needed), measure one file and make its thumbnail; `MediaError` if unreadable.
 
     `first_pass` is a sampling decode already made with `taps_for(info)` (shared with the
-    brand check); `thorough` decodes every frame for the cuts and motion (today's reference)."""
-    info = info or probe(path, limits)
+    brand check), `packets` the probe's list of the video's packets; `thorough` decodes every
+    frame for the cuts and motion (the reference)."""
+    if info is None:
+        info, packets = probe_media(path, limits)
     first = first_pass or sample(path, info, frames, limits, taps=taps_for(info, thorough=thorough))
     sampled = first.frames
     measures = frame_measures(sampled) | vision_measures(sampled, ocr_frames)
     if info.kind == "video":
-        measures |= video_measures(path, info, limits, thorough=thorough, first_pass=first)
+        measures |= video_measures(
+            path, info, limits, thorough=thorough, first_pass=first, packets=packets
+        )
     thumbnail = thumbnail_jpeg(sampled[pick_thumbnail([f.image for f in sampled])].image)
     return LocalResult(info, TechnicalAnalysis.model_validate(measures), thumbnail)
 

@@ -3,7 +3,9 @@
 A container's duration is a claim: the probe also reads the packets (a copy, no decode) up to
 just past the duration cap and takes the longer of the two, so a file that declares no duration
 or too short a one is still refused when it runs too long. Codecs outside the accepted list are
-refused here, by name, before anything decodes them.
+refused here, by name, before anything decodes them. The same copy lists the video's packets
+(time, size, keyframe: `probe_media`), which locate scene cuts without decoding
+(`processors.analyzers.scenes`).
 """
 
 from __future__ import annotations
@@ -21,7 +23,12 @@ from schemas.events import MediaInfo
 _DURATION = re.compile(
     r"^\s+Duration: (?:(\d+):(\d\d):(\d\d(?:\.\d+)?)|N/A)(?:, start: (-?[\d.]+))?"
 )
-_STREAM = re.compile(r"^\s+Stream #0:\d+\S*: (Video|Audio): (\w+)(.*)$")
+_STREAM = re.compile(r"^\s+Stream #0:(\d+)\S*: (Video|Audio): (\w+)(.*)$")
+# what `-dump` prints for each packet read (libavformat's av_pkt_dump_log2)
+_PACKET = re.compile(
+    r"^stream #(\d+):\n  keyframe=([01])\n  duration=\S+\n  dts=\S+\s+pts=([-\d.]+)\n  size=(\d+)$",
+    re.MULTILINE,
+)
 _DIMS = re.compile(r", (\d{1,6})x(\d{1,6})(?:[ ,]|$)")
 _FPS = re.compile(r", ([\d.]+)(k?) (?:fps|tbr)")
 _ROTATION = re.compile(r"^\s+Display ?Matrix: rotation of (-?[\d.]+) degrees\s*$", re.IGNORECASE)
@@ -50,7 +57,21 @@ def parse_duration(lines: list[str]) -> tuple[float | None, float]:
     return None, 0.0
 
 
+class Packet(NamedTuple):
+    """One compressed video frame as the container holds it: no pixel is decoded to know it."""
+
+    t_s: float  # presentation time, in the file's time (as ffmpeg's filters report it)
+    size: int  # bytes
+    key: bool
+
+
+class Probed(NamedTuple):
+    info: MediaInfo
+    packets: list[Packet]  # the first video stream's, in presentation order; [] for images
+
+
 class _Video(NamedTuple):
+    stream: int  # its index in the file
     codec: str
     width: int
     height: int
@@ -66,13 +87,14 @@ def _parse_streams(lines: list[str]) -> tuple[_Video | None, bool, list[str]]:
     for ln in lines:
         m = _STREAM.match(ln)
         if m:
-            codecs.append(m.group(2))
-            in_video = m.group(1) == "Video" and video is None
-            has_audio = has_audio or m.group(1) == "Audio"
-            dims, fps = _DIMS.search(m.group(3)), _FPS.search(m.group(3))
+            index, kind, codec, rest = int(m.group(1)), m.group(2), m.group(3), m.group(4)
+            codecs.append(codec)
+            in_video = kind == "Video" and video is None
+            has_audio = has_audio or kind == "Audio"
+            dims, fps = _DIMS.search(rest), _FPS.search(rest)
             if in_video and dims:
                 rate = float(fps.group(1)) * (1000 if fps.group(2) else 1) if fps else None
-                video = _Video(m.group(2), int(dims.group(1)), int(dims.group(2)), rate)
+                video = _Video(index, codec, int(dims.group(1)), int(dims.group(2)), rate)
             continue
         rot = _ROTATION.match(ln)
         if rot and in_video and video is not None and abs(float(rot.group(1))) % 180 == 90:
@@ -86,8 +108,19 @@ def read_duration(progress: bytes) -> float | None:
     return int(times[-1]) / 1e6 if times else None
 
 
+def read_packets(stderr: str, stream: int) -> list[Packet]:
+    """The packets `-dump` listed for one stream, in presentation order (no time: left out)."""
+    found = (m for m in _PACKET.finditer(stderr) if int(m.group(1)) == stream)
+    return sorted(Packet(float(m.group(3)), int(m.group(4)), m.group(2) == "1") for m in found)
+
+
 def probe(path: Path, limits: LimitSettings) -> MediaInfo:
     """Read what the bytes really are, refusing anything beyond `limits`."""
+    return probe_media(path, limits).info
+
+
+def probe_media(path: Path, limits: LimitSettings) -> Probed:
+    """`probe`, and the video's packets as the copy read them."""
     ctype, kind = sniff(path)
     size = check_size(path, limits)
     if kind == "image":
@@ -95,7 +128,7 @@ def probe(path: Path, limits: LimitSettings) -> MediaInfo:
         if dims:
             check_pixels(*dims, limits)
     # a video's packets are copied to see how long it runs; an image needs its header only
-    copy = "-progress pipe:1" if kind == "video" else "-t 0"
+    copy = "-dump -progress pipe:1" if kind == "video" else "-t 0"
     args = [*input_args(path, ctype, limits), *f"-map 0 -c copy {copy} -f null -".split()]
     progress, err = run_limited(args, limits)
     lines = input_section(err)
@@ -121,7 +154,7 @@ def probe(path: Path, limits: LimitSettings) -> MediaInfo:
         msg = f"video is {duration:.0f} s long{claim}; the limit is {limits.max_duration_s:.0f} s"
         raise MediaLimitExceeded(msg)
     is_video = kind == "video"
-    return MediaInfo(
+    info = MediaInfo(
         kind=kind,
         container=DEMUXERS[ctype][1],
         codec=video.codec,
@@ -132,3 +165,4 @@ def probe(path: Path, limits: LimitSettings) -> MediaInfo:
         has_audio=has_audio and is_video,
         size_bytes=size,
     )
+    return Probed(info, read_packets(err, video.stream) if is_video else [])

@@ -14,6 +14,8 @@ import pytest
 
 from processors.analyzers import scenes
 from processors.media import probe
+from processors.media.frames import sample
+from processors.media.probe import Packet, probe_media
 from processors.media.limits import LimitSettings
 from processors.synthetic.scenes import KINDS, LabelledClip, labelled_set
 
@@ -106,3 +108,56 @@ def test_fast_motion_is_close_to_the_reference(
     assert abs(fast - reference) <= max(MOTION_ABSOLUTE, MOTION_RELATIVE * reference), (
         f"fast motion {fast:.5f}, reference {reference:.5f}"
     )
+
+
+def gop(sizes: list[int], start: float = 0.0) -> list[Packet]:
+    """Frames between two keyframes, 30 fps, of the given sizes."""
+    return [Packet(start + (i + 1) / 30, size, False) for i, size in enumerate(sizes)]
+
+
+def test_a_packet_that_opens_a_new_shot_is_a_spike() -> None:
+    p_and_b = [3000, 300, 300, 300] * 6  # P then three B frames, as x264 writes them
+    cut = [*p_and_b[:9], 20_000, *p_and_b[10:]]
+    assert scenes.spikes(gop(cut), key_size=30_000) == [9]
+    assert scenes.spikes(gop(p_and_b), key_size=30_000) == []
+
+
+def test_frames_that_grow_together_are_no_spike() -> None:
+    """A dissolve's or a fast pan's frames are all large: none stands out from its neighbours."""
+    dissolve = [3000, 300, 300, 300, 6000, 300, 9000, 300, 14_000, 300, 9000, 300, 5000, 300]
+    assert scenes.spikes(gop(dissolve), key_size=30_000) == []
+    small = [3000, 300, 300, 300, 6000, 300, 300, 300, 3000]  # isolated, but a P-frame's size
+    assert scenes.spikes(gop(small), key_size=30_000) == []
+
+
+def test_spikes_locate_cuts_without_a_decode(clips: dict[str, LabelledClip]) -> None:
+    """Hard cuts inside GOPs between textured shots are found from the packet sizes alone, in
+    the first pass's time, no more than a B-frame run (3 frames) after the labelled frame."""
+    clip = clips["cut_in_gop"]
+    info, packets = probe_media(clip.path, LIMITS)
+    first = sample(clip.path, info, 4, LIMITS, taps=scenes.taps_for(info))
+    chains = scenes.parse_timeline(first.log).chains
+    keys = chains[min(chains)]  # the keyframes' chain comes first
+    found = [t for ts in scenes._spikes_by_pair(keys, packets).values() for t in ts]
+    inside = [t for t in clip.cuts_s if all(abs(t - k) > 0.5 / 30 for k, _ in keys)]
+    assert inside and found
+    for t in found:
+        assert any(-0.01 <= t - label <= 3.5 / 30 for label in inside), (found, inside)
+    m = scenes.scene_cuts(clip.path, info, LIMITS, first_pass=first, packets=packets)
+    assert m.cuts_from_packets == len(found)
+    assert_matches(m.cuts_s, clip.cuts_s)
+
+
+def test_spikes_common_in_alike_gops_are_not_trusted() -> None:
+    """An encoder that writes intra frames on a schedule makes spikes in GOPs without cuts: the
+    packet sizes then tell nothing, and the differing GOPs are decoded."""
+    keys = [(2.0 * i, 8.0 if i == 2 else 0.5) for i in range(5)]
+    packets: list[Packet] = []
+    for i in range(4):
+        packets.append(Packet(2.0 * i, 30_000, True))
+        packets += gop([300] * 29 + [25_000] + [300] * 29, start=2.0 * i)
+    packets.append(Packet(8.0, 30_000, True))
+    found = scenes._spikes_by_pair(keys, packets)
+    assert all(found[i] for i in range(1, 5))  # every GOP holds one
+    alike = [found[i] for i in range(1, 5) if i not in scenes.flagged_pairs(keys)]
+    assert sum(map(bool, alike)) > scenes.SPIKES_UNTRUSTED * len(alike)
