@@ -6,6 +6,7 @@ import time
 from pathlib import Path
 from uuid import UUID, uuid4
 
+import pytest
 from aiokafka import AIOKafkaProducer
 
 from processors.synthetic import events as make
@@ -66,6 +67,58 @@ def test_accepted_media_is_processing_from_the_ledger(api: Api, image: Path) -> 
         "analysis": None,
         "error": None,
     }
+
+
+async def test_a_media_in_flight_is_answered_without_the_lake(api: Api, image: Path) -> None:
+    """Polls of a media this replica accepted and has no result for are answered from memory
+    (no lake scan per poll); its result, once published, answers as before."""
+    api.wait_follower()
+    rt = api.app.state.runtime
+    lake, scans = rt.lake, []
+
+    class CountingLake:
+        def __getattr__(self, name: str) -> object:
+            return getattr(lake, name)
+
+        def media(self, media_id: UUID) -> object:
+            scans.append(media_id)
+            return lake.media(media_id)
+
+    rt.lake = CountingLake()
+    try:
+        with api.client() as client:
+            media_id = media_id_of(upload(client, image))
+            polls = [client.get(f"/v1/media/{media_id}").json() for _ in range(5)]
+            await publish_result(api.settings.kafka.bootstrap, result_for(media_id))
+            deadline = time.monotonic() + 2.0
+            body = polls[-1]
+            while body["status"] == "processing" and time.monotonic() < deadline:
+                time.sleep(0.05)
+                body = client.get(f"/v1/media/{media_id}").json()
+            other = client.get(f"/v1/media/{uuid7()}")
+    finally:
+        rt.lake = lake
+    assert [p["status"] for p in polls] == ["processing"] * 5
+    assert body["status"] == "done"
+    assert other.status_code == 404
+    assert scans == [UUID(other.request.url.path.rsplit("/", 1)[1])]  # only the unknown id
+
+
+def test_awaited_media_expire_to_the_lookup(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A result the follower missed cannot keep a media 'processing' past AWAIT_S."""
+    from api import results
+
+    recent = results.RecentResults(4)
+    media_id = uuid7()
+    recent.await_result(media_id, "acme")
+    awaited = recent.awaiting(media_id)
+    assert awaited is not None and awaited.brand_id == "acme"
+    later = time.monotonic() + results.AWAIT_S + 1
+    monkeypatch.setattr(time, "monotonic", lambda: later)
+    assert recent.awaiting(media_id) is None
+    recent.await_result(media_id, None)
+    recent.add(result_for(media_id))
+    assert recent.awaiting(media_id) is None
 
 
 async def test_a_published_result_shows_as_done_within_2_s(api: Api, image: Path) -> None:

@@ -15,8 +15,8 @@ import pytest
 from processors.analyzers import scenes
 from processors.media import probe
 from processors.media.frames import sample
-from processors.media.probe import Packet, probe_media
 from processors.media.limits import LimitSettings
+from processors.media.probe import Packet, probe_media
 from processors.synthetic.scenes import KINDS, LabelledClip, labelled_set
 
 LIMITS = LimitSettings()
