@@ -106,6 +106,7 @@ def _lifespan(rt: Runtime) -> Any:
                 rt.settings.kafka.bootstrap,
                 rt.recent,
                 security=rt.settings.kafka.security.client_options(),
+                fetch_wait_ms=rt.settings.kafka.fetch_wait_ms,
             )
             follower.start()
         app.state.follower = follower

@@ -106,9 +106,11 @@ class ResultsFollower:
         topic: str = MEDIA_RESULTS,
         retry_s: float = 2.0,
         security: Mapping[str, Any] | None = None,
+        fetch_wait_ms: int = 500,
     ) -> None:
         self.bootstrap = bootstrap
         self.security = dict(security or {})
+        self.fetch_wait_ms = fetch_wait_ms  # `kafka.fetch_wait_ms`: streams.fetch_wait
         self.recent = recent
         self.topic = topic
         self.retry_s = retry_s
@@ -132,6 +134,7 @@ class ResultsFollower:
                 group_id=None,
                 enable_auto_commit=False,
                 client_id="reelscope-api-results",
+                fetch_max_wait_ms=self.fetch_wait_ms,
                 **self.security,
             )
             try:

@@ -34,7 +34,9 @@ from processors.join import Joiner
 from processors.pipeline import Stages
 from schemas import topics
 from schemas.events import INPUT_EVENT, BrandCheck, MediaAnalysis, MediaGenerated, MediaUploaded
-from streams import metrics, offsets  # importing offsets stops faust committing past work
+from streams import fetch_wait, metrics, offsets  # importing offsets stops faust committing
+
+# past work
 from streams.codec import DERIVED_EVENT, DecodeError, dead_letter_of, decode
 from streams.lake_sink import LakeSink
 from streams.published import PublishedResults, send_once_producer
@@ -306,6 +308,7 @@ def create_app(
     """Build the app with every agent registered; nothing connects until a worker starts it.
 
     `publish` and `published` replace the broker's side of the agents (tests)."""
+    fetch_wait.install(settings.kafka.fetch_wait_ms)
     app = faust.App(settings.kafka.consumer_group, **faust_settings(settings, bootstrap))
     offsets.track(app)
     published = published or PublishedResults(

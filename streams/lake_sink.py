@@ -92,6 +92,7 @@ class LakeSink(ConsumerRebalanceListener):  # type: ignore[misc]
             rebalance_timeout_ms=int(k.rebalance_timeout_s * 1000),
             # a bucket outage can hold a batch for long: stay in the group meanwhile
             max_poll_interval_ms=3_600_000,
+            fetch_max_wait_ms=k.fetch_wait_ms,
             **security,
         )
         producer = AIOKafkaProducer(bootstrap_servers=self.bootstrap, acks="all", **security)
