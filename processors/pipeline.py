@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import Any
 from uuid import UUID
 
+import cv2
 import numpy as np
 import structlog
 
@@ -262,7 +263,10 @@ def _warm(_: int) -> None:
     from processors.vision import faces_available, read_text
 
     faces_available()
-    read_text(np.zeros((64, 64, 3), np.uint8))
+    # a word, so that the recogniser loads too: RapidOCR loads it on the first text it finds
+    words = np.full((64, 256, 3), 255, np.uint8)
+    cv2.putText(words, "warm", (8, 44), cv2.FONT_HERSHEY_SIMPLEX, 1.2, (0, 0, 0), 3)
+    read_text(words)
 
 
 def thumbnail_sink(store: Store) -> ThumbnailSink:

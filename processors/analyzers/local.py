@@ -18,7 +18,7 @@ import asyncio
 import logging
 import time
 from collections.abc import Awaitable, Callable
-from concurrent.futures import BrokenExecutor, Executor
+from concurrent.futures import BrokenExecutor, Executor, Future
 from functools import partial
 from pathlib import Path
 from typing import NamedTuple
@@ -118,20 +118,26 @@ def analyze_media(
     thorough: bool = False,
     first_pass: Sampled | None = None,
     packets: list[Packet] | None = None,
+    scenes: Future[dict[str, object]] | None = None,
 ) -> LocalResult:
     """Probe (if needed), measure one file and make its thumbnail; `MediaError` if unreadable.
 
     `first_pass` is a sampling decode already made with `taps_for(info)` (shared with the
-    brand check), `packets` the probe's list of the video's packets; `thorough` decodes every
-    frame for the cuts and motion (the reference)."""
+    brand check), `packets` the probe's list of the video's packets, `scenes` the
+    `video_measures` of a video already under way; `thorough` decodes every frame for the cuts
+    and motion (the reference)."""
     if info is None:
         info, packets = probe_media(path, limits)
     first = first_pass or sample(path, info, frames, limits, taps=taps_for(info, thorough=thorough))
     sampled = first.frames
     measures = frame_measures(sampled) | vision_measures(sampled, ocr_frames)
     if info.kind == "video":
-        measures |= video_measures(
-            path, info, limits, thorough=thorough, first_pass=first, packets=packets
+        measures |= (
+            scenes.result()
+            if scenes is not None
+            else video_measures(
+                path, info, limits, thorough=thorough, first_pass=first, packets=packets
+            )
         )
     thumbnail = thumbnail_jpeg(sampled[pick_thumbnail([f.image for f in sampled])].image)
     return LocalResult(info, TechnicalAnalysis.model_validate(measures), thumbnail)
