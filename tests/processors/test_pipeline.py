@@ -119,3 +119,15 @@ async def test_a_file_changed_in_place_after_its_check_is_hashed_again(
     path.write_bytes(path.read_bytes() + b"appended")  # a new version of the object
     with pytest.raises(IntegrityError):
         await files.fetch(event)
+
+
+def test_warming_loads_the_text_recogniser_too() -> None:
+    """RapidOCR loads its recogniser on the first text it finds: warming must find some, or the
+    first media with text pays for the load."""
+    from processors.pipeline import _warm
+    from processors.vision.ocr import _engine
+
+    _engine.cache_clear()
+    _warm(0)
+    assert _engine().text_det is not None
+    assert _engine().text_rec is not None

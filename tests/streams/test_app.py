@@ -54,7 +54,7 @@ class FailingStages:
         return failed_analysis(event, "local", "unreadable in this test", SETTINGS)
 
 
-def wired(known: KnownResults | None = None) -> tuple[Any, Sent]:
+def wired(known: KnownResults | None = None, settings: Settings = SETTINGS) -> tuple[Any, Sent]:
     sent: Sent = []
 
     async def publish(topic: str, key: Any, value: bytes) -> None:
@@ -64,7 +64,7 @@ def wired(known: KnownResults | None = None) -> tuple[Any, Sent]:
         return FailingStages()  # type: ignore[return-value]
 
     app = create_app(
-        SETTINGS, "localhost:1", stages, publish=publish, published=known or KnownResults()
+        settings, "localhost:1", stages, publish=publish, published=known or KnownResults()
     )
     return app, sent
 
@@ -137,3 +137,13 @@ def test_agents_keep_the_names_faust_gave_them() -> None:
     assert sorted(app.agents) == [
         f"streams.app.{n}" for n in ("analyses", "brand_checks", "results")
     ]
+
+
+async def test_the_worker_consumer_fetches_with_the_configured_wait() -> None:
+    """faust's own consumer would wait 1500 ms per empty fetch (hard-coded), which Tansu holds
+    in full even when records arrive (`streams.fetch_wait`)."""
+    kafka = SETTINGS.kafka.model_copy(update={"fetch_wait_ms": 37})
+    app, _ = wired(settings=SETTINGS.model_copy(update={"kafka": kafka}))
+    thread = app.consumer._thread
+    consumer = thread._create_worker_consumer(app.transport)  # builds it; connects on start()
+    assert consumer._fetch_max_wait_ms == 37
