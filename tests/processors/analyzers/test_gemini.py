@@ -155,8 +155,8 @@ async def test_video_inline_parses_and_costs(
     assert result.content.prompt_adherence is None
     assert result.source.event_id == req.event.event_id and result.media == req.media
     assert result.media_id == req.event.media_id and not result.cached
-    # 2 s at 1 fps: 258 frame tokens + 32 audio tokens per second
-    assert result.usage.input_tokens == 2 * (258 + 32) + text_tokens(req)
+    # 2 s at 1 fps, low resolution (the default): 66 frame tokens + 32 audio tokens per second
+    assert result.usage.input_tokens == 2 * (66 + 32) + text_tokens(req)
     out = result.usage.output_tokens or 0
     assert result.usage.cost_usd == pytest.approx(
         (result.usage.input_tokens * 0.30 + out * 2.50) / 1e6
@@ -175,7 +175,7 @@ async def test_image_inline(fake: FakeGemini, analyzers: Any, media: dict[str, P
     req = request(media["image"], "image")
     result = await analyzers().analyze(req)
     assert result.status == "done" and result.content is not None
-    assert result.usage.input_tokens == 258 + text_tokens(req)
+    assert result.usage.input_tokens == 66 + text_tokens(req)
     part = fake.calls()[0].json["contents"][0]["parts"][0]
     assert part["inlineData"]["mimeType"] == "image/jpeg" and "videoMetadata" not in part
 
@@ -191,6 +191,26 @@ async def test_video_options_reach_the_model(
     assert meta == {"fps": 2.0, "startOffset": "0.5s", "endOffset": "1.5s"}
     assert body["generationConfig"]["mediaResolution"] == "MEDIA_RESOLUTION_LOW"
     assert result.usage.input_tokens == round(1.0 * (66 * 2 + 32)) + text_tokens(req)
+
+
+async def test_the_default_sends_at_most_6k_tokens_per_video_minute(
+    fake: FakeGemini, analyzers: Any, media: dict[str, Path]
+) -> None:
+    """Gemini's own default resolution costs ~290 tokens per video-second (17k a minute); the
+    default here asks for low resolution, and 'default' stays one setting away for detail."""
+    req = request(media["video"])
+    seconds = req.media.duration_s if req.media and req.media.duration_s else 0.0
+    assert seconds > 0
+    per_minute = {}
+    for resolution in ("low", "default"):
+        options = {} if resolution == "low" else {"media_resolution": resolution}
+        result = await analyzers(**options).analyze(req)
+        media_tokens = (result.usage.input_tokens or 0) - text_tokens(req)
+        per_minute[resolution] = media_tokens * 60 / seconds
+        sent = fake.calls()[-1].json["generationConfig"].get("mediaResolution")
+        assert sent == ("MEDIA_RESOLUTION_LOW" if resolution == "low" else None)
+    assert per_minute["low"] <= 6000
+    assert per_minute["default"] > 15_000
 
 
 async def test_generated_asset_gets_prompt_adherence(
@@ -210,7 +230,9 @@ async def test_files_api_for_large_media(
     fake: FakeGemini, analyzers: Any, media: dict[str, Path]
 ) -> None:
     fake.processing_polls = 2
-    result = await analyzers(inline_limit_bytes=1000).analyze(request(media["video"]))
+    result = await analyzers(inline_limit_bytes=1000, media_resolution="default").analyze(
+        request(media["video"])
+    )
     assert result.status == "done", result.error
     route = [(r.method, r.path.split("/")[1]) for r in fake.requests]
     assert route == [
@@ -241,7 +263,9 @@ async def test_files_api_failed_processing(
     fake: FakeGemini, analyzers: Any, media: dict[str, Path]
 ) -> None:
     fake.processed_state = "FAILED"
-    result = await analyzers(inline_limit_bytes=1000).analyze(request(media["video"]))
+    result = await analyzers(inline_limit_bytes=1000, media_resolution="default").analyze(
+        request(media["video"])
+    )
     assert result.status == "failed" and "could not process" in (result.error or "")
     assert not fake.calls() and len(fake.deleted) == 1
 
@@ -323,7 +347,7 @@ async def test_non_json_twice_is_invalid_output(
     result = await analyzers().analyze(req)
     assert result.status == "invalid_output" and result.error and "validation" in result.error
     assert len(fake.calls()) == 2
-    assert result.usage.input_tokens == 2 * (258 + text_tokens(req))
+    assert result.usage.input_tokens == 2 * (66 + text_tokens(req))
 
 
 async def test_schema_violation_is_asked_again(
@@ -444,7 +468,8 @@ async def test_token_limiter_holds_calls_to_the_estimate_and_wakes_on_refunds(
     fake: FakeGemini, analyzers: Any, media: dict[str, Path]
 ) -> None:
     fake.latency_s = 0.2
-    a = analyzers(tpm=6000)  # an image call is estimated at ~1.2k tokens: 5 fit in the bucket
+    # an image call at Gemini's default resolution is estimated at ~1.2k tokens: 5 fit
+    a = analyzers(tpm=6000, media_resolution="default")
     req = request(media["image"], "image")
     started = time.monotonic()
     results = await asyncio.gather(*[a.analyze(req) for _ in range(8)])
