@@ -30,7 +30,18 @@ lock: ## resolve pyproject.toml afresh into a new .venv and write its versions t
 run: $(STAMP) ## install, then run the demo on the embedded default (broker, folder bucket, local analyzer)
 	$(BIN)/reelscope demo
 
-test: $(STAMP) ## install, then run lint and the whole test suite (real broker, S3 endpoint, ffmpeg)
+# promtool for the alert rules' unit tests (tests/dashboards/test_alert_rules.py): the binary of
+# Debian's prometheus package, unpacked into the venv (installing the package would start a
+# Prometheus daemon where the init system allows it)
+$(BIN)/promtool: | $(STAMP)
+	tmp=$$(mktemp -d) && cd $$tmp \
+	  && { apt-get download prometheus >/dev/null 2>&1 \
+	       || { apt-get update -qq && apt-get download prometheus; }; } \
+	  && dpkg -x prometheus_*.deb unpacked \
+	  && cp unpacked/usr/bin/promtool $(CURDIR)/$(BIN)/promtool; \
+	  status=$$?; rm -rf $$tmp; exit $$status
+
+test: $(STAMP) $(BIN)/promtool ## install, then run lint and the whole test suite (real broker, S3 endpoint, ffmpeg, promtool)
 	$(BIN)/ruff check .
 	$(BIN)/pytest -n 2 --dist loadfile  # two workers, a test file each: e2e stacks mostly wait
 

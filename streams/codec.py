@@ -22,6 +22,9 @@ PAYLOAD_MAX = PAYLOAD_B64_MAX // 4 * 3  # raw bytes whose base64 is exactly the 
 DERIVED_EVENT: TypeAdapter[BrandCheck | MediaAnalysis] = TypeAdapter(BrandCheck | MediaAnalysis)
 
 
+DECODE_ERRORS = ("empty_value", "invalid_json", "schema")  # the error types DecodeError carries
+
+
 class DecodeError(ValueError):
     """A value that is not a valid event; `reason` says what to fix."""
 

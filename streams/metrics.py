@@ -3,6 +3,7 @@
 from prometheus_client import Counter, Gauge, Histogram
 
 from schemas.events import MediaAnalysis
+from streams.codec import DECODE_ERRORS
 
 EVENTS = Counter(
     "reelscope_worker_events_total", "Events handled, by stage and outcome", ["stage", "outcome"]
@@ -10,6 +11,15 @@ EVENTS = Counter(
 DEADLETTERS = Counter(
     "reelscope_deadletters_total", "Messages sent to the dead-letter topic", ["stage", "error_type"]
 )
+# every stage and error type a dead letter can carry, at 0 from start-up: the alert fires on the
+# first dead letter, which a series born at 1 would hide from increase()
+DEADLETTER_KINDS = (
+    *(("intake", e) for e in DECODE_ERRORS),
+    *(("join", e) for e in (*DECODE_ERRORS, "join_timeout")),
+    ("lake", "unwritable"),
+)
+for _stage, _error_type in DEADLETTER_KINDS:
+    DEADLETTERS.labels(_stage, _error_type)
 STAGE_SECONDS = Histogram(
     "reelscope_stage_seconds",
     "Time spent per event in a stage",
