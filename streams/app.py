@@ -253,6 +253,7 @@ async def results(w: Wiring, stream: RawStream) -> None:
             await w.publish(topics.MEDIA_RESULTS, result.media_id, result.to_bytes())
             w.published.add(result.media_id)
             metrics.EVENTS.labels("result", result.status).inc()
+            metrics.count_verdict(result)
             log.info("result_published", media_id=str(result.media_id), status=result.status)
             for e in pending:
                 await manual.ack(e)

@@ -2,7 +2,7 @@
 
 from prometheus_client import Counter, Gauge, Histogram
 
-from schemas.events import MediaAnalysis
+from schemas.events import MediaAnalysis, MediaResult
 from streams.codec import DECODE_ERRORS
 
 EVENTS = Counter(
@@ -78,3 +78,27 @@ STALE_PROCESSING = Gauge(
     "reelscope_media_stale_processing",
     "Ledger media past the grace period with neither a result nor a dead letter (last run)",
 )
+
+
+VERDICTS = Counter(
+    "reelscope_verdicts_total",
+    "Results by brand (a brand without a stored profile: other; no brand: none), target platform "
+    "(none: no platform) and verdict (failed: the media could not be checked)",
+    ["brand", "platform", "verdict"],
+)
+VERDICT_VALUES = ("pass", "warn", "fail", "failed")
+
+
+def count_verdict(result: MediaResult) -> None:
+    """Count a published result under each platform it was checked for. The brand label takes
+    the brands with a profile only, so its values are bounded by the brands configured; the
+    other verdicts of the same brand and platform are created at 0 with the first, so a brand's
+    pass rate exists as soon as its first result."""
+    check = result.brand_check
+    brand_id = result.source.brand_id
+    brand = "none" if brand_id is None else brand_id if check.brand_version is not None else "other"
+    verdict = result.verdict if result.status == "done" and result.verdict else "failed"
+    for platform in sorted(check.platforms) or ["none"]:
+        for value in VERDICT_VALUES:
+            VERDICTS.labels(brand, platform, value)
+        VERDICTS.labels(brand, platform, verdict).inc()
