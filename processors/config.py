@@ -107,6 +107,12 @@ class WorkerSettings(BaseModel):
     web_host: str | None = Field(
         default=None, description="where /metrics listens; default loopback, 0.0.0.0 in production"
     )
+    stall_s: float = Field(
+        default=300,
+        gt=0,
+        description="/healthz fails when the event loop, or a consumer group with records "
+        "waiting, made no progress for this long: longer than one media may take",
+    )
     join_ttl_s: float = Field(
         default=3600,
         gt=0,

@@ -38,6 +38,7 @@ from streams import fetch_wait, metrics, offsets  # importing offsets stops faus
 
 # past work
 from streams.codec import DERIVED_EVENT, DecodeError, dead_letter_of, decode
+from streams.health import Health
 from streams.lake_sink import LakeSink
 from streams.published import PublishedResults, send_once_producer
 from streams.reconciler import register as register_reconciler
@@ -97,6 +98,7 @@ class Wiring:
     stages: StagesFactory
     publish: Publish
     published: PublishedResults
+    health: Health | None = None
 
     @property
     def producer(self) -> str:
@@ -281,10 +283,29 @@ async def sweep(w: Wiring, joiner: Joiner[faust.EventT[bytes]], manual: RawStrea
         metrics.JOIN_PENDING.set(len(joiner))
 
 
+def watch_health(app: faust.App, health: Health) -> None:
+    """Beat the loop's heartbeat every second and report the stages' consumer group's offsets
+    (faust's monitor: the last offset each partition's stream took, the end offset the last
+    fetch saw; a partition nothing was taken from yet counts from its committed offset)."""
+
+    async def beat() -> None:
+        health.heartbeat()
+
+    async def offsets() -> None:
+        monitor = app.monitor
+        read = {tp: o + 1 for tp, o in monitor.tp_read_offsets.items()}
+        for tp, committed in monitor.tp_committed_offsets.items():
+            read.setdefault(tp, committed)
+        health.observe(app.conf.id, read, dict(monitor.tp_end_offsets))
+
+    app.timer(1.0)(beat)
+    app.timer(5.0)(offsets)
+
+
 async def lake_sink(w: Wiring, bootstrap: str) -> None:
     """The lake's own consumer group (see `streams.lake_sink`)."""
     s = await w.stages()
-    await LakeSink(w.settings, bootstrap, s.store).run()
+    await LakeSink(w.settings, bootstrap, s.store, health=w.health).run()
 
 
 def log_assignment(app: Any, /, *args: Any, signal: Any, **kwargs: Any) -> None:
@@ -305,6 +326,7 @@ def create_app(
     *,
     publish: Publish | None = None,
     published: PublishedResults | None = None,
+    health: Health | None = None,
 ) -> faust.App:
     """Build the app with every agent registered; nothing connects until a worker starts it.
 
@@ -317,7 +339,9 @@ def create_app(
         window_s=2 * settings.worker.join_ttl_s,
         security=settings.kafka.security.client_options(),
     )
-    w = Wiring(settings, stages, publish or kafka_publish(app, bootstrap, published), published)
+    w = Wiring(
+        settings, stages, publish or kafka_publish(app, bootstrap, published), published, health
+    )
     inputs = app.topic(*topics.INPUT_TOPICS, value_type=bytes, key_type=bytes)
     derived = app.topic(topics.BRAND_CHECKS, topics.MEDIA_ANALYSES, value_type=bytes)
     for agent, channel, concurrency in (
@@ -332,6 +356,8 @@ def create_app(
         await lake_sink(w, bootstrap)
 
     app.task(run_lake_sink)
+    if health is not None:
+        watch_health(app, health)
     app.on_partitions_assigned.connect(log_assignment)
     register_reconciler(app, settings)
     return app

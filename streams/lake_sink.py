@@ -34,6 +34,7 @@ from schemas import lake, topics
 from schemas.events import INPUT_EVENT, BrandCheck, DeadLetter, MediaAnalysis, MediaResult
 from streams import metrics
 from streams.codec import DecodeError, dead_letter_of, decode
+from streams.health import Health
 
 log = structlog.get_logger(__name__)
 Record = Any  # aiokafka.structs.ConsumerRecord[bytes, bytes]
@@ -56,9 +57,12 @@ def lake_group(settings: Settings) -> str:
 class LakeSink(ConsumerRebalanceListener):  # type: ignore[misc]
     """Batches records per topic-partition and writes them with a `LakeWriter`."""
 
-    def __init__(self, settings: Settings, bootstrap: str, store: Store) -> None:
+    def __init__(
+        self, settings: Settings, bootstrap: str, store: Store, *, health: Health | None = None
+    ) -> None:
         self.settings = settings
         self.bootstrap = bootstrap
+        self.health = health
         self.writer = LakeWriter(store, rotate_seconds=settings.worker.lake_rotate_seconds)
         self._pending: dict[TopicPartition, list[Record]] = defaultdict(list)
 
@@ -105,10 +109,22 @@ class LakeSink(ConsumerRebalanceListener):  # type: ignore[misc]
                     await self._collect(consumer)
                     if self._pending:
                         await self._flush(consumer, producer)
+                    await self._report(consumer)
             finally:
                 await consumer.stop()
         finally:
             await producer.stop()
+
+    async def _report(self, consumer: AIOKafkaConsumer) -> None:
+        """Tell `health` where the group stands after a batch: the next offsets to read against
+        the end offsets the last fetch saw. A flush held up (a bucket outage) reports nothing,
+        so the waiting records show as no progress."""
+        if self.health is None:
+            return
+        owned = consumer.assignment()
+        end = {tp: h for tp in owned if (h := consumer.highwater(tp)) is not None}
+        read = {tp: await consumer.position(tp) for tp in end}
+        self.health.observe(lake_group(self.settings), read, end)
 
     async def _collect(self, consumer: AIOKafkaConsumer) -> None:
         """Fill `_pending` until the batch is full or its first record is `flush` s old."""

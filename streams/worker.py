@@ -6,13 +6,13 @@ import asyncio
 
 import faust
 import structlog
-from prometheus_client import start_http_server
 
 from processors.config import Settings
 from processors.errors import ReelscopeError
 from processors.pipeline import Stages
 from streams.admin import ensure_topics
 from streams.app import StagesFactory, create_app
+from streams.health import Health, serve
 
 log = structlog.get_logger(__name__)
 
@@ -54,9 +54,10 @@ def run_worker(settings: Settings) -> None:
         replication=settings.kafka.replication_factor,
         security=settings.kafka.security.client_options(),
     )
+    health = Health(settings.worker.stall_s)
     if settings.worker.web_port:
-        start_http_server(settings.worker.web_port, addr=metrics_host(settings))
-    app = create_app(settings, bootstrap, stages_factory(settings))
+        serve(health, metrics_host(settings), settings.worker.web_port)
+    app = create_app(settings, bootstrap, stages_factory(settings), health=health)
     log.info(
         "worker_starting",
         metrics=f"{metrics_host(settings)}:{settings.worker.web_port}"

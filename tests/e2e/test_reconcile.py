@@ -181,6 +181,7 @@ async def test_the_leader_worker_reemits_on_its_timer(
             final = await asyncio.to_thread(wait_final, stack, str(media_id), 90)
             counts = await asyncio.to_thread(lake_counts, stack, [str(media_id)])
             metrics = _metrics(metrics_port)
+            health = httpx.get(f"http://127.0.0.1:{metrics_port}/healthz", timeout=5)
         finally:
             stack.stop()
     assert final["status"] == "done", final
@@ -188,6 +189,8 @@ async def test_the_leader_worker_reemits_on_its_timer(
     assert 'reelscope_reconciled_total{outcome="reemitted"}' in metrics
     assert 'reelscope_reconciled_total{outcome="unrecoverable"} 0.0' in metrics
     assert "reelscope_media_stale_processing" in metrics
+    assert health.status_code == 200 and health.json() == {"ok": True, "problems": []}
+    assert 'reelscope_consumer_lag{group="' in metrics  # the worker reports where it stands
     assert str(media_id) in reemitted_by_worker(tmp_path / "worker.log")
 
 

@@ -73,8 +73,9 @@ def test_probes(default: dict[Any, Any]) -> None:
     assert api["livenessProbe"]["httpGet"] == {"path": "/healthz", "port": "http"}
     assert api["readinessProbe"]["httpGet"] == {"path": "/readyz", "port": "http"}
     worker = container(default[("Deployment", "reelscope-worker")])
-    for probe in ("startupProbe", "livenessProbe", "readinessProbe"):
+    for probe in ("startupProbe", "readinessProbe"):
         assert worker[probe]["httpGet"] == {"path": "/metrics", "port": "metrics"}
+    assert worker["livenessProbe"]["httpGet"] == {"path": "/healthz", "port": "metrics"}
     assert worker["ports"][0]["name"] == "metrics"
 
 
