@@ -66,10 +66,13 @@ def stack(tmp_path: Path) -> Iterator[Deployment]:
             broker.bootstrap,
             f"file://{tmp_path / 'bucket'}",
             tmp_path / "logs",
-            # a pool process for the images while the clip's check and analysis hold two
+            # a pool process for the images while the clip's check and analysis hold two; the
+            # clip decoded in full (thorough), so that it is still running at the kill however
+            # fast the default keyframe-first analysis gets
             extra_env={
                 "REELSCOPE_KAFKA__PARTITIONS": "1",
                 "REELSCOPE_WORKER__CHECK_PROCESSES": "3",
+                "REELSCOPE_ANALYZER__PROFILE": "thorough",
             },
         )
         try:
