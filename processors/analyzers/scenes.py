@@ -225,7 +225,8 @@ def keyframe_first(
         return reference(path, info, limits)
     origin = keys[0][0]
     flagged = set(flagged_pairs(keys))
-    found = _spikes_by_pair(keys, packets)
+    half_frame = 0.5 / (info.fps or 30.0)
+    found = _spikes_by_pair(keys, packets, half_frame)
     alike = [found[i] for i in range(1, len(keys)) if i not in flagged]
     trusted = sum(bool(f) for f in alike) <= SPIKES_UNTRUSTED * len(alike)
     cut_times: list[float] = []
@@ -236,7 +237,8 @@ def keyframe_first(
         elif i in flagged or found[i]:
             refine.append((keys[i - 1][0], keys[i][0]))
     duration = info.duration_s or 0.0
-    if _tail_spikes(keys, packets):  # after the last keyframe nothing tells whether it differs
+    # after the last keyframe no keyframe pair tells whether the picture changed: a spike does
+    if _tail_spikes(keys, packets, half_frame):
         refine.append((keys[-1][0], origin + duration))
     if duration and sum(b - a for a, b in refine) > REFERENCE_SHARE * duration:
         return reference(path, info, limits)
@@ -270,15 +272,16 @@ def spikes(packets: list[Packet], key_size: float) -> list[int]:
     return out
 
 
-def _spikes_by_pair(keys: Diffs, packets: list[Packet]) -> dict[int, list[float]]:
+def _spikes_by_pair(
+    keys: Diffs, packets: list[Packet], half_frame: float
+) -> dict[int, list[float]]:
     """For each keyframe pair (i-1, i) of the first pass, the times (in the first pass's time)
     of the packets between them that open a new shot. The probe's times are the file's: both
-    lists start at the first keyframe, which aligns them."""
+    lists start at the first keyframe, which aligns them (to within `half_frame`)."""
     if not packets:
         return {i: [] for i in range(1, len(keys))}
     shift = keys[0][0] - packets[0].t_s
     times = [p.t_s for p in packets]
-    half_frame = 0.5 / 30
     out: dict[int, list[float]] = {}
     for i in range(1, len(keys)):
         start, end = keys[i - 1][0] - shift, keys[i][0] - shift
@@ -336,11 +339,11 @@ def _decode_ranges(
     return [chains[k] for k in sorted(chains)]
 
 
-def _tail_spikes(keys: Diffs, packets: list[Packet]) -> bool:
+def _tail_spikes(keys: Diffs, packets: list[Packet], half_frame: float) -> bool:
     """Whether a packet after the last keyframe opens a new shot."""
     if not packets:
         return False
-    last = keys[-1][0] - keys[0][0] + packets[0].t_s + 0.5 / 30
+    last = keys[-1][0] - keys[0][0] + packets[0].t_s + half_frame
     tail = [p for p in packets[bisect_right([p.t_s for p in packets], last) :] if not p.key]
     key_sizes = [p.size for p in packets if p.key]
     return bool(tail and spikes(tail, key_sizes[-1] if key_sizes else 0))

@@ -138,7 +138,7 @@ def test_spikes_locate_cuts_without_a_decode(clips: dict[str, LabelledClip]) -> 
     first = sample(clip.path, info, 4, LIMITS, taps=scenes.taps_for(info))
     chains = scenes.parse_timeline(first.log).chains
     keys = chains[min(chains)]  # the keyframes' chain comes first
-    found = [t for ts in scenes._spikes_by_pair(keys, packets).values() for t in ts]
+    found = [t for ts in scenes._spikes_by_pair(keys, packets, 0.5 / 30).values() for t in ts]
     inside = [t for t in clip.cuts_s if all(abs(t - k) > 0.5 / 30 for k, _ in keys)]
     assert inside and found
     for t in found:
@@ -157,7 +157,7 @@ def test_spikes_common_in_alike_gops_are_not_trusted() -> None:
         packets.append(Packet(2.0 * i, 30_000, True))
         packets += gop([300] * 29 + [25_000] + [300] * 29, start=2.0 * i)
     packets.append(Packet(8.0, 30_000, True))
-    found = scenes._spikes_by_pair(keys, packets)
+    found = scenes._spikes_by_pair(keys, packets, 0.5 / 30)
     assert all(found[i] for i in range(1, 5))  # every GOP holds one
     alike = [found[i] for i in range(1, 5) if i not in scenes.flagged_pairs(keys)]
     assert sum(map(bool, alike)) > scenes.SPIKES_UNTRUSTED * len(alike)
