@@ -106,7 +106,7 @@ class ResultsFollower:
         topic: str = MEDIA_RESULTS,
         retry_s: float = 2.0,
         security: Mapping[str, Any] | None = None,
-        fetch_wait_ms: int = 500,
+        fetch_wait_ms: int,
     ) -> None:
         self.bootstrap = bootstrap
         self.security = dict(security or {})

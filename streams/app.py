@@ -34,9 +34,9 @@ from processors.join import Joiner
 from processors.pipeline import Stages
 from schemas import topics
 from schemas.events import INPUT_EVENT, BrandCheck, MediaAnalysis, MediaGenerated, MediaUploaded
-from streams import fetch_wait, metrics, offsets  # importing offsets stops faust committing
 
-# past work
+# importing offsets stops faust committing past work
+from streams import fetch_wait, metrics, offsets
 from streams.codec import DERIVED_EVENT, DecodeError, dead_letter_of, decode
 from streams.health import Health
 from streams.lake_sink import LakeSink

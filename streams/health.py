@@ -24,7 +24,7 @@ import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any, NamedTuple
+from typing import Any
 
 from prometheus_client import CONTENT_TYPE_LATEST, REGISTRY, Gauge, generate_latest
 
@@ -35,14 +35,9 @@ LAG = Gauge(
 )
 
 
-class TopicPartition(NamedTuple):
-    topic: str
-    partition: int
-
-
 @dataclass
 class _Group:
-    offsets: dict[TopicPartition, int] = field(default_factory=dict)
+    offsets: dict[tuple[str, int], int] = field(default_factory=dict)  # (topic, partition)
     lag: int = 0
     moved: float = field(default_factory=time.monotonic)
 
@@ -62,7 +57,7 @@ class Health:
     def observe(self, group: str, read: Mapping[Any, int], end: Mapping[Any, int]) -> None:
         """Record a group's next offsets to read and the end offsets it knows, per partition."""
         now = time.monotonic()
-        offsets = {TopicPartition(tp.topic, tp.partition): o for tp, o in read.items()}
+        offsets = {(tp.topic, tp.partition): o for tp, o in read.items()}
         lag = 0
         for tp, end_offset in end.items():
             behind = max(0, end_offset - read.get(tp, end_offset))
