@@ -20,7 +20,7 @@ import pytest
 
 from processors.config import KafkaSettings
 from processors.media import ffmpeg_exe
-from processors.synthetic.samples import make_image, make_video
+from processors.synthetic.samples import make_image
 from schemas import topics
 from streams.admin import ensure_topics
 from streams.broker import EmbeddedBroker
@@ -38,13 +38,23 @@ QUICK = 2  # images that finish behind the slow clip
 
 @pytest.fixture(scope="module")
 def media(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
-    """A 90 s 1080p clip (its analysis decodes every frame) and a quick image."""
+    """A 90 s 1080p clip dear to decode (its analysis decodes every frame) and a quick image."""
     folder = tmp_path_factory.mktemp("ack_gap")
-    scene = make_video(folder / "scene.mp4", width=1920, height=1080, seconds=6, audio=False)
     return {
-        "slow": loop_video(scene, folder / "slow.mp4", times=15),
+        "slow": loop_video(grainy_clip(folder / "grain.mp4"), folder / "slow.mp4", times=15),
         "image": make_image(folder / "image.jpg", width=640, height=640),
     }
+
+
+def grainy_clip(dst: Path) -> Path:
+    """6 s of 1080p30 test pattern with grain at 6 Mbit/s: a frame costs the decoder what a
+    camera's does (flat synthetic frames decode so fast that a 90 s clip was done in 5 s)."""
+    video = "testsrc2=s=1920x1080:r=30:d=6,noise=alls=10:allf=t"
+    cmd = [ffmpeg_exe(), "-hide_banner", "-loglevel", "error", "-y", "-f", "lavfi", "-i", video]
+    cmd += ["-c:v", "libx264", "-preset", "superfast", "-b:v", "6M", "-g", "60"]
+    cmd += ["-pix_fmt", "yuv420p", str(dst)]
+    subprocess.run(cmd, check=True)
+    return dst
 
 
 def loop_video(src: Path, dst: Path, times: int) -> Path:
