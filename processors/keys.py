@@ -10,6 +10,8 @@
 - `idempotency/<sha256>.json`: an upload's idempotency record. API.
 - `apikeys/<name>.json`: a stored API key (its sha256, scopes, brands, quotas). `reelscope keys`.
 - `cache/gemini/<sha256>.json`: a Gemini answer, named by all that determines it. Worker.
+- `budget/<yyyy>-<mm>/<seq>.json`: the fleet's Gemini spend in a month, one snapshot per
+  change, `seq` 12 digits (`processors.budget`). Worker.
 - `lake/<table>/dt=<day>/brand_id=<brand>/<topic>+<ppp>[+e<epoch>]+<first>+<last>.parquet`:
   lake rows. Lake sink, compaction.
 - `lake/_incarnations/<topic>+<ppp>.json`: the epoch of a topic-partition. Lake sink.
@@ -38,6 +40,7 @@ REFERABLE_PREFIXES: Final = (LEDGER_PREFIX, GENERATED_PREFIX)
 EVENT_SUFFIX: Final = ".event.json"
 GEMINI_CACHE_PREFIX: Final = "cache/gemini/"
 API_KEYS_PREFIX: Final = "apikeys/"
+BUDGET_PREFIX: Final = "budget/"
 LAKE_PREFIX: Final = "lake"
 LAKE_MARKERS: Final = f"{LAKE_PREFIX}/_incarnations/"
 NO_BRAND: Final = "__HIVE_DEFAULT_PARTITION__"
@@ -76,6 +79,22 @@ def logo_key(brand_id: str, sha256: str, ext: str) -> str:
 
 def api_key_key(name: str) -> str:
     return f"{API_KEYS_PREFIX}{name}.json"
+
+
+def budget_prefix(month: str) -> str:
+    """The folder of one month's budget snapshots (`month` is `yyyy-mm`)."""
+    return f"{BUDGET_PREFIX}{month}/"
+
+
+def budget_key(month: str, seq: int) -> str:
+    return f"{budget_prefix(month)}{seq:012d}.json"
+
+
+def budget_seq(key: str) -> int | None:
+    """The sequence number a budget snapshot's key names (None for anything else)."""
+    name = key.rsplit("/", 1)[-1]
+    stem = name.removesuffix(".json")
+    return int(stem) if stem != name and len(stem) == 12 and stem.isdigit() else None
 
 
 def thumbnail_key(media_id: UUID) -> str:

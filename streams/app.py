@@ -21,6 +21,7 @@ import asyncio
 import tempfile
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from functools import partial
 from pathlib import Path
 from typing import Any
@@ -29,7 +30,9 @@ import faust
 import structlog
 from aiokafka import AIOKafkaProducer
 
+from processors.budget import BudgetLedger
 from processors.config import KafkaSecurity, Settings
+from processors.errors import StorageError
 from processors.join import Joiner
 from processors.pipeline import Stages
 from schemas import topics
@@ -302,6 +305,25 @@ def watch_health(app: faust.App, health: Health) -> None:
     app.timer(5.0)(offsets)
 
 
+def watch_budget(app: faust.App, w: Wiring, every_s: float = 30.0) -> None:
+    """Export the fleet's Gemini spend against its budgets: zeros from start-up, then what the
+    shared ledger holds (only the Gemini analyzer books spend there)."""
+    metrics.report_budget(w.settings.gemini, None, datetime.now(UTC).date())
+
+    async def report() -> None:
+        ledger = getattr((await w.stages()).analyzer, "budget", None)
+        if isinstance(ledger, BudgetLedger):
+            today = datetime.now(UTC).date()
+            try:
+                spend = await asyncio.to_thread(ledger.snapshot, today)
+            except StorageError as e:
+                log.warning("budget_unreadable", error=str(e))
+                return
+            metrics.report_budget(w.settings.gemini, spend, today)
+
+    app.timer(every_s)(report)
+
+
 async def lake_sink(w: Wiring, bootstrap: str) -> None:
     """The lake's own consumer group (see `streams.lake_sink`)."""
     s = await w.stages()
@@ -358,6 +380,7 @@ def create_app(
     app.task(run_lake_sink)
     if health is not None:
         watch_health(app, health)
+    watch_budget(app, w)
     app.on_partitions_assigned.connect(log_assignment)
     register_reconciler(app, settings)
     return app

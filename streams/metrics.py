@@ -1,7 +1,11 @@
 """Prometheus metrics of the worker (served on `worker.web_port`)."""
 
+from datetime import date
+
 from prometheus_client import Counter, Gauge, Histogram
 
+from processors.analyzers.gemini.options import GeminiOptions
+from processors.budget import FLEET, PERIODS, Snapshot
 from schemas.events import MediaAnalysis, MediaResult
 from streams.codec import DECODE_ERRORS
 
@@ -61,6 +65,39 @@ def record_analysis(analysis: MediaAnalysis) -> None:
     ANALYSIS_COST_USD.labels(analysis.model).inc(usage.cost_usd or 0.0)
     ANALYSIS_TOKENS.labels(analysis.model, "input").inc(usage.input_tokens or 0)
     ANALYSIS_TOKENS.labels(analysis.model, "output").inc(usage.output_tokens or 0)
+
+
+BUDGET_LABELS = ["period", "brand"]  # brand "": the fleet; else a brand given its own limit
+BUDGET_SPENT = Gauge(
+    "reelscope_budget_spent_usd",
+    "Gemini spend booked in the fleet's ledger this UTC day or month (reserved or settled)",
+    BUDGET_LABELS,
+)
+BUDGET_LIMIT = Gauge(
+    "reelscope_budget_limit_usd",
+    "The Gemini budget of the day or month (+Inf: none)",
+    BUDGET_LABELS,
+)
+BUDGET_REMAINING = Gauge(
+    "reelscope_budget_remaining_usd",
+    "What is left of the Gemini budget of the day or month (+Inf: no budget)",
+    BUDGET_LABELS,
+)
+
+
+def report_budget(limits: GeminiOptions, spend: Snapshot | None, day: date) -> None:
+    """Set the budget series of the fleet and of each brand with a limit of its own, from the
+    ledger's newest `spend` (None: nothing spent, e.g. the local analyzer)."""
+    brands = sorted({*limits.brand_daily_budget_usd, *limits.brand_monthly_budget_usd})
+    for period in PERIODS:
+        for brand in [None, *brands]:
+            limit = limits.limit(period, brand)
+            cap = float("inf") if limit is None else limit
+            used = spend.spent(period, day, brand) if spend is not None else 0.0
+            label = brand or FLEET
+            BUDGET_SPENT.labels(period, label).set(used)
+            BUDGET_LIMIT.labels(period, label).set(cap)
+            BUDGET_REMAINING.labels(period, label).set(max(0.0, cap - used))
 
 
 RECONCILED = Counter(

@@ -2,13 +2,22 @@
 
 from __future__ import annotations
 
+import math
+from datetime import date
+
 import pytest
 from prometheus_client import REGISTRY
 
+from processors.analyzers.gemini.options import GeminiOptions
+from processors.budget import BudgetLedger, Reservation
+from processors.config import Settings
+from processors.storage import open_store
 from processors.synthetic import events as make
 from schemas.events import INPUT_EVENT
 from streams import metrics
 from streams.codec import DECODE_ERRORS, DecodeError, decode
+
+DAY = date(2026, 12, 3)
 
 
 def test_every_dead_letter_kind_is_exported_at_zero_from_the_start() -> None:
@@ -52,3 +61,40 @@ def test_results_count_by_brand_platform_and_verdict_with_bounded_brands() -> No
     assert verdicts("metrics-acme", "tiktok", "pass") == 0  # the pass rate exists at once
     assert verdicts("made-up-brand", "none", "pass") is None
     assert (verdicts("other", "none", "pass") or 0) >= 1
+
+
+def budget(name: str, period: str, brand: str) -> float | None:
+    return REGISTRY.get_sample_value(
+        f"reelscope_budget_{name}_usd", {"period": period, "brand": brand}
+    )
+
+
+def test_budget_series_exist_at_zero_for_the_fleet_and_each_brand_with_a_limit() -> None:
+    limits = GeminiOptions(daily_budget_usd=10.0, brand_monthly_budget_usd={"acme": 30.0})
+    metrics.report_budget(limits, None, DAY)
+    assert budget("spent", "daily", "") == budget("spent", "monthly", "acme") == 0.0
+    assert budget("limit", "daily", "") == budget("remaining", "daily", "") == 10.0
+    assert budget("limit", "monthly", "") == budget("limit", "daily", "acme") == math.inf
+    assert budget("remaining", "monthly", "acme") == 30.0
+    assert budget("spent", "daily", "zeta") is None, "a brand without a limit adds no series"
+
+
+def test_budget_series_follow_the_fleet_ledger_and_never_go_below_zero() -> None:
+    limits = GeminiOptions(daily_budget_usd=10.0, brand_daily_budget_usd={"acme": 5.0})
+    ledger = BudgetLedger(open_store("memory://"), limits)
+    booked = ledger.reserve(DAY, "acme", 4.0)
+    assert isinstance(booked, Reservation)
+    metrics.report_budget(limits, ledger.snapshot(DAY), DAY)
+    assert budget("spent", "daily", "acme") == budget("spent", "monthly", "") == 4.0
+    assert budget("remaining", "daily", "") == 6.0 and budget("remaining", "daily", "acme") == 1.0
+    ledger.settle(booked, 7.0)  # the call cost more than its estimate and passed the limit
+    metrics.report_budget(limits, ledger.snapshot(DAY), DAY)
+    assert budget("spent", "daily", "acme") == 7.0 and budget("remaining", "daily", "acme") == 0.0
+
+
+def test_the_worker_app_exports_the_budget_from_start_up() -> None:
+    from tests.streams.test_app import wired
+
+    settings = Settings(gemini={"daily_budget_usd": 2.5})
+    wired(settings=settings)
+    assert budget("limit", "daily", "") == 2.5 and budget("spent", "daily", "") == 0.0

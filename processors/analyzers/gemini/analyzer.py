@@ -1,7 +1,8 @@
 """The Gemini analyzer: media in (inline or Files API), validated structured JSON out.
 
 Guarantees: a cache hit (same bytes, model, prompt version and options) makes no call and costs
-nothing; a call over budget is not made (`deferred`); a safety block is final (`blocked`), never
+nothing; a call over budget (the fleet's ledger, `processors.budget`) is not made (`deferred`);
+a safety block is final (`blocked`), never
 retried; output that fails validation is asked for once more, then reported (`invalid_output`).
 Transient faults raise `AnalyzerUnavailable`, inputs Gemini will never take `AnalyzerRejected`.
 """
@@ -27,7 +28,6 @@ from processors.analyzers.gemini.cache import (
 )
 from processors.analyzers.gemini.cost import (
     CHARS_PER_TOKEN,
-    DailyBudget,
     estimate_usd,
     media_tokens,
 )
@@ -57,8 +57,10 @@ from processors.analyzers.gemini.resilience import (
     SystemClock,
     TokenLimiter,
 )
+from processors.budget import BudgetLedger, Reservation
 from processors.config import Settings
-from processors.storage import Store
+from processors.errors import AnalyzerUnavailable, StorageError
+from processors.storage import Store, open_store
 from schemas.events import AnalysisStatus, ContentAnalysis, MediaAnalysis, Usage
 from schemas.fields import MediaKind
 
@@ -87,12 +89,13 @@ class GeminiAnalyzer:
         concurrency: int = 8,
         cache: AnalysisCache | None = None,
         clock: Clock | None = None,
+        ledger: BudgetLedger | None = None,
     ) -> None:
         self.model, self.timeout_s = model, timeout_s
         self.options = options or GeminiOptions()
         self.cache: AnalysisCache = cache if cache is not None else MemoryCache()
         self.clock: Clock = clock or SystemClock()
-        self.budget = DailyBudget(self.options)
+        self.budget = ledger or BudgetLedger(open_store("memory://"), self.options)
         self.breaker = CircuitBreaker(
             self.options.breaker_failures, self.options.breaker_open_s, self.clock
         )
@@ -115,22 +118,23 @@ class GeminiAnalyzer:
         options: GeminiOptions | None = None,
         cache: AnalysisCache | None = None,
     ) -> GeminiAnalyzer:
-        """Build from settings; answers are cached in `store` (default: the configured bucket)
-        unless given a cache."""
+        """Build from settings; answers are cached and spend is booked in `store` (default: the
+        configured bucket), unless given a cache."""
         g = settings.gemini
         if g.api_key is None:
             msg = "the gemini analyzer needs an API key: set REELSCOPE_GEMINI__API_KEY"
             raise ValueError(msg)
-        if cache is None:
-            cache = StoreCache(store if store is not None else settings.store.open())
+        store = store if store is not None else settings.store.open()
+        options = options or g
         return cls(
             api_key=g.api_key.get_secret_value(),
             model=g.model,
             base_url=g.base_url,
             timeout_s=g.timeout_s,
-            options=options or g,
+            options=options,
             concurrency=settings.analyzer.concurrency,
-            cache=cache,
+            cache=cache if cache is not None else StoreCache(store),
+            ledger=BudgetLedger(store, options),
         )
 
     @property
@@ -161,7 +165,7 @@ class GeminiAnalyzer:
                 request, Outcome(hit.status, hit.error, hit.content), zero, cached=True
             )
         tokens, estimate = self._estimate(request, kind, prompt)
-        booking = self.budget.reserve(self.clock.now().date(), request.event.brand_id, estimate)
+        booking = await self._reserve(request, estimate)
         if isinstance(booking, str):
             return self._result(
                 request, Outcome("deferred", booking), Usage(estimated_cost_usd=round(estimate, 8))
@@ -177,7 +181,7 @@ class GeminiAnalyzer:
                     self.tokens.settle(taken, tally.input_tokens + tally.output_tokens)
                 latency_ms = (self.clock.monotonic() - started) * 1000
         finally:
-            self.budget.settle(booking, tally.cost(price))
+            await self._settle(booking, tally.cost(price))
         if outcome.status in CACHEABLE:
             entry = CachedAnalysis(
                 status=outcome.status,
@@ -189,6 +193,24 @@ class GeminiAnalyzer:
             )
             await self.cache.put(key, entry)
         return self._result(request, outcome, tally.usage(price, estimate), latency_ms=latency_ms)
+
+    async def _reserve(self, request: AnalysisRequest, estimate: float) -> Reservation | str:
+        """Book the estimate in the fleet's ledger first; a ledger out of reach is transient
+        (the call is not made unbooked)."""
+        day, brand_id = self.clock.now().date(), request.event.brand_id
+        try:
+            return await asyncio.to_thread(self.budget.reserve, day, brand_id, estimate)
+        except StorageError as e:
+            msg = f"the Gemini budget ledger is out of reach: {e}"
+            raise AnalyzerUnavailable(msg) from e
+
+    async def _settle(self, booking: Reservation, actual: float) -> None:
+        """Settle the call's real cost; if the ledger is out of reach the estimate stays booked
+        (the call was made: retrying the analysis would pay twice)."""
+        try:
+            await asyncio.to_thread(self.budget.settle, booking, actual)
+        except StorageError as e:
+            log.warning("budget settle failed, the estimate stays booked: %s", e)
 
     def _estimate(
         self, request: AnalysisRequest, kind: MediaKind, prompt: str

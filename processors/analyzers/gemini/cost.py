@@ -1,16 +1,12 @@
-"""Token and cost arithmetic, and daily spend budgets (global and per brand).
+"""Token and cost arithmetic: what a Gemini call will cost, before and after.
 
 Gemini bills video at ~258 tokens per sampled frame (66 at low resolution) plus 32 tokens per
 second of audio, sampling 1 frame/s unless `fps` says otherwise: ~300 tokens/s by default, ~100
-at low resolution. An image costs one frame. Budgets are in-memory counters keyed by UTC day:
-they reset with the process, which bounds a runaway loop, not a month's invoice.
+at low resolution. An image costs one frame. The estimate is what a call reserves in the
+fleet's budget ledger (`processors.budget`) before it is made.
 """
 
 from __future__ import annotations
-
-import threading
-from dataclasses import dataclass, field
-from datetime import date
 
 from processors.analyzers.gemini.options import GeminiOptions, ModelPrice
 from schemas.fields import MediaKind
@@ -47,58 +43,3 @@ def estimate_usd(media: int, prompt_chars: int, options: GeminiOptions, model: s
     """Pre-call estimate: media + prompt tokens in, the expected answer out."""
     tokens_in = media + prompt_chars // CHARS_PER_TOKEN
     return cost_usd(tokens_in, options.expected_output_tokens, options.price(model))
-
-
-@dataclass(frozen=True)
-class Reservation:
-    day: date
-    brand_id: str | None
-    amount: float
-
-
-@dataclass
-class DailyBudget:
-    """Spend counters per UTC day; a call reserves its estimate first and settles its cost after."""
-
-    options: GeminiOptions
-    _spent: dict[tuple[date, str | None], float] = field(default_factory=dict)
-    _lock: threading.Lock = field(default_factory=threading.Lock)
-
-    def spent(self, day: date, brand_id: str | None = None) -> float:
-        with self._lock:
-            return self._spent.get((day, brand_id), 0.0)
-
-    def reserve(self, day: date, brand_id: str | None, amount: float) -> Reservation | str:
-        """Reserve `amount` or return why not (a readable refusal)."""
-        with self._lock:
-            self._forget_before(day)
-            total = self._spent.get((day, None), 0.0)
-            limit = self.options.daily_budget_usd
-            if limit is not None and total + amount > limit:
-                return (
-                    f"daily Gemini budget reached: ${total:.4f} spent of ${limit:.2f} on "
-                    f"{day}, this call needs ~${amount:.4f}"
-                )
-            brand_limit = self.options.brand_budget(brand_id)
-            used = self._spent.get((day, brand_id), 0.0)
-            if brand_id is not None and brand_limit is not None and used + amount > brand_limit:
-                return (
-                    f"daily Gemini budget of brand {brand_id} reached: ${used:.4f} spent of "
-                    f"${brand_limit:.2f} on {day}, this call needs ~${amount:.4f}"
-                )
-            self._add(day, brand_id, amount)
-            return Reservation(day, brand_id, amount)
-
-    def settle(self, reservation: Reservation, actual: float) -> None:
-        """Replace the reserved estimate by what the call really cost (0 to release it)."""
-        with self._lock:
-            self._add(reservation.day, reservation.brand_id, actual - reservation.amount)
-
-    def _forget_before(self, day: date) -> None:
-        for key in [k for k in self._spent if k[0] < day]:
-            del self._spent[key]
-
-    def _add(self, day: date, brand_id: str | None, amount: float) -> None:
-        self._spent[(day, None)] = self._spent.get((day, None), 0.0) + amount
-        if brand_id is not None:
-            self._spent[(day, brand_id)] = self._spent.get((day, brand_id), 0.0) + amount

@@ -11,6 +11,8 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, model_validator
 
+from processors.budget import Period
+
 Resolution = Literal["default", "low", "medium", "high"]
 
 
@@ -64,9 +66,13 @@ class GeminiOptions(BaseModel):
     fallback_price: ModelPrice = ModelPrice(input_per_mtok=1.25, output_per_mtok=10.0)
     expected_output_tokens: int = Field(default=800, ge=0)
     unknown_duration_s: float = Field(default=60.0, gt=0, description="when the probe gave none")
+    # budgets in USD, held in the fleet's ledger (processors.budget); None: unlimited
     daily_budget_usd: float | None = Field(default=None, ge=0)
+    monthly_budget_usd: float | None = Field(default=None, ge=0)
     brand_daily_budget_usd: dict[str, float] = Field(default_factory=dict)
+    brand_monthly_budget_usd: dict[str, float] = Field(default_factory=dict)
     default_brand_daily_budget_usd: float | None = Field(default=None, ge=0)
+    default_brand_monthly_budget_usd: float | None = Field(default=None, ge=0)
 
     @model_validator(mode="after")
     def _clip_in_order(self) -> GeminiOptions:
@@ -92,10 +98,16 @@ class GeminiOptions(BaseModel):
             }
         )
 
-    def brand_budget(self, brand_id: str | None) -> float | None:
+    def limit(self, period: Period, brand_id: str | None) -> float | None:
+        """The budget of the fleet (brand None) or of one brand for a day or a month."""
+        daily = period == "daily"
         if brand_id is None:
-            return None
-        return self.brand_daily_budget_usd.get(brand_id, self.default_brand_daily_budget_usd)
+            return self.daily_budget_usd if daily else self.monthly_budget_usd
+        brands = self.brand_daily_budget_usd if daily else self.brand_monthly_budget_usd
+        default = (
+            self.default_brand_daily_budget_usd if daily else self.default_brand_monthly_budget_usd
+        )
+        return brands.get(brand_id, default)
 
 
 class GeminiSettings(GeminiOptions):

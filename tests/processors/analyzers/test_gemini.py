@@ -436,7 +436,9 @@ async def test_brand_budget_binds_per_brand_and_day(
     first = await a.analyze(req)
     assert first.status == "done" and first.usage.estimated_cost_usd == pytest.approx(estimate)
     today = clock.now().date()
-    assert a.budget.spent(today, "acme") == pytest.approx(first.usage.cost_usd)
+    assert a.budget.snapshot(today).spent("daily", today, "acme") == pytest.approx(
+        first.usage.cost_usd
+    )
     second = await a.analyze(request(media["video"], brand="acme", platforms=["youtube"]))
     other = await a.analyze(request(media["video"], brand="zeta", platforms=["youtube"]))
     assert second.status == "deferred" and "acme" in (second.error or "")
@@ -505,6 +507,33 @@ async def test_from_settings(fake: FakeGemini, media: dict[str, Path], tmp_path:
     assert result.status == "done" and LocalStore(tmp_path).list("cache/gemini/")
     with pytest.raises(ValueError, match="API key"):
         GeminiAnalyzer.from_settings(Settings())
+
+
+async def test_workers_built_from_settings_share_the_budget_in_the_bucket(
+    fake: FakeGemini, media: dict[str, Path], tmp_path: Path
+) -> None:
+    """Two workers (and a restart) on one bucket: the second sees what the first spent."""
+    options = GeminiSettings(api_key=fake.api_key, base_url=fake.url, **FAST)
+    first = await one_analysis(options, tmp_path, request(media["image"], "image"))
+    cost, estimate = first.usage.cost_usd, first.usage.estimated_cost_usd
+    assert first.status == "done" and cost and estimate
+    # room for the same call on an empty ledger, not after the first one's spend
+    tight = options.model_copy(update={"daily_budget_usd": estimate + cost / 2})
+    alone = await one_analysis(tight, tmp_path / "other", request(media["image"], "image"))
+    assert alone.status == "done"
+    second = await one_analysis(tight, tmp_path, request(media["image"], "image"))
+    assert second.status == "deferred" and "daily Gemini budget reached" in (second.error or "")
+    assert len(fake.calls()) == 2
+    assert LocalStore(tmp_path).list("budget/"), "the spend is booked in the bucket"
+
+
+async def one_analysis(options: GeminiSettings, bucket: Path, req: AnalysisRequest) -> Any:
+    settings = Settings(gemini=options, store=StoreSettings(url=f"file://{bucket}"))
+    analyzer = GeminiAnalyzer.from_settings(settings, cache=MemoryCache())
+    try:
+        return await analyzer.analyze(req)
+    finally:
+        await analyzer.aclose()
 
 
 def test_clock_is_utc() -> None:
