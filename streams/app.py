@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import asyncio
 import tempfile
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from functools import partial
@@ -259,6 +259,7 @@ async def results(w: Wiring, stream: RawStream) -> None:
             w.published.add(result.media_id)
             metrics.EVENTS.labels("result", result.status).inc()
             metrics.count_verdict(result)
+            metrics.time_result(result)
             log.info("result_published", media_id=str(result.media_id), status=result.status)
             for e in pending:
                 await manual.ack(e)
@@ -305,14 +306,19 @@ def watch_health(app: faust.App, health: Health) -> None:
     app.timer(5.0)(offsets)
 
 
-def watch_budget(app: faust.App, w: Wiring, every_s: float = 30.0) -> None:
-    """Export the fleet's Gemini spend against its budgets: zeros from start-up, then what the
-    shared ledger holds (only the Gemini analyzer books spend there)."""
+def watch_gemini(app: faust.App, w: Wiring, every_s: float = 10.0) -> None:
+    """Export the Gemini analyzer's requests and the fleet's spend against its budgets: every
+    series at zero from start-up (the local analyzer too), then what the analyzer counted and
+    the shared ledger holds."""
+    model, reported = w.settings.gemini.model, dict[str, int]()
+    metrics.report_gemini(model, {}, reported)
     metrics.report_budget(w.settings.gemini, None, datetime.now(UTC).date())
 
     async def report() -> None:
-        ledger = getattr((await w.stages()).analyzer, "budget", None)
-        if isinstance(ledger, BudgetLedger):
+        analyzer = (await w.stages()).analyzer
+        if isinstance(requests := getattr(analyzer, "requests", None), Mapping):
+            metrics.report_gemini(model, requests, reported)
+        if isinstance(ledger := getattr(analyzer, "budget", None), BudgetLedger):
             today = datetime.now(UTC).date()
             try:
                 spend = await asyncio.to_thread(ledger.snapshot, today)
@@ -380,7 +386,7 @@ def create_app(
     app.task(run_lake_sink)
     if health is not None:
         watch_health(app, health)
-    watch_budget(app, w)
+    watch_gemini(app, w)
     app.on_partitions_assigned.connect(log_assignment)
     register_reconciler(app, settings)
     return app

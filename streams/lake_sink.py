@@ -168,11 +168,16 @@ class LakeSink(ConsumerRebalanceListener):  # type: ignore[misc]
             table = lake.TABLE_OF_TOPIC[tp.topic]
             at = {r.offset: r for r in records}
             bad: list[Refused] = []
+            before = self.writer.bytes_written
             keys = self.writer.write(table, tp.topic, tp.partition, rows, on_refused=bad.append)
+            metrics.LAKE_BYTES.labels(table.name).inc(self.writer.bytes_written - before)
             refused += [(at[b.offset], b.reason) for b in bad]
             metrics.LAKE_ROWS.labels(table.name).inc(len(rows) - len(bad))
             metrics.LAKE_FILES.labels(table.name).inc(len(keys))
         metrics.STAGE_SECONDS.labels("lake").observe(time.perf_counter() - started)
+        oldest = min((r[0].timestamp for r in batch.values() if r), default=None)
+        if oldest is not None:  # record timestamps are the producer's clock, in ms
+            metrics.LAKE_DELAY.observe(max(0.0, time.time() - oldest / 1000))
         return refused
 
     async def _dead_letter(self, producer: AIOKafkaProducer, record: Record, reason: str) -> None:

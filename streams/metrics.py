@@ -1,5 +1,6 @@
 """Prometheus metrics of the worker (served on `worker.web_port`)."""
 
+from collections.abc import Mapping
 from datetime import date
 
 from prometheus_client import Counter, Gauge, Histogram
@@ -7,6 +8,7 @@ from prometheus_client import Counter, Gauge, Histogram
 from processors.analyzers.gemini.options import GeminiOptions
 from processors.budget import FLEET, PERIODS, Snapshot
 from schemas.events import MediaAnalysis, MediaResult
+from schemas.lake import TABLE_OF_TOPIC
 from streams.codec import DECODE_ERRORS
 
 EVENTS = Counter(
@@ -38,6 +40,33 @@ PUBLISH_WAITING = Gauge(
 )
 LAKE_ROWS = Counter("reelscope_lake_rows_total", "Rows written to the lake", ["table"])
 LAKE_FILES = Counter("reelscope_lake_files_total", "Parquet objects written", ["table"])
+LAKE_BYTES = Counter("reelscope_lake_bytes_total", "Parquet bytes written", ["table"])
+for _table in sorted({t.name for t in TABLE_OF_TOPIC.values()}):
+    for _series in (LAKE_ROWS, LAKE_FILES, LAKE_BYTES):
+        _series.labels(_table)
+LAKE_DELAY = Histogram(
+    "reelscope_lake_delay_seconds",
+    "How long the oldest record of a lake flush waited on its topic before it was durable in "
+    'the lake (the flush itself is reelscope_stage_seconds{stage="lake"})',
+    buckets=(0.5, 1, 2, 5, 10, 30, 60, 120, 300, 900),
+)
+RESULT_LATENCY = Histogram(
+    "reelscope_result_latency_seconds",
+    "From an upload's acceptance to its published result, by media kind (unknown: unreadable)",
+    ["kind"],
+    buckets=(0.25, 0.5, 1, 2, 3, 5, 10, 20, 30, 60, 120, 300),
+)
+for _kind in ("image", "video", "unknown"):
+    RESULT_LATENCY.labels(_kind)
+
+
+def time_result(result: MediaResult) -> None:
+    media = result.analysis.media or result.brand_check.media
+    kind = media.kind if media is not None else "unknown"
+    waited = (result.occurred_at - result.source.accepted_at).total_seconds()
+    RESULT_LATENCY.labels(kind).observe(max(0.0, waited))
+
+
 ANALYSES = Counter(
     "reelscope_analyses_total",
     "Analyses by analyzer and status (deferred: refused over budget, to be run later)",
@@ -98,6 +127,30 @@ def report_budget(limits: GeminiOptions, spend: Snapshot | None, day: date) -> N
             BUDGET_SPENT.labels(period, label).set(used)
             BUDGET_LIMIT.labels(period, label).set(cap)
             BUDGET_REMAINING.labels(period, label).set(max(0.0, cap - used))
+
+
+GEMINI_OUTCOMES = ("ok", "rate_limited", "error")
+GEMINI_REQUESTS = Counter(
+    "reelscope_gemini_requests_total",
+    "Gemini API requests by model and outcome (rate_limited: 429; error: any other fault)",
+    ["model", "outcome"],
+)
+GEMINI_RETRIES = Counter(
+    "reelscope_gemini_retries_total", "Gemini requests made again after a fault", ["model"]
+)
+
+
+def report_gemini(model: str, counts: Mapping[str, int], reported: dict[str, int]) -> None:
+    """Add what the analyzer counted since the last report (`reported`, updated here)."""
+    for outcome in (*GEMINI_OUTCOMES, "retry"):
+        series = (
+            GEMINI_RETRIES.labels(model)
+            if outcome == "retry"
+            else GEMINI_REQUESTS.labels(model, outcome)
+        )
+        now = counts.get(outcome, 0)
+        series.inc(now - reported.get(outcome, 0))
+        reported[outcome] = now
 
 
 RECONCILED = Counter(

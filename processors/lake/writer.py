@@ -150,6 +150,7 @@ class LakeWriter:
         self.rotate_seconds = rotate_seconds
         self.coverage = Coverage(store)
         self.incarnations = Incarnations(store)
+        self.bytes_written = 0  # a running total, for the sink's metrics
 
     def write(
         self,
@@ -184,7 +185,9 @@ class LakeWriter:
             for r in refused:
                 on_refused(r)
         for key, part in files:
-            self.store.put_bytes(key, encode(part, self.compression))  # durable when it returns
+            data = encode(part, self.compression)
+            self.store.put_bytes(key, data)  # durable when it returns
+            self.bytes_written += len(data)
             self.coverage.add(key)
         return [key for key, _ in files]
 

@@ -11,6 +11,7 @@ from typing import Any
 
 import pytest
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
+from prometheus_client import REGISTRY
 
 from processors.config import Settings
 from processors.lake.query import Lake
@@ -87,6 +88,8 @@ async def test_a_row_the_lake_refuses_is_dead_lettered_and_the_sink_moves_on(
     finally:
         await producer.stop()
 
+    written = REGISTRY.get_sample_value("reelscope_lake_bytes_total", {"table": "uploads"})
+    flushes = REGISTRY.get_sample_value("reelscope_lake_delay_seconds_count") or 0.0
     sink = asyncio.create_task(LakeSink(settings, own_broker.bootstrap, store).run())
     try:
         until = asyncio.get_running_loop().time() + 30
@@ -106,3 +109,8 @@ async def test_a_row_the_lake_refuses_is_dead_lettered_and_the_sink_moves_on(
     assert "uploads schema" in letters[0]["reason"]
     assert letters[0]["media_id"] == str(events[1].media_id)
     assert [r["filename"] for r in rows] == ["before", "after"]
+    files = [p for p in (tmp_path / "bucket" / "lake" / "uploads").rglob("*.parquet")]
+    grew = REGISTRY.get_sample_value("reelscope_lake_bytes_total", {"table": "uploads"})
+    assert written is not None and grew is not None, "the series exists from start-up"
+    assert grew - written == sum(p.stat().st_size for p in files) > 0
+    assert (REGISTRY.get_sample_value("reelscope_lake_delay_seconds_count") or 0.0) > flushes

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import math
-from datetime import date
+from datetime import UTC, date, datetime, timedelta
 
 import pytest
 from prometheus_client import REGISTRY
@@ -11,6 +11,8 @@ from prometheus_client import REGISTRY
 from processors.analyzers.gemini.options import GeminiOptions
 from processors.budget import BudgetLedger, Reservation
 from processors.config import Settings
+from processors.join import combine
+from processors.pipeline import failed_analysis, failed_check
 from processors.storage import open_store
 from processors.synthetic import events as make
 from schemas.events import INPUT_EVENT
@@ -98,3 +100,33 @@ def test_the_worker_app_exports_the_budget_from_start_up() -> None:
     settings = Settings(gemini={"daily_budget_usd": 2.5})
     wired(settings=settings)
     assert budget("limit", "daily", "") == 2.5 and budget("spent", "daily", "") == 0.0
+
+
+def sample(name: str, **labels: str) -> float | None:
+    return REGISTRY.get_sample_value(name, labels)
+
+
+def test_gemini_requests_are_exported_from_the_analyzers_counts_by_delta() -> None:
+    model, reported = "model-under-test", dict[str, int]()
+    metrics.report_gemini(model, {}, reported)
+    for outcome in metrics.GEMINI_OUTCOMES:
+        assert sample("reelscope_gemini_requests_total", model=model, outcome=outcome) == 0.0
+    assert sample("reelscope_gemini_retries_total", model=model) == 0.0
+    metrics.report_gemini(model, {"ok": 3, "rate_limited": 1, "retry": 1}, reported)
+    metrics.report_gemini(model, {"ok": 5, "rate_limited": 1, "retry": 1}, reported)
+    assert sample("reelscope_gemini_requests_total", model=model, outcome="ok") == 5.0
+    assert sample("reelscope_gemini_requests_total", model=model, outcome="rate_limited") == 1.0
+    assert sample("reelscope_gemini_retries_total", model=model) == 1.0
+
+
+def test_results_are_timed_from_acceptance_by_kind() -> None:
+    """An upload accepted 4 s before its result: 4 s in the series of its kind."""
+    count, total = "reelscope_result_latency_seconds_count", "reelscope_result_latency_seconds_sum"
+    assert sample(count, kind="video") is not None and sample(count, kind="image") is not None
+    before = (sample(count, kind="unknown") or 0.0, sample(total, kind="unknown") or 0.0)
+    event = make.uploaded(occurred_at=datetime.now(UTC) - timedelta(seconds=4))
+    check = failed_check(event, "unreadable in this test", "tests")
+    analysis = failed_analysis(event, "local", "unreadable in this test", Settings())
+    metrics.time_result(combine(check, analysis, "tests"))
+    assert sample(count, kind="unknown") == before[0] + 1
+    assert 4.0 <= (sample(total, kind="unknown") or 0.0) - before[1] < 30.0

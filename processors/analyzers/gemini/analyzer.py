@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections import Counter
 from dataclasses import dataclass
 
 from google import genai
@@ -136,6 +137,11 @@ class GeminiAnalyzer:
             cache=cache if cache is not None else StoreCache(store),
             ledger=BudgetLedger(store, options),
         )
+
+    @property
+    def requests(self) -> Counter[str]:
+        """Requests to Gemini by outcome (`ok`, `rate_limited`, `error`) and `retry`s made."""
+        return self._retrier.counts
 
     @property
     def client(self) -> genai.Client:

@@ -14,6 +14,7 @@ import asyncio
 import contextlib
 import random
 import time
+from collections import Counter
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -229,6 +230,9 @@ class Retrier:
     options: GeminiOptions
     breaker: CircuitBreaker
     limiter: RateLimiter
+    # requests by outcome (ok, rate_limited: a 429, error: any other fault) and retries made,
+    # since start-up: the worker exports them
+    counts: Counter[str] = field(default_factory=Counter)
 
     async def call(
         self,
@@ -247,21 +251,26 @@ class Retrier:
                 async with asyncio.timeout(timeout_s):
                     result = await op()
             except genai_errors.APIError as e:
+                self.counts["rate_limited" if e.code == 429 else "error"] += 1
                 hint = self._on_api_error(what, e)
                 last = e
             except TRANSPORT_ERRORS as e:
+                self.counts["error"] += 1
                 self.breaker.failure()
                 hint, last = None, e
             except ReelscopeError:
                 raise
             except Exception as e:  # an SDK surprise: translate it, do not guess it is permanent
+                self.counts["error"] += 1
                 self.breaker.failure()
                 msg = f"{what} failed unexpectedly: {type(e).__name__}: {e}"
                 raise AnalyzerUnavailable(msg) from e
             else:
+                self.counts["ok"] += 1
                 self.breaker.success()
                 return result
             if attempt < self.options.max_attempts:
+                self.counts["retry"] += 1
                 await asyncio.sleep(backoff_s(attempt, self.options, hint))
         msg = f"{what} failed after {self.options.max_attempts} attempts: {_describe(last)}"
         raise AnalyzerUnavailable(msg) from last

@@ -288,15 +288,19 @@ async def test_429_retry_delay_is_honoured(
 ) -> None:
     fake.script(Behaviour.error(429, retry_delay="1s"))
     started = time.monotonic()
-    result = await analyzers().analyze(request(media["image"], "image"))
+    analyzer = analyzers()
+    result = await analyzer.analyze(request(media["image"], "image"))
     assert time.monotonic() - started >= 1.0
     assert result.status == "done" and len(fake.calls()) == 2
+    assert analyzer.requests == {"rate_limited": 1, "retry": 1, "ok": 1}
 
 
 async def test_500_then_success(fake: FakeGemini, analyzers: Any, media: dict[str, Path]) -> None:
     fake.script(Behaviour.error(500), Behaviour.error(503))
-    result = await analyzers().analyze(request(media["image"], "image"))
+    analyzer = analyzers()
+    result = await analyzer.analyze(request(media["image"], "image"))
     assert result.status == "done" and len(fake.calls()) == 3
+    assert analyzer.requests == {"error": 2, "retry": 2, "ok": 1}
 
 
 async def test_hang_times_out_then_unavailable(
