@@ -13,6 +13,8 @@ import asyncio
 from dataclasses import dataclass, field
 from uuid import UUID
 
+import structlog
+
 from api import idempotency
 from api.errors import BROKER, BUCKET, STORE_ERRORS, ApiError, invalid, unavailable
 from api.publisher import BrokerUnavailable
@@ -25,6 +27,8 @@ from schemas.events import Generation, MediaGenerated, MediaUploaded
 from schemas.fields import MediaKind, Platform
 from schemas.ids import uuid7
 from schemas.topics import MEDIA_GENERATED, MEDIA_UPLOADED
+
+log = structlog.get_logger(__name__)
 
 
 @dataclass(frozen=True)
@@ -109,12 +113,16 @@ async def _store_and_publish(
         raise unavailable(BUCKET) from e
     topic = MEDIA_GENERATED if sub.generation is not None else MEDIA_UPLOADED
     rt.recent.await_result(media_id, sub.brand_id)
-    try:
-        await rt.publisher.publish(topic, str(media_id).encode(), value)
-    except BrokerUnavailable as e:
-        rt.recent.forget(media_id)
-        rt.metrics.publish_failures.labels(topic).inc()
-        raise unavailable(BROKER) from e
+    about = {"media_id": str(media_id), "event_id": str(event.event_id), "stage": "intake"}
+    with structlog.contextvars.bound_contextvars(**about):
+        try:
+            await rt.publisher.publish(topic, str(media_id).encode(), value)
+        except BrokerUnavailable as e:
+            rt.recent.forget(media_id)
+            rt.metrics.publish_failures.labels(topic).inc()
+            log.warning("media_not_published", topic=topic, error=str(e))
+            raise unavailable(BROKER) from e
+        log.info("media_accepted", topic=topic, size_bytes=received.size, kind=sniffed.kind)
     rt.metrics.upload_bytes.inc(received.size)
     rt.metrics.accepted.labels("generated" if sub.generation else "uploaded").inc()
 

@@ -1,14 +1,16 @@
-"""Observe every request once: a JSON access-log line (no keys, tokens or bodies) and metrics."""
+"""Observe every request once: a JSON access-log line (no keys, tokens or bodies) and metrics,
+under the request's trace id (`processors.logs`: its `traceparent`, else a new one), which the
+response names in `x-trace-id` and every event the request publishes carries."""
 
 from __future__ import annotations
 
 import time
-import uuid
 
 import structlog
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from api.metrics import Metrics, route_of
+from processors.logs import new_trace_id, parse_traceparent
 
 log = structlog.get_logger("reelscope.api.access")
 
@@ -27,7 +29,8 @@ class RequestObserver:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        request_id = uuid.uuid4().hex[:16]
+        headers = dict(scope.get("headers") or [])
+        trace_id = parse_traceparent(headers.get(b"traceparent")) or new_trace_id()
         status = 500
         start = time.perf_counter()
 
@@ -36,10 +39,10 @@ class RequestObserver:
             if message["type"] == "http.response.start":
                 status = int(message["status"])
                 message.setdefault("headers", [])
-                message["headers"] = [*message["headers"], (b"x-request-id", request_id.encode())]
+                message["headers"] = [*message["headers"], (b"x-trace-id", trace_id.encode())]
             await send(message)
 
-        with structlog.contextvars.bound_contextvars(request_id=request_id):
+        with structlog.contextvars.bound_contextvars(trace_id=trace_id):
             try:
                 await self.app(scope, receive, send_wrapper)
             finally:

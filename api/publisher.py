@@ -18,6 +18,7 @@ from aiokafka import AIOKafkaProducer
 from aiokafka.errors import KafkaError
 
 from processors.errors import ReelscopeError
+from processors.logs import trace_headers
 
 log = structlog.get_logger("reelscope.api.publisher")
 MAX_RETRY_S = 10.0
@@ -84,13 +85,15 @@ class Publisher:
             delay = min(delay * 2, MAX_RETRY_S)
 
     async def publish(self, topic: str, key: bytes, value: bytes) -> None:
-        """Send one record and wait for the broker's acknowledgement."""
+        """Send one record, with the trace of this context, and wait for the broker's
+        acknowledgement."""
         producer = self._producer
         if producer is None:
             msg = f"not connected to the broker at {self.bootstrap}"
             raise BrokerUnavailable(msg)
         try:
-            await asyncio.wait_for(producer.send_and_wait(topic, value, key=key), self.timeout_s)
+            sent = producer.send_and_wait(topic, value, key=key, headers=trace_headers())
+            await asyncio.wait_for(sent, self.timeout_s)
         except (KafkaError, TimeoutError) as e:
             msg = f"publish to {topic} was not acknowledged: {type(e).__name__}"
             raise BrokerUnavailable(msg) from e

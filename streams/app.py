@@ -19,21 +19,21 @@ from __future__ import annotations
 
 import asyncio
 import tempfile
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable
+from contextlib import AbstractContextManager
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from functools import partial
 from pathlib import Path
 from typing import Any
+from uuid import UUID
 
 import faust
 import structlog
 from aiokafka import AIOKafkaProducer
 
-from processors.budget import BudgetLedger
 from processors.config import KafkaSecurity, Settings
-from processors.errors import StorageError
 from processors.join import Joiner
+from processors.logs import trace_headers, trace_of
 from processors.pipeline import Stages
 from schemas import topics
 from schemas.events import INPUT_EVENT, BrandCheck, MediaAnalysis, MediaGenerated, MediaUploaded
@@ -45,6 +45,7 @@ from streams.health import Health
 from streams.lake_sink import LakeSink
 from streams.published import PublishedResults, send_once_producer
 from streams.reconciler import register as register_reconciler
+from streams.timers import watch_gemini, watch_health
 
 log = structlog.get_logger(__name__)
 StagesFactory = Callable[[], Awaitable[Stages]]
@@ -118,8 +119,9 @@ def kafka_publish(app: faust.App, bootstrap: str, published: PublishedResults) -
 
     async def send(name: str, key: bytes | None, value: bytes) -> None:
         nonlocal results_producer
+        headers = trace_headers()  # the trace of the event this output answers
         if name != topics.MEDIA_RESULTS:
-            await (await topic[name].send(key=key, value=value))
+            await (await topic[name].send(key=key, value=value, headers=headers))
             return
         if results_producer is None:
             producer = send_once_producer(bootstrap, published.security)
@@ -129,7 +131,7 @@ def kafka_publish(app: faust.App, bootstrap: str, published: PublishedResults) -
                 await producer.stop()
                 raise
             results_producer = producer
-        await results_producer.send_and_wait(name, value, key=key)
+        await results_producer.send_and_wait(name, value, key=key, headers=headers)
 
     async def stop(*_: Any, **__: Any) -> None:
         if results_producer is not None:
@@ -193,29 +195,39 @@ async def each_input(
     (once, not per stage)."""
     manual = stream.noack()
     async for event in manual.events():
+        message = event.message
         try:
-            ev = decode(INPUT_EVENT, event.message.value)
+            ev = decode(INPUT_EVENT, message.value)
         except DecodeError as err:
             if owner:
-                await reject(w, event.message, "intake", err.reason, err.error_type)
+                await reject(w, message, "intake", err.reason, err.error_type)
             metrics.EVENTS.labels(stage, "rejected").inc()
         else:
-            with metrics.STAGE_SECONDS.labels(stage).time():
-                out = await answer(ev)
-            await w.publish(output, ev.media_id, out.to_bytes())
-            metrics.EVENTS.labels(stage, out.status).inc()
-            log.info(
-                "answered",
-                stage=stage,
-                media_id=str(ev.media_id),
-                event_id=str(ev.event_id),
-                status=out.status,
-                partition=event.message.partition,
-                offset=event.message.offset,
-            )
+            with about(message, ev.media_id, ev.event_id, stage):
+                with metrics.STAGE_SECONDS.labels(stage).time():
+                    out = await answer(ev)
+                await w.publish(output, ev.media_id, out.to_bytes())
+                metrics.EVENTS.labels(stage, out.status).inc()
+                log.info(
+                    "answered",
+                    status=out.status,
+                    partition=message.partition,
+                    offset=message.offset,
+                )
             if isinstance(out, MediaAnalysis):
                 metrics.record_analysis(out)
         await manual.ack(event)
+
+
+def about(message: Any, media_id: UUID, event_id: UUID, stage: str) -> AbstractContextManager[None]:
+    """Bind what every log line (and published message) about this media carries: its ids,
+    the stage and the trace its input message brought (`processors.logs`)."""
+    return structlog.contextvars.bound_contextvars(
+        trace_id=trace_of(message.headers, event_id),
+        media_id=str(media_id),
+        event_id=str(event_id),
+        stage=stage,
+    )
 
 
 async def brand_checks(w: Wiring, stream: RawStream) -> None:
@@ -255,12 +267,13 @@ async def results(w: Wiring, stream: RawStream) -> None:
             if joined is None:
                 continue
             result, pending = joined
-            await w.publish(topics.MEDIA_RESULTS, result.media_id, result.to_bytes())
+            with about(event.message, result.media_id, result.source.event_id, "result"):
+                await w.publish(topics.MEDIA_RESULTS, result.media_id, result.to_bytes())
+                log.info("result_published", status=result.status)
             w.published.add(result.media_id)
             metrics.EVENTS.labels("result", result.status).inc()
             metrics.count_verdict(result)
             metrics.time_result(result)
-            log.info("result_published", media_id=str(result.media_id), status=result.status)
             for e in pending:
                 await manual.ack(e)
     finally:
@@ -285,49 +298,6 @@ async def sweep(w: Wiring, joiner: Joiner[faust.EventT[bytes]], manual: RawStrea
             for e in slot.tokens:
                 await manual.ack(e)
         metrics.JOIN_PENDING.set(len(joiner))
-
-
-def watch_health(app: faust.App, health: Health) -> None:
-    """Beat the loop's heartbeat every second and report the stages' consumer group's offsets
-    (faust's monitor: the last offset each partition's stream took, the end offset the last
-    fetch saw; a partition nothing was taken from yet counts from its committed offset)."""
-
-    async def beat() -> None:
-        health.heartbeat()
-
-    async def offsets() -> None:
-        monitor = app.monitor
-        read = {tp: o + 1 for tp, o in monitor.tp_read_offsets.items()}
-        for tp, committed in monitor.tp_committed_offsets.items():
-            read.setdefault(tp, committed)
-        health.observe(app.conf.id, read, dict(monitor.tp_end_offsets))
-
-    app.timer(1.0)(beat)
-    app.timer(5.0)(offsets)
-
-
-def watch_gemini(app: faust.App, w: Wiring, every_s: float = 10.0) -> None:
-    """Export the Gemini analyzer's requests and the fleet's spend against its budgets: every
-    series at zero from start-up (the local analyzer too), then what the analyzer counted and
-    the shared ledger holds."""
-    model, reported = w.settings.gemini.model, dict[str, int]()
-    metrics.report_gemini(model, {}, reported)
-    metrics.report_budget(w.settings.gemini, None, datetime.now(UTC).date())
-
-    async def report() -> None:
-        analyzer = (await w.stages()).analyzer
-        if isinstance(requests := getattr(analyzer, "requests", None), Mapping):
-            metrics.report_gemini(model, requests, reported)
-        if isinstance(ledger := getattr(analyzer, "budget", None), BudgetLedger):
-            today = datetime.now(UTC).date()
-            try:
-                spend = await asyncio.to_thread(ledger.snapshot, today)
-            except StorageError as e:
-                log.warning("budget_unreadable", error=str(e))
-                return
-            metrics.report_budget(w.settings.gemini, spend, today)
-
-    app.timer(every_s)(report)
 
 
 async def lake_sink(w: Wiring, bootstrap: str) -> None:
@@ -386,7 +356,7 @@ def create_app(
     app.task(run_lake_sink)
     if health is not None:
         watch_health(app, health)
-    watch_gemini(app, w)
+    watch_gemini(app, settings, stages)
     app.on_partitions_assigned.connect(log_assignment)
     register_reconciler(app, settings)
     return app

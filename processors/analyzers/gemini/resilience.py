@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 import random
 import time
 from collections import Counter
@@ -25,6 +26,8 @@ from google.genai import errors as genai_errors
 
 from processors.analyzers.gemini.options import GeminiOptions
 from processors.errors import AnalyzerRejected, AnalyzerUnavailable, ReelscopeError
+
+log = logging.getLogger(__name__)
 
 T = TypeVar("T")
 Fault = Literal["transient", "config", "rejected"]
@@ -271,7 +274,11 @@ class Retrier:
                 return result
             if attempt < self.options.max_attempts:
                 self.counts["retry"] += 1
-                await asyncio.sleep(backoff_s(attempt, self.options, hint))
+                delay = backoff_s(attempt, self.options, hint)
+                log.warning(
+                    "gemini_retry %s attempt %d in %.2fs: %s", what, attempt, delay, _describe(last)
+                )
+                await asyncio.sleep(delay)
         msg = f"{what} failed after {self.options.max_attempts} attempts: {_describe(last)}"
         raise AnalyzerUnavailable(msg) from last
 

@@ -1,0 +1,68 @@
+"""The worker's timers: the loop's heartbeat and offsets for `/healthz`, and the Gemini
+analyzer's requests and the fleet's budget for `/metrics`."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable, Mapping
+from datetime import UTC, datetime
+
+import faust
+import structlog
+
+from processors.budget import BudgetLedger
+from processors.config import Settings
+from processors.errors import StorageError
+from processors.pipeline import Stages
+from streams import metrics
+from streams.health import Health
+
+log = structlog.get_logger(__name__)
+
+
+def watch_health(app: faust.App, health: Health) -> None:
+    """Beat the loop's heartbeat every second and report the stages' consumer group's offsets
+    (faust's monitor: the last offset each partition's stream took, the end offset the last
+    fetch saw; a partition nothing was taken from yet counts from its committed offset)."""
+
+    async def beat() -> None:
+        health.heartbeat()
+
+    async def offsets() -> None:
+        monitor = app.monitor
+        read = {tp: o + 1 for tp, o in monitor.tp_read_offsets.items()}
+        for tp, committed in monitor.tp_committed_offsets.items():
+            read.setdefault(tp, committed)
+        health.observe(app.conf.id, read, dict(monitor.tp_end_offsets))
+
+    app.timer(1.0)(beat)
+    app.timer(5.0)(offsets)
+
+
+def watch_gemini(
+    app: faust.App,
+    settings: Settings,
+    stages: Callable[[], Awaitable[Stages]],
+    every_s: float = 10.0,
+) -> None:
+    """Export the Gemini analyzer's requests and the fleet's spend against its budgets: every
+    series at zero from start-up (the local analyzer too), then what the analyzer counted and
+    the shared ledger holds."""
+    model, reported = settings.gemini.model, dict[str, int]()
+    metrics.report_gemini(model, {}, reported)
+    metrics.report_budget(settings.gemini, None, datetime.now(UTC).date())
+
+    async def report() -> None:
+        analyzer = (await stages()).analyzer
+        if isinstance(requests := getattr(analyzer, "requests", None), Mapping):
+            metrics.report_gemini(model, requests, reported)
+        if isinstance(ledger := getattr(analyzer, "budget", None), BudgetLedger):
+            today = datetime.now(UTC).date()
+            try:
+                spend = await asyncio.to_thread(ledger.snapshot, today)
+            except StorageError as e:
+                log.warning("budget_unreadable", error=str(e))
+                return
+            metrics.report_budget(settings.gemini, spend, today)
+
+    app.timer(every_s)(report)
