@@ -50,9 +50,36 @@ def _printf(fmt: str, *args: Any) -> str:
 
 
 def _index(value: Any, *keys: Any) -> Any:
+    """Go's index: a key missing from a map gives the zero value (nil); a slice takes an int
+    (not a float64 from values) that must be in range."""
     for key in keys:
-        value = value[key]
+        if isinstance(value, dict):
+            value = value.get(key)
+        elif isinstance(value, list) and kind_of(key) == "int":
+            if not 0 <= key < len(value):
+                msg = f"error calling index: index out of range: {key}"
+                raise TemplateError(msg)
+            value = value[key]
+        else:
+            what = "slice/array" if isinstance(value, list) else kind_of(value)
+            msg = f"error calling index: cannot index {what} with type {kind_of(key)}"
+            raise TemplateError(msg)
     return value
+
+
+def _fail(message: str) -> Any:
+    """Sprig's fail: rendering stops with this message."""
+    raise TemplateError(message)
+
+
+def _has(needle: Any, haystack: Any) -> bool:
+    """Sprig's has: reflect.DeepEqual against each item, so 1 (int) is not 1.0 (float64)."""
+    if haystack is None:
+        return False
+    if not isinstance(haystack, list):
+        msg = f"Cannot find has on type {kind_of(haystack)}"
+        raise TemplateError(msg)
+    return any(kind_of(item) == kind_of(needle) and item == needle for item in haystack)
 
 
 def _indent(n: int, text: str) -> str:
@@ -85,6 +112,8 @@ FUNCTIONS: dict[str, Callable[..., Any]] = {
     "list": lambda *xs: list(xs),
     "dict": lambda *kv: dict(zip(kv[::2], kv[1::2], strict=True)),
     "index": _index,
+    "fail": _fail,
+    "has": _has,
 }
 
 

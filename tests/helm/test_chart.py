@@ -9,6 +9,7 @@ from typing import Any
 import pytest
 import yaml  # type: ignore[import-untyped,unused-ignore]
 
+from tests.helm.k8s import container, objects
 from tests.helm.render import CHART, manifests, render, values
 
 ROOT = CHART.parents[1]
@@ -22,19 +23,6 @@ ALL_ON = {
 }
 
 
-def objects(overrides: dict[str, Any] | None = None) -> dict[tuple[str, str], dict[str, Any]]:
-    docs = manifests(render(overrides))
-    keyed = {(d["kind"], d["metadata"]["name"]): d for d in docs}
-    assert len(keyed) == len(docs), "two objects share kind and name"
-    return keyed
-
-
-def container(deployment: dict[str, Any]) -> dict[str, Any]:
-    pod = deployment["spec"]["template"]["spec"]
-    assert len(pod["containers"]) == 1
-    return dict(pod["containers"][0])
-
-
 @pytest.fixture(scope="module")
 def default() -> dict[tuple[str, str], dict[str, Any]]:
     return objects()
@@ -46,6 +34,9 @@ def test_default_render_has_exactly_the_core_objects(default: dict[Any, Any]) ->
         ("CronJob", "reelscope-lake-compact"),
         ("Deployment", "reelscope-api"),
         ("Deployment", "reelscope-worker"),
+        ("NetworkPolicy", "reelscope-api"),
+        ("NetworkPolicy", "reelscope-lake-compact"),
+        ("NetworkPolicy", "reelscope-worker"),
         ("PodDisruptionBudget", "reelscope-api"),
         ("PodDisruptionBudget", "reelscope-worker"),
         ("Service", "reelscope-api"),
@@ -72,6 +63,12 @@ def test_probes(default: dict[Any, Any]) -> None:
     api = container(default[("Deployment", "reelscope-api")])
     assert api["livenessProbe"]["httpGet"] == {"path": "/healthz", "port": "http"}
     assert api["readinessProbe"]["httpGet"] == {"path": "/readyz", "port": "http"}
+    # the lifespan reads keys from the bucket before the port answers: liveness waits for it
+    assert api["startupProbe"]["httpGet"] == {"path": "/healthz", "port": "http"}
+    startup = api["startupProbe"]["periodSeconds"] * api["startupProbe"]["failureThreshold"]
+    liveness = api["livenessProbe"]["periodSeconds"] * api["livenessProbe"]["failureThreshold"]
+    assert startup >= 120 > liveness
+    assert api["readinessProbe"]["timeoutSeconds"] > 5, "longer than /readyz's bucket check"
     worker = container(default[("Deployment", "reelscope-worker")])
     for probe in ("startupProbe", "readinessProbe"):
         assert worker[probe]["httpGet"] == {"path": "/metrics", "port": "metrics"}

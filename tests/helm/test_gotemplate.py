@@ -96,3 +96,40 @@ def test_to_yaml_drops_the_final_newline_and_writes_integers() -> None:
 def test_unsupported_or_wrong_templates_fail_loudly(source: str, error: str) -> None:
     with pytest.raises((TemplateError, TypeError), match=error):
         run(source, {"n": 1, "m": {"a": 1}})
+
+
+def test_fail_stops_rendering_with_its_message() -> None:
+    """Sprig's fail: the chart's production checks rely on the message reaching the user."""
+    with pytest.raises(TemplateError, match="^set config.x$"):
+        run('a{{ if .Values.on }}{{ fail "set config.x" }}{{ end }}', {"on": True})
+    assert run('a{{ if .Values.on }}{{ fail "set config.x" }}{{ end }}', {"on": False}) == "a"
+
+
+def test_index_of_a_missing_map_key_is_nil_and_a_slice_wants_an_int_in_range() -> None:
+    """Go's index returns a map's zero value (nil) for a missing key; slices are strict."""
+    source = '{{ kindIs "invalid" (index .Values.m "nope") }} {{ index .Values.m "a" }}'
+    assert run(source, {"m": {"a": "x"}}) == "true x"
+    assert run("{{ index .Values.l 1 }}", {"l": ["a", "b"]}) == "b"
+    with pytest.raises(TemplateError, match="out of range"):
+        run("{{ index .Values.l 2 }}", {"l": ["a", "b"]})
+    with pytest.raises(TemplateError, match="cannot index slice/array with type float64"):
+        run("{{ index .Values.l .Values.n }}", {"l": ["a", "b"], "n": 1})  # n is a float64
+
+
+def test_has_compares_like_reflect_deep_equal() -> None:
+    assert run('{{ has "b" (list "a" "b") }} {{ has "c" (list "a") }}') == "true false"
+    assert run("{{ has 1 .Values.l }}", {"l": [1]}) == "false"  # 1 (int) is not 1.0 (float64)
+    assert run('{{ has "a" (index .Values "none") }}') == "false"
+    with pytest.raises(TemplateError, match="Cannot find has on type map"):
+        run('{{ has "a" .Values.m }}', {"m": {"a": 1}})
+
+
+def test_include_may_call_itself() -> None:
+    """Helm allows recursive includes; the placeholder scan walks values with one."""
+    walk = (
+        '{{- define "walk" -}}{{- range $k, $v := .v }}'
+        '{{- if kindIs "map" $v }}{{ include "walk" (dict "p" (printf "%s%s." $.p $k) "v" $v) }}'
+        '{{- else }}{{ printf "%s%v=%v;" $.p $k $v }}{{ end }}{{- end }}{{- end }}'
+    )
+    source = '{{ include "walk" (dict "p" "" "v" .Values) }}'
+    assert run(source, {"a": {"b": {"c": "x"}}, "d": "y"}, walk) == "a.b.c=x;d=y;"

@@ -19,6 +19,8 @@ from tests.helm.render import CHART, merge, render
 
 Path_ = tuple[str, ...]
 API_KEYS = json.dumps([{"name": "ops", "sha256": hash_key("k"), "scopes": ["admin"]}])
+# map-valued settings (brand -> USD): one leaf, rendered as one JSON env var (configmap.yaml)
+JSON_MAPS = frozenset({"brand_daily_budget_usd", "brand_monthly_budget_usd"})
 
 
 def raw_values() -> dict[str, Any]:
@@ -31,7 +33,7 @@ def schema() -> dict[str, Any]:
 
 def leaves(tree: dict[str, Any], prefix: Path_ = ()) -> Iterator[tuple[Path_, Any]]:
     for key, value in tree.items():
-        if isinstance(value, dict):
+        if isinstance(value, dict) and key not in JSON_MAPS:
             yield from leaves(value, (*prefix, key))
         else:
             yield (*prefix, key), value

@@ -63,3 +63,40 @@ app.kubernetes.io/instance: {{ .Release.Name }}
       optional: {{ $ref.optional }}
 {{- end }}
 {{- end }}
+
+{{/* Paths of the string values holding a change-me placeholder, one "\n  - path" each; the
+argument is (dict "prefix" "" "value" .Values). Recurses into maps and lists. */}}
+{{- define "reelscope.placeholders" -}}
+{{- range $key, $value := .value }}
+{{- $path := printf "%s%v" $.prefix $key }}
+{{- if or (kindIs "map" $value) (kindIs "slice" $value) }}
+{{- include "reelscope.placeholders" (dict "prefix" (printf "%s." $path) "value" $value) }}
+{{- else if kindIs "string" $value }}
+{{- if contains "change-me" $value }}
+{{- printf "\n  - %s" $path }}
+{{- end }}
+{{- end }}
+{{- end }}
+{{- end }}
+
+{{/* NetworkPolicy egress: DNS (UDP and TCP 53), then the rules of networkPolicy.egress named
+in .rules, then networkPolicy.egress.extra; the argument is (dict "np" ... "rules" (list ...)). */}}
+{{- define "reelscope.networkPolicyEgress" -}}
+- ports:  # DNS: every other destination is a hostname resolved first
+    - port: 53
+      protocol: UDP
+    - port: 53
+      protocol: TCP
+  {{- with .np.egress.dns.to }}
+  to:
+    {{- toYaml . | nindent 4 }}
+  {{- end }}
+{{- range $name := .rules }}
+{{- with index $.np.egress $name }}
+{{ toYaml . }}
+{{- end }}
+{{- end }}
+{{- with .np.egress.extra }}
+{{ toYaml . }}
+{{- end }}
+{{- end }}
