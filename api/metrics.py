@@ -10,6 +10,8 @@ from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, H
 from prometheus_client.exposition import generate_latest
 from starlette.types import Scope
 
+from processors.cgroup import CgroupCollector
+
 LATENCY_BUCKETS = (
     0.005,
     0.01,
@@ -73,6 +75,7 @@ class Metrics:
             "bucket operations that failed",
             registry=self.registry,
         )
+        self.cgroup = CgroupCollector(registry=self.registry)  # the container's CPU and memory
 
     def render(self) -> bytes:
         return generate_latest(self.registry)

@@ -40,6 +40,7 @@ class _Group:
     offsets: dict[tuple[str, int], int] = field(default_factory=dict)  # (topic, partition)
     lag: int = 0
     moved: float = field(default_factory=time.monotonic)
+    reported: set[tuple[str, int]] = field(default_factory=set)  # lag series exported
 
 
 @dataclass
@@ -55,7 +56,9 @@ class Health:
         self.beat = time.monotonic()
 
     def observe(self, group: str, read: Mapping[Any, int], end: Mapping[Any, int]) -> None:
-        """Record a group's next offsets to read and the end offsets it knows, per partition."""
+        """Record a group's next offsets to read and the end offsets it knows, per partition
+        (the partitions it owns now: the lag series of one it lost are removed, else a worker
+        would keep reporting the lag it last saw there)."""
         now = time.monotonic()
         offsets = {(tp.topic, tp.partition): o for tp, o in read.items()}
         lag = 0
@@ -67,7 +70,10 @@ class Health:
             state = self.groups.setdefault(group, _Group())
             if offsets != state.offsets or lag == 0:
                 state.moved = now
-            state.offsets, state.lag = offsets, lag
+            reported = {(tp.topic, tp.partition) for tp in end}
+            for topic, partition in state.reported - reported:
+                LAG.remove(group, topic, str(partition))
+            state.offsets, state.lag, state.reported = offsets, lag, reported
 
     def problems(self) -> list[str]:
         now = time.monotonic()

@@ -7,10 +7,12 @@ from prometheus_client import Counter, Gauge, Histogram
 
 from processors.analyzers.gemini.options import GeminiOptions
 from processors.budget import FLEET, PERIODS, Snapshot
+from processors.cgroup import CgroupCollector
 from schemas.events import MediaAnalysis, MediaResult
 from schemas.lake import TABLE_OF_TOPIC
 from streams.codec import DECODE_ERRORS
 
+CGROUP = CgroupCollector()  # the container's CPU and memory (pool children included), per scrape
 EVENTS = Counter(
     "reelscope_worker_events_total", "Events handled, by stage and outcome", ["stage", "outcome"]
 )

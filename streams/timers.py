@@ -23,17 +23,20 @@ log = structlog.get_logger(__name__)
 def watch_health(app: faust.App, health: Health) -> None:
     """Beat the loop's heartbeat every second and report the stages' consumer group's offsets
     (faust's monitor: the last offset each partition's stream took, the end offset the last
-    fetch saw; a partition nothing was taken from yet counts from its committed offset)."""
+    fetch saw; a partition nothing was taken from yet counts from its committed offset), for
+    the partitions this worker owns now."""
 
     async def beat() -> None:
         health.heartbeat()
 
     async def offsets() -> None:
-        monitor = app.monitor
-        read = {tp: o + 1 for tp, o in monitor.tp_read_offsets.items()}
+        monitor, owned = app.monitor, app.consumer.assignment()
+        read = {tp: o + 1 for tp, o in monitor.tp_read_offsets.items() if tp in owned}
         for tp, committed in monitor.tp_committed_offsets.items():
-            read.setdefault(tp, committed)
-        health.observe(app.conf.id, read, dict(monitor.tp_end_offsets))
+            if tp in owned:
+                read.setdefault(tp, committed)
+        end = {tp: o for tp, o in monitor.tp_end_offsets.items() if tp in owned}
+        health.observe(app.conf.id, read, end)
 
     app.timer(1.0)(beat)
     app.timer(5.0)(offsets)

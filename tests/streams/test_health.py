@@ -8,6 +8,7 @@ import time
 import httpx
 import pytest
 from aiokafka import TopicPartition
+from prometheus_client import REGISTRY
 
 from streams.broker import free_port
 from streams.health import Health, serve
@@ -63,3 +64,20 @@ def test_healthz_answers_from_its_own_thread() -> None:
     assert problems[0].startswith("the event loop has not run for")
     assert problems[1].startswith("consumer group reelscope-worker: 2 records waiting")
     assert other.status_code == 404
+
+
+def test_a_partition_the_worker_lost_drops_its_lag_series() -> None:
+    """After a rebalance another worker reports that partition: this one must not keep the
+    lag it last saw there (a stale series would hold the lag-growing alert up)."""
+    health, other = Health(stall_s=60), TopicPartition("reelscope.brand.checks.v1", 5)
+    health.observe("lag-test", {TP: 10, other: 3}, {TP: 15, other: 9})
+    lag = {"group": "lag-test", "topic": other.topic, "partition": "5"}
+    assert REGISTRY.get_sample_value("reelscope_consumer_lag", lag) == 6
+    health.observe("lag-test", {TP: 10}, {TP: 15})
+    assert REGISTRY.get_sample_value("reelscope_consumer_lag", lag) is None
+    assert (
+        REGISTRY.get_sample_value(
+            "reelscope_consumer_lag", lag | {"topic": TP.topic, "partition": str(TP.partition)}
+        )
+        == 5
+    )
