@@ -8,6 +8,7 @@ import asyncio
 import json
 import time
 import uuid
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -18,6 +19,8 @@ from aiokafka import AIOKafkaConsumer
 from processors.logs import parse_traceparent
 from processors.synthetic.samples import make_image
 from schemas import topics
+from streams.admin import ensure_topics
+from streams.broker import EmbeddedBroker
 from tests.e2e.conftest import Deployment
 from tests.e2e.helpers import upload, wait_final
 
@@ -25,10 +28,26 @@ pytestmark = pytest.mark.slow
 
 
 @pytest.fixture(scope="module")
-def done(local_stack: Deployment, tmp_path_factory: pytest.TempPathFactory) -> str:
+def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Deployment]:
+    """The embedded default on a broker of its own: a stack left running on the session broker
+    would take the uploads of the API tests that share it."""
+    with EmbeddedBroker() as broker:
+        ensure_topics(broker.bootstrap)
+        bucket = tmp_path_factory.mktemp("bucket")
+        deployment = Deployment(
+            broker.bootstrap, f"file://{bucket}", tmp_path_factory.mktemp("logs")
+        )
+        try:
+            yield deployment.start()
+        finally:
+            deployment.stop()
+
+
+@pytest.fixture(scope="module")
+def done(stack: Deployment, tmp_path_factory: pytest.TempPathFactory) -> str:
     image = make_image(tmp_path_factory.mktemp("downstream") / "image.jpg", width=320, height=320)
-    media_id = upload(local_stack, image)
-    assert wait_final(local_stack, media_id)["status"] == "done"
+    media_id = upload(stack, image)
+    assert wait_final(stack, media_id)["status"] == "done"
     return media_id
 
 
@@ -87,21 +106,21 @@ def check(value: bytes, headers: Any, media_id: str) -> None:
     assert parse_traceparent(dict(headers or []).get("traceparent")) is not None
 
 
-def test_a_librdkafka_client_reads_the_results(local_stack: Deployment, done: str) -> None:
+def test_a_librdkafka_client_reads_the_results(stack: Deployment, done: str) -> None:
     group = f"downstream-{uuid.uuid4().hex[:8]}"
     version, lib = confluent_kafka.version()[0], confluent_kafka.libversion()[0]
-    found = librdkafka_read(local_stack.bootstrap, group, done, 30)
+    found = librdkafka_read(stack.bootstrap, group, done, 30)
     assert len(found) == 1, f"confluent-kafka {version} (librdkafka {lib}) read nothing"
     check(found[0].value(), found[0].headers(), done)
-    assert librdkafka_read(local_stack.bootstrap, group, done, 3) == [], "the commit held"
+    assert librdkafka_read(stack.bootstrap, group, done, 3) == [], "the commit held"
 
 
-def test_aiokafka_reads_the_results(local_stack: Deployment, done: str) -> None:
+def test_aiokafka_reads_the_results(stack: Deployment, done: str) -> None:
     group = f"downstream-{uuid.uuid4().hex[:8]}"
-    found = asyncio.run(aiokafka_read(local_stack.bootstrap, group, done, 30))
+    found = asyncio.run(aiokafka_read(stack.bootstrap, group, done, 30))
     assert len(found) == 1
     check(found[0].value, found[0].headers, done)
-    assert asyncio.run(aiokafka_read(local_stack.bootstrap, group, done, 3)) == []
+    assert asyncio.run(aiokafka_read(stack.bootstrap, group, done, 3)) == []
 
 
 def test_the_readme_names_the_clients_that_work() -> None:
