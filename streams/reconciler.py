@@ -363,5 +363,17 @@ def register(app: faust.App, settings: Settings) -> None:
             unrecoverable=report.count("unrecoverable"),
         )
 
+    async def follow() -> None:
+        forget_unless_leader(app)
+
     # called, not used as a decorator: faust hides `timer` from type checkers
     app.timer(rs.interval_s, on_leader=True, name="reelscope.reconcile")(reconcile)
+    app.timer(rs.interval_s, name="reelscope.reconcile.follow")(follow)
+
+
+def forget_unless_leader(app: Any) -> None:
+    """Zero the last run's gauges on a worker that is not the leader (any longer): only the
+    leader's are true now, and alerts take the largest of all workers'."""
+    if not app.is_leader():
+        metrics.STALE_PROCESSING.set(0)
+        metrics.STALLED_COMMITS.set(0)

@@ -187,3 +187,25 @@ async def consume_and_commit(bootstrap: str, group: str, n: int) -> int:
         return last
     finally:
         await consumer.stop()
+
+
+class _App:
+    def __init__(self, leader: bool) -> None:
+        self.leader = leader
+
+    def is_leader(self) -> bool:
+        return self.leader
+
+
+def test_a_worker_that_lost_the_lead_stops_reporting_its_last_run() -> None:
+    """Alerts take the largest of all workers': a former leader's frozen count would hold
+    the stuck-media alert up after the new leader found nothing."""
+    from streams import metrics
+    from streams.reconciler import forget_unless_leader
+
+    metrics.STALE_PROCESSING.set(3)
+    metrics.STALLED_COMMITS.set(1)
+    forget_unless_leader(_App(leader=True))
+    assert metrics.STALE_PROCESSING._value.get() == 3  # noqa: SLF001
+    forget_unless_leader(_App(leader=False))
+    assert metrics.STALE_PROCESSING._value.get() == metrics.STALLED_COMMITS._value.get() == 0  # noqa: SLF001
