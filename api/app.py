@@ -21,6 +21,7 @@ import structlog
 from fastapi import FastAPI, Request
 from fastapi.openapi.utils import get_openapi
 from fastapi.responses import JSONResponse
+from fastapi.routing import APIRoute
 from prometheus_client import start_http_server
 from pydantic import ValidationError
 
@@ -210,6 +211,13 @@ def create_app(
     routers = (media, evidence, generations, profiles, analytics, health)
     for module in routers:
         app.include_router(module.router)
+    rt.metrics.expect_routes(
+        (method, r.path)
+        for module in routers
+        for r in module.router.routes
+        if isinstance(r, APIRoute)
+        for method in r.methods or ()
+    )
     app.add_middleware(CloseUnreadBodies)
     app.add_middleware(logs.RequestObserver, metrics=rt.metrics)
     app.openapi = lambda: _openapi(app)  # type: ignore[method-assign]

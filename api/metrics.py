@@ -6,11 +6,14 @@ label set stays bounded; requests that match no route are labelled `unmatched`.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Histogram
 from prometheus_client.exposition import generate_latest
 from starlette.types import Scope
 
 from processors.cgroup import CgroupCollector
+from schemas.topics import INPUT_TOPICS
 
 LATENCY_BUCKETS = (
     0.005,
@@ -76,6 +79,16 @@ class Metrics:
             registry=self.registry,
         )
         self.cgroup = CgroupCollector(registry=self.registry)  # the container's CPU and memory
+        for source in ("uploaded", "generated"):  # every series at 0 from start-up
+            self.accepted.labels(source)
+        for topic in INPUT_TOPICS:
+            self.publish_failures.labels(topic)
+
+    def expect_routes(self, routes: Iterable[tuple[str, str]]) -> None:
+        """Start each route's 5xx series at 0, so the error-rate alert sees a route's first
+        failure (a series born at 1 shows no increase)."""
+        for method, path in routes:
+            self.requests.labels(method, path, "500")
 
     def render(self) -> bytes:
         return generate_latest(self.registry)

@@ -83,3 +83,17 @@ def test_metrics_count_requests_by_route_and_status(api: Api) -> None:
     assert "reelscope_api_request_seconds_bucket" in text
     assert "reelscope_api_upload_bytes_total" in text
     assert "# TYPE reelscope_api_publish_failures_total counter" in text
+
+
+def test_api_series_exist_at_zero_from_start_up(api: Api) -> None:
+    """A route's first 5xx, the first upload of each source and the first refused publish are
+    seen by rate(): their series exist before them, at 0."""
+    with api.client() as client:
+        text = client.get("/metrics").text
+    for series in (
+        'reelscope_api_requests_total{method="POST",route="/v1/media",status="500"}',
+        'reelscope_api_requests_total{method="GET",route="/v1/analytics/costs",status="500"}',
+        'reelscope_api_media_accepted_total{source="generated"}',
+        'reelscope_api_publish_failures_total{topic="reelscope.media.uploaded.v1"}',
+    ):
+        assert f"{series} 0.0" in text, series
