@@ -134,6 +134,17 @@ class ReconcileSettings(BaseModel):
     lookback_days: int = Field(default=7, ge=1, description="ledger days listed by each run")
 
 
+class ResumeSettings(BaseModel):
+    """The resumer: analyses the budget deferred, run again when it allows (`processors.resume`)."""
+
+    enabled: bool = Field(default=True, description="run it on the leader worker")
+    interval_s: float = Field(default=300, gt=0, description="seconds between runs")
+    older_than_s: float = Field(
+        default=300, ge=0, description="grace period: a mark younger than this waits its result"
+    )
+    batch: int = Field(default=20, ge=1, description="media analysed again per run at most")
+
+
 class ApiListen(BaseModel):
     """Where the API listens: `reelscope api` and `reelscope up` start it there. The API's own
     options (keys, results kept in memory) extend this in `api.settings`."""
@@ -157,6 +168,7 @@ class Settings(BaseSettings):
     analyzer: AnalyzerSettings = Field(default_factory=AnalyzerSettings)
     worker: WorkerSettings = Field(default_factory=WorkerSettings)
     reconcile: ReconcileSettings = Field(default_factory=ReconcileSettings)
+    resume: ResumeSettings = Field(default_factory=ResumeSettings)
     api: ApiListen = Field(default_factory=ApiListen)
 
     @property

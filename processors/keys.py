@@ -10,6 +10,8 @@
 - `idempotency/<sha256>.json`: an upload's idempotency record. API.
 - `apikeys/<name>.json`: a stored API key (its sha256, scopes, brands, quotas). `reelscope keys`.
 - `cache/gemini/<sha256>.json`: a Gemini answer, named by all that determines it. Worker.
+- `deferred/<media_id>.json`: the published result of a media whose analysis the budget
+  deferred, until the analysis is resumed (`processors.resume`). Worker.
 - `budget/<yyyy>-<mm>/<seq>.json`: the fleet's Gemini spend in a month, one snapshot per
   change, `seq` 12 digits (`processors.budget`). Worker.
 - `lake/<table>/dt=<day>/brand_id=<brand>/<topic>+<ppp>[+e<epoch>]+<first>+<last>.parquet`:
@@ -41,6 +43,7 @@ EVENT_SUFFIX: Final = ".event.json"
 GEMINI_CACHE_PREFIX: Final = "cache/gemini/"
 API_KEYS_PREFIX: Final = "apikeys/"
 BUDGET_PREFIX: Final = "budget/"
+DEFERRED_PREFIX: Final = "deferred/"
 LAKE_PREFIX: Final = "lake"
 LAKE_MARKERS: Final = f"{LAKE_PREFIX}/_incarnations/"
 NO_BRAND: Final = "__HIVE_DEFAULT_PARTITION__"
@@ -95,6 +98,10 @@ def budget_seq(key: str) -> int | None:
     name = key.rsplit("/", 1)[-1]
     stem = name.removesuffix(".json")
     return int(stem) if stem != name and len(stem) == 12 and stem.isdigit() else None
+
+
+def deferred_key(media_id: UUID) -> str:
+    return f"{DEFERRED_PREFIX}{media_id}.json"
 
 
 def thumbnail_key(media_id: UUID) -> str:

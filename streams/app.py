@@ -19,12 +19,12 @@ from __future__ import annotations
 
 import asyncio
 import tempfile
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 from uuid import UUID
 
 import faust
@@ -35,6 +35,8 @@ from processors.config import KafkaSecurity, Settings
 from processors.join import Joiner
 from processors.logs import trace_headers, trace_of
 from processors.pipeline import Stages
+from processors.resume import mark
+from processors.retry import patiently
 from schemas import topics
 from schemas.events import INPUT_EVENT, BrandCheck, MediaAnalysis, MediaGenerated, MediaUploaded
 
@@ -45,11 +47,21 @@ from streams.health import Health
 from streams.lake_sink import LakeSink
 from streams.published import PublishedResults, send_once_producer
 from streams.reconciler import register as register_reconciler
-from streams.timers import watch_gemini, watch_health
+from streams.timers import RESUMED, watch_deferred, watch_gemini, watch_health
 
 log = structlog.get_logger(__name__)
 StagesFactory = Callable[[], Awaitable[Stages]]
-Publish = Callable[[str, Any, bytes], Awaitable[None]]  # (topic, key, value), acknowledged
+Headers = Sequence[tuple[str, bytes]]
+
+
+class Publish(Protocol):
+    """Send (topic, key, value), with extra headers, and wait for the broker's acknowledgement."""
+
+    def __call__(
+        self, name: str, key: Any, value: bytes, headers: Headers = ()
+    ) -> Awaitable[None]: ...
+
+
 InputEvent = MediaUploaded | MediaGenerated
 Answer = BrandCheck | MediaAnalysis
 # faust.Stream at run time; its StreamT protocol lacks noack()/noack_take(), hence Any
@@ -117,9 +129,9 @@ def kafka_publish(app: faust.App, bootstrap: str, published: PublishedResults) -
     topic = {name: app.topic(name, value_type=bytes, key_type=bytes) for name in topics.ALL_TOPICS}
     results_producer: AIOKafkaProducer | None = None  # made in the loop, on first use
 
-    async def send(name: str, key: bytes | None, value: bytes) -> None:
+    async def send(name: str, key: bytes | None, value: bytes, extra: Headers) -> None:
         nonlocal results_producer
-        headers = trace_headers()  # the trace of the event this output answers
+        headers = [*trace_headers(), *extra]  # the trace of the event this output answers
         if name != topics.MEDIA_RESULTS:
             await (await topic[name].send(key=key, value=value, headers=headers))
             return
@@ -139,7 +151,7 @@ def kafka_publish(app: faust.App, bootstrap: str, published: PublishedResults) -
 
     app.on_before_shutdown.connect(stop)
 
-    async def publish(name: str, key: Any, value: bytes) -> None:
+    async def publish(name: str, key: Any, value: bytes, headers: Headers = ()) -> None:
         """Send and wait for the broker's acknowledgement, retrying until it comes.
 
         Inputs are acknowledged only after their output, so a broker that refuses writes
@@ -151,7 +163,7 @@ def kafka_publish(app: faust.App, bootstrap: str, published: PublishedResults) -
         try:
             while True:
                 try:
-                    await send(name, key_bytes, value)
+                    await send(name, key_bytes, value, headers)
                     return
                 except Exception as e:  # any send failure: the broker is the only way out
                     if not waiting:
@@ -219,6 +231,11 @@ async def each_input(
         await manual.ack(event)
 
 
+def resumed(message: Any) -> bool:
+    """Whether a message is an analysis the resumer made (its result is published with it)."""
+    return any(k == RESUMED for k, _ in message.headers or ())
+
+
 def about(message: Any, media_id: UUID, event_id: UUID, stage: str) -> AbstractContextManager[None]:
     """Bind what every log line (and published message) about this media carries: its ids,
     the stage and the trace its input message brought (`processors.logs`)."""
@@ -258,7 +275,7 @@ async def results(w: Wiring, stream: RawStream) -> None:
                 await reject(w, event.message, "join", err.reason, err.error_type)
                 await manual.ack(event)
                 continue
-            if half.media_id in w.published:
+            if half.media_id in w.published or resumed(event.message):
                 metrics.EVENTS.labels("result", "duplicate_half").inc()
                 await manual.ack(event)
                 continue
@@ -268,6 +285,9 @@ async def results(w: Wiring, stream: RawStream) -> None:
                 continue
             result, pending = joined
             with about(event.message, result.media_id, result.source.event_id, "result"):
+                if result.analysis.status == "deferred":  # marked first: resumed later
+                    marking = partial(asyncio.to_thread, mark, (await w.stages()).store, result)
+                    await patiently(marking, "deferred")
                 await w.publish(topics.MEDIA_RESULTS, result.media_id, result.to_bytes())
                 log.info("result_published", status=result.status)
             w.published.add(result.media_id)
@@ -357,6 +377,7 @@ def create_app(
     if health is not None:
         watch_health(app, health)
     watch_gemini(app, settings, stages)
+    watch_deferred(app, settings, stages, w.publish)
     app.on_partitions_assigned.connect(log_assignment)
     register_reconciler(app, settings)
     return app

@@ -14,10 +14,14 @@ from processors.budget import BudgetLedger
 from processors.config import Settings
 from processors.errors import StorageError
 from processors.pipeline import Stages
+from processors.resume import resume
+from schemas import topics
+from schemas.events import MediaAnalysis, MediaResult
 from streams import metrics
 from streams.health import Health
 
 log = structlog.get_logger(__name__)
+RESUMED = "reelscope-resumed"  # header of an analysis the resumer made: no half to join
 
 
 def watch_health(app: faust.App, health: Health) -> None:
@@ -69,3 +73,50 @@ def watch_gemini(
             metrics.report_budget(settings.gemini, spend, today)
 
     app.timer(every_s)(report)
+
+
+def watch_deferred(
+    app: faust.App,
+    settings: Settings,
+    stages: Callable[[], Awaitable[Stages]],
+    publish: Callable[..., Awaitable[None]],
+) -> None:
+    """On the leader worker, resume the analyses the budget deferred (`processors.resume`):
+    the new analysis goes out marked as resumed (the results agent has no half to join it
+    with) and the new result beside it."""
+    rs = settings.resume
+    if not rs.enabled:
+        return
+
+    async def both(analysis: MediaAnalysis, result: MediaResult) -> None:
+        await publish(
+            topics.MEDIA_ANALYSES, analysis.media_id, analysis.to_bytes(), [(RESUMED, b"1")]
+        )
+        await publish(topics.MEDIA_RESULTS, result.media_id, result.to_bytes())
+        metrics.record_analysis(analysis)
+        metrics.time_result(result)
+
+    async def run() -> None:
+        s = await stages()
+        try:
+            report = await resume(
+                s.store,
+                s.analyze,
+                both,
+                settings.producer_id,
+                older_than_s=rs.older_than_s,
+                batch=rs.batch,
+            )
+        except Exception:  # a failed run is retried at the next tick, never stops the worker
+            log.exception("resume_failed")
+            return
+        if report.resumed or report.still_deferred or report.unreadable:
+            log.info(
+                "resume_run",
+                resumed=len(report.resumed),
+                still_deferred=len(report.still_deferred),
+                unreadable=[f"{m}: {why}" for m, why in report.unreadable],
+            )
+
+    # called, not used as a decorator: faust hides `timer` from type checkers
+    app.timer(rs.interval_s, on_leader=True, name="reelscope.resume")(run)

@@ -57,7 +57,7 @@ class FailingStages:
 def wired(known: KnownResults | None = None, settings: Settings = SETTINGS) -> tuple[Any, Sent]:
     sent: Sent = []
 
-    async def publish(topic: str, key: Any, value: bytes) -> None:
+    async def publish(topic: str, key: Any, value: bytes, headers: Any = ()) -> None:
         sent.append((topic, key, value))
 
     async def stages() -> Stages:
