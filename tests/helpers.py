@@ -7,6 +7,9 @@ import subprocess
 import zlib
 from pathlib import Path
 
+from aiokafka import AIOKafkaConsumer, TopicPartition
+from aiokafka.structs import ConsumerRecord
+
 from processors.media.ffmpeg import ffmpeg_exe
 from processors.synthetic import samples
 
@@ -65,3 +68,20 @@ def with_duration(source: Path, target: Path, scale: float) -> Path:
         struct.pack_into(">I", data, at, int(value * scale))
     target.write_bytes(bytes(data))
     return target
+
+
+async def partition_records(bootstrap: str, topic: str) -> list[ConsumerRecord[bytes, bytes]]:
+    """Every record partition 0 of `topic` holds now, from the start (a one-partition topic)."""
+    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False)
+    await consumer.start()
+    try:
+        tp = TopicPartition(topic, 0)
+        consumer.assign([tp])
+        end = (await consumer.end_offsets([tp]))[tp]
+        await consumer.seek_to_beginning(tp)
+        found: list[ConsumerRecord[bytes, bytes]] = []
+        while await consumer.position(tp) < end:
+            found += (await consumer.getmany(tp, timeout_ms=1000)).get(tp, [])
+        return found
+    finally:
+        await consumer.stop()

@@ -8,6 +8,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -109,6 +110,24 @@ class Deployment:
                 self.stop_process(proc)
 
 
+@contextmanager
+def one_partition_stack(folder: Path, extra_env: dict[str, str]) -> Iterator[Deployment]:
+    """Worker and API on a broker of their own whose topics have one partition each (media
+    queue behind one another), a folder bucket and logs under `folder`."""
+    with EmbeddedBroker() as broker:
+        ensure_topics(broker.bootstrap, partitions=1)
+        (folder / "bucket").mkdir()
+        (folder / "logs").mkdir()
+        env = {"REELSCOPE_KAFKA__PARTITIONS": "1", **extra_env}
+        deployment = Deployment(
+            broker.bootstrap, f"file://{folder / 'bucket'}", folder / "logs", env
+        )
+        try:
+            yield deployment.start()
+        finally:
+            deployment.stop()
+
+
 @pytest.fixture
 def own_broker() -> Iterator[EmbeddedBroker]:
     """A broker of the test's own (memory storage, 3 partitions): a test that restarts,
@@ -124,14 +143,16 @@ def samples(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
 
 
 @pytest.fixture(scope="session")
-def local_stack(
-    broker: EmbeddedBroker, tmp_path_factory: pytest.TempPathFactory
-) -> Iterator[Deployment]:
-    """The embedded default: a folder bucket, the local analyzer, the session broker."""
+def local_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Deployment]:
+    """The embedded default: a folder bucket, the local analyzer, a broker of its own (on the
+    session broker its worker would take, and fail, the uploads of the API tests)."""
     bucket = tmp_path_factory.mktemp("bucket")
-    deployment = Deployment(broker.bootstrap, f"file://{bucket}", tmp_path_factory.mktemp("logs"))
-    yield deployment.start()
-    deployment.stop()
+    with EmbeddedBroker() as own_broker:
+        ensure_topics(own_broker.bootstrap, partitions=6)
+        logs = tmp_path_factory.mktemp("logs")
+        deployment = Deployment(own_broker.bootstrap, f"file://{bucket}", logs)
+        yield deployment.start()
+        deployment.stop()
 
 
 @pytest.fixture(scope="session")

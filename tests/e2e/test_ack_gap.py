@@ -22,9 +22,7 @@ from processors.config import KafkaSettings
 from processors.media import ffmpeg_exe
 from processors.synthetic.samples import make_image
 from schemas import topics
-from streams.admin import ensure_topics
-from streams.broker import EmbeddedBroker
-from tests.e2e.conftest import Deployment
+from tests.e2e.conftest import Deployment, one_partition_stack
 from tests.e2e.helpers import TABLES, committed_offsets, lake_counts, upload, wait_final
 
 pytestmark = pytest.mark.slow
@@ -68,27 +66,12 @@ def loop_video(src: Path, dst: Path, times: int) -> Path:
 @pytest.fixture
 def stack(tmp_path: Path) -> Iterator[Deployment]:
     """Worker and API on a broker of their own whose topics have one partition each."""
-    with EmbeddedBroker() as broker:
-        ensure_topics(broker.bootstrap, partitions=1)
-        (tmp_path / "bucket").mkdir()
-        (tmp_path / "logs").mkdir()
-        deployment = Deployment(
-            broker.bootstrap,
-            f"file://{tmp_path / 'bucket'}",
-            tmp_path / "logs",
-            # a pool process for the images while the clip's check and analysis hold two; the
-            # clip decoded in full (thorough), so that it is still running at the kill however
-            # fast the default keyframe-first analysis gets
-            extra_env={
-                "REELSCOPE_KAFKA__PARTITIONS": "1",
-                "REELSCOPE_WORKER__CHECK_PROCESSES": "3",
-                "REELSCOPE_ANALYZER__PROFILE": "thorough",
-            },
-        )
-        try:
-            yield deployment.start()
-        finally:
-            deployment.stop()
+    # a pool process for the images while the clip's check and analysis hold two; the clip
+    # decoded in full (thorough), so that it is still running at the kill however fast the
+    # default keyframe-first analysis gets
+    env = {"REELSCOPE_WORKER__CHECK_PROCESSES": "3", "REELSCOPE_ANALYZER__PROFILE": "thorough"}
+    with one_partition_stack(tmp_path, env) as deployment:
+        yield deployment
 
 
 def test_fresh_partition_keeps_the_running_head(stack: Deployment, media: dict[str, Path]) -> None:

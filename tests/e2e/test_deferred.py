@@ -21,9 +21,7 @@ from processors.lake.query import Lake
 from processors.storage import open_store
 from processors.synthetic.samples import make_image
 from schemas import topics
-from streams.admin import ensure_topics
-from streams.broker import EmbeddedBroker
-from tests.e2e.conftest import Deployment
+from tests.e2e.conftest import Deployment, one_partition_stack
 from tests.e2e.helpers import topic_events, upload, wait_final
 
 pytestmark = pytest.mark.slow
@@ -39,28 +37,16 @@ def gemini() -> Iterator[FakeGemini]:
 @pytest.fixture
 def stack(gemini: FakeGemini, tmp_path: Path) -> Iterator[Deployment]:
     """A stack whose Gemini budget is 0: every analysis is deferred."""
-    with EmbeddedBroker() as broker:
-        ensure_topics(broker.bootstrap, partitions=1)
-        (tmp_path / "bucket").mkdir()
-        (tmp_path / "logs").mkdir()
-        deployment = Deployment(
-            broker.bootstrap,
-            f"file://{tmp_path / 'bucket'}",
-            tmp_path / "logs",
-            extra_env={
-                "REELSCOPE_KAFKA__PARTITIONS": "1",
-                "REELSCOPE_ANALYZER__NAME": "gemini",
-                "REELSCOPE_GEMINI__API_KEY": gemini.api_key,
-                "REELSCOPE_GEMINI__BASE_URL": gemini.url,
-                "REELSCOPE_GEMINI__DAILY_BUDGET_USD": "0",
-                "REELSCOPE_RESUME__INTERVAL_S": "1",
-                "REELSCOPE_RESUME__OLDER_THAN_S": "0",
-            },
-        )
-        try:
-            yield deployment.start()
-        finally:
-            deployment.stop()
+    env = {
+        "REELSCOPE_ANALYZER__NAME": "gemini",
+        "REELSCOPE_GEMINI__API_KEY": gemini.api_key,
+        "REELSCOPE_GEMINI__BASE_URL": gemini.url,
+        "REELSCOPE_GEMINI__DAILY_BUDGET_USD": "0",
+        "REELSCOPE_RESUME__INTERVAL_S": "1",
+        "REELSCOPE_RESUME__OLDER_THAN_S": "0",
+    }
+    with one_partition_stack(tmp_path, env) as deployment:
+        yield deployment
 
 
 def test_a_deferred_analysis_resumes_once_the_budget_is_raised(

@@ -15,7 +15,7 @@ from typing import Any
 
 import httpx
 import pytest
-from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
+from aiokafka import AIOKafkaProducer
 
 from processors.analyzers.gemini.fake_server import Behaviour, FakeGemini
 from processors.apikeys import hash_key
@@ -26,6 +26,7 @@ from schemas import topics
 from streams.admin import ensure_topics
 from streams.broker import EmbeddedBroker
 from tests.e2e.conftest import Deployment
+from tests.helpers import partition_records
 
 pytestmark = pytest.mark.slow
 
@@ -105,24 +106,6 @@ def lines(path: Path) -> list[dict[str, Any]]:
     return found
 
 
-async def records(bootstrap: str, topic: str) -> list[Any]:
-    """Every record of a one-partition topic, from the start."""
-    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False)
-    await consumer.start()
-    try:
-        tp = TopicPartition(topic, 0)
-        consumer.assign([tp])
-        await consumer.seek_to_beginning(tp)
-        end = (await consumer.end_offsets([tp]))[tp]
-        got: list[Any] = []
-        while await consumer.position(tp) < end:
-            for batch in (await consumer.getmany(tp, timeout_ms=1000)).values():
-                got += batch
-        return got
-    finally:
-        await consumer.stop()
-
-
 async def send_malformed(bootstrap: str) -> None:
     producer = AIOKafkaProducer(bootstrap_servers=bootstrap)
     await producer.start()
@@ -161,7 +144,7 @@ def test_one_trace_follows_the_upload_to_its_result(stack: Deployment, traced: s
     assert {line["stage"] for line in about} == {"brand_check", "analysis", "result"}
     for line in about:
         assert line["trace_id"] == TRACE and line["event_id"] == accepted["event_id"], line
-    results = asyncio.run(records(stack.bootstrap, topics.MEDIA_RESULTS))
+    results = asyncio.run(partition_records(stack.bootstrap, topics.MEDIA_RESULTS))
     mine = [r for r in results if r.key == traced.encode()]
     assert len(mine) == 1
     assert parse_traceparent(dict(mine[0].headers).get("traceparent")) == TRACE
@@ -182,7 +165,7 @@ def test_worker_lines_without_a_traceparent_get_the_event_id_as_trace(
 
 
 def test_no_secret_reaches_a_log_or_a_dead_letter(stack: Deployment, traced: str) -> None:
-    letters = asyncio.run(records(stack.bootstrap, topics.DEADLETTER))
+    letters = asyncio.run(partition_records(stack.bootstrap, topics.DEADLETTER))
     assert letters, "the malformed event was dead-lettered"
     texts = {
         "api.log": (stack.logs / "api.log").read_text(errors="replace"),

@@ -6,7 +6,6 @@ import asyncio
 import json
 import uuid
 from pathlib import Path
-from typing import Any
 
 from aiokafka import AIOKafkaProducer
 
@@ -26,10 +25,10 @@ from tests.e2e.helpers import (
 
 
 async def test_upload_reaches_api_lake_and_result_topic(
-    local_stack: Deployment, broker: Any, samples: dict[str, Path]
+    local_stack: Deployment, samples: dict[str, Path]
 ) -> None:
-    # a brand of this test's own: the API tests upload for "acme" on the same session broker,
-    # and the worker may have read "acme" as unknown a moment ago (its profile cache)
+    # a brand of this test's own: the worker may have read another test's brand as unknown a
+    # moment ago (its profile cache)
     brand = f"pipeline-{uuid.uuid4().hex[:8]}"
     register_brand(local_stack, brand, samples["logo"])
     media_id = upload(
@@ -52,7 +51,7 @@ async def test_upload_reaches_api_lake_and_result_topic(
     assert thumb[:3] == b"\xff\xd8\xff"  # a JPEG
     counts = await asyncio.to_thread(lake_counts, local_stack, [media_id])
     assert counts == dict.fromkeys(TABLES, 1)
-    events = await topic_events(broker.bootstrap, topics.MEDIA_RESULTS, {media_id})
+    events = await topic_events(local_stack.bootstrap, topics.MEDIA_RESULTS, {media_id})
     assert len(events) == 1 and events[0]["status"] == "done"
 
 
@@ -68,10 +67,10 @@ async def test_corrupt_media_fails_with_a_readable_reason(
 
 
 async def test_poison_events_are_dead_lettered_and_the_worker_goes_on(
-    local_stack: Deployment, broker: Any, samples: dict[str, Path]
+    local_stack: Deployment, samples: dict[str, Path]
 ) -> None:
     poison_id = str(uuid7())
-    producer = AIOKafkaProducer(bootstrap_servers=broker.bootstrap)
+    producer = AIOKafkaProducer(bootstrap_servers=local_stack.bootstrap)
     await producer.start()
     try:
         not_json = await producer.send_and_wait(
@@ -89,7 +88,7 @@ async def test_poison_events_are_dead_lettered_and_the_worker_goes_on(
     result = await asyncio.to_thread(wait_final, local_stack, media_id)
     assert result["status"] == "done"
 
-    letters = await topic_events(broker.bootstrap, topics.DEADLETTER, {poison_id})
+    letters = await topic_events(local_stack.bootstrap, topics.DEADLETTER, {poison_id})
     by_topic = {d["source_topic"]: d for d in letters}
     assert set(by_topic) == {topics.MEDIA_UPLOADED, topics.MEDIA_GENERATED}
     assert by_topic[topics.MEDIA_UPLOADED]["error_type"] == "invalid_json"
@@ -126,10 +125,10 @@ async def test_s3_bucket_path_end_to_end(s3_stack: Deployment, samples: dict[str
 
 
 async def test_event_for_a_missing_object_fails_that_media_only(
-    local_stack: Deployment, broker: Any, samples: dict[str, Path]
+    local_stack: Deployment, samples: dict[str, Path]
 ) -> None:
     ghost = make.uploaded(object_key="media/2026/01/01/ghost")
-    producer = AIOKafkaProducer(bootstrap_servers=broker.bootstrap)
+    producer = AIOKafkaProducer(bootstrap_servers=local_stack.bootstrap)
     await producer.start()
     try:
         await producer.send_and_wait(
@@ -139,7 +138,7 @@ async def test_event_for_a_missing_object_fails_that_media_only(
         await producer.stop()
 
     results = await topic_events(
-        broker.bootstrap, topics.MEDIA_RESULTS, {str(ghost.media_id)}, timeout=60
+        local_stack.bootstrap, topics.MEDIA_RESULTS, {str(ghost.media_id)}, timeout=60
     )
     assert results and results[0]["status"] == "failed"
     assert "not in the bucket" in results[0]["error"]

@@ -53,10 +53,10 @@ def poison(i: int, media_id: str) -> bytes:
 
 
 async def test_poison_events_are_dead_lettered_once_and_nothing_else_stalls(
-    local_stack: Deployment, broker: Any, samples: dict[str, Path]
+    local_stack: Deployment, samples: dict[str, Path]
 ) -> None:
     producer = AIOKafkaProducer(
-        bootstrap_servers=broker.bootstrap, acks="all", max_request_size=2_000_000
+        bootstrap_servers=local_stack.bootstrap, acks="all", max_request_size=2_000_000
     )
     await producer.start()
     valid: list[str] = []
@@ -76,7 +76,9 @@ async def test_poison_events_are_dead_lettered_once_and_nothing_else_stalls(
     finals = [await asyncio.to_thread(wait_final, local_stack, m, 120) for m in valid]
     assert [f["status"] for f in finals] == ["done"] * len(valid)
 
-    letters = await topic_events(broker.bootstrap, topics.DEADLETTER, set(poisoned), timeout=60)
+    letters = await topic_events(
+        local_stack.bootstrap, topics.DEADLETTER, set(poisoned), timeout=60
+    )
     by_source = Counter(
         (e["source_key"], e["source_partition"], e["source_offset"], e["stage"]) for e in letters
     )

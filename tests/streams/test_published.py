@@ -13,13 +13,14 @@ from collections.abc import Iterator
 
 import faust
 import pytest
-from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
+from aiokafka import AIOKafkaProducer
 
 from schemas.topics import MEDIA_RESULTS
 from streams.admin import ensure_topics
 from streams.app import kafka_publish
 from streams.broker import EmbeddedBroker, free_port
 from streams.published import PublishedResults
+from tests.helpers import partition_records
 from tests.kafka_faults import KafkaFaultProxy
 
 WINDOW_S = 1.5  # answers are lost this long; the clients' own timeouts are longer
@@ -38,20 +39,7 @@ def proxy() -> Iterator[KafkaFaultProxy]:
 
 
 async def records(bootstrap: str, topic: str) -> list[bytes]:
-    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False)
-    await consumer.start()
-    try:
-        tp = TopicPartition(topic, 0)
-        consumer.assign([tp])
-        end = (await consumer.end_offsets([tp]))[tp]
-        await consumer.seek_to_beginning(tp)
-        found: list[bytes] = []
-        while await consumer.position(tp) < end:
-            batch = await consumer.getmany(tp, timeout_ms=1000)
-            found += [r.value for r in batch.get(tp, []) if r.value is not None]
-        return found
-    finally:
-        await consumer.stop()
+    return [r.value for r in await partition_records(bootstrap, topic) if r.value is not None]
 
 
 async def lose_answers_for(proxy: KafkaFaultProxy, topic: str, seconds: float) -> None:
