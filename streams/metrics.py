@@ -117,9 +117,12 @@ BUDGET_REMAINING = Gauge(
 
 
 def report_budget(limits: GeminiOptions, spend: Snapshot | None, day: date) -> None:
-    """Set the budget series of the fleet and of each brand with a limit of its own, from the
-    ledger's newest `spend` (None: nothing spent, e.g. the local analyzer)."""
-    brands = sorted({*limits.brand_daily_budget_usd, *limits.brand_monthly_budget_usd})
+    """Set the budget series of the fleet, of each brand with a limit of its own and of each
+    brand that spent this month (a brand must have a profile to be uploaded for, so the label
+    stays bounded by the brands configured), from the ledger's newest `spend` (None: nothing
+    spent, e.g. the local analyzer)."""
+    spenders = set(spend.monthly) - {FLEET} if spend is not None else set()
+    brands = sorted({*limits.brand_daily_budget_usd, *limits.brand_monthly_budget_usd, *spenders})
     for period in PERIODS:
         for brand in [None, *brands]:
             limit = limits.limit(period, brand)

@@ -104,6 +104,16 @@ class Deployment:
             time.sleep(0.2)
         raise AssertionError("API not ready in 60 s:\n" + (self.logs / "api.log").read_text())
 
+    def wait_assigned(self, timeout: float = 60) -> None:
+        """Until the worker owns its partitions (its consumer is in the group)."""
+        deadline = time.monotonic() + timeout
+        log = self.logs / "worker.log"
+        while b'"partitions_assigned"' not in log.read_bytes():
+            assert time.monotonic() < deadline, (
+                "no partitions assigned:\n" + log.read_text()[-3000:]
+            )
+            time.sleep(0.2)
+
     def stop(self) -> None:
         for proc in (self.worker, self.api):
             if proc is not None and proc.poll() is None:

@@ -147,7 +147,8 @@ def refusing_stack(tmp_path: Path) -> Iterator[tuple[Deployment, KafkaFaultProxy
             },
         )
         try:
-            yield deployment.start(), proxy
+            deployment.start().wait_assigned()  # the window must not open on a worker not yet in
+            yield deployment, proxy
         finally:
             deployment.stop()
 

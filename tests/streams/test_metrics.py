@@ -92,6 +92,10 @@ def test_budget_series_follow_the_fleet_ledger_and_never_go_below_zero() -> None
     ledger.settle(booked, 7.0)  # the call cost more than its estimate and passed the limit
     metrics.report_budget(limits, ledger.snapshot(DAY), DAY)
     assert budget("spent", "daily", "acme") == 7.0 and budget("remaining", "daily", "acme") == 0.0
+    ledger.reserve(DAY, "omega", 0.5)  # a brand on the default (here: no) limit spends too
+    metrics.report_budget(limits, ledger.snapshot(DAY), DAY)
+    assert budget("spent", "monthly", "omega") == 0.5
+    assert budget("limit", "daily", "omega") == math.inf
 
 
 def test_the_worker_app_exports_the_budget_from_start_up() -> None:
