@@ -276,7 +276,8 @@ async def results(w: Wiring, stream: RawStream) -> None:
                 await manual.ack(event)
                 continue
             if half.media_id in w.published or resumed(event.message):
-                metrics.EVENTS.labels("result", "duplicate_half").inc()
+                outcome = "resumed_half" if resumed(event.message) else "duplicate_half"
+                metrics.EVENTS.labels("result", outcome).inc()
                 await manual.ack(event)
                 continue
             joined = joiner.add(half, event)

@@ -2,8 +2,8 @@
 
 Guarantees: a cache hit (same bytes, model, prompt version and options) makes no call and costs
 nothing; a call over budget (the fleet's ledger, `processors.budget`) is not made (`deferred`);
-a safety block is final (`blocked`), never
-retried; output that fails validation is asked for once more, then reported (`invalid_output`).
+a safety block is final (`blocked`), never retried; output that fails validation is asked for
+once more, then reported (`invalid_output`).
 Transient faults raise `AnalyzerUnavailable`, inputs Gemini will never take `AnalyzerRejected`.
 """
 
