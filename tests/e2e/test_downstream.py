@@ -126,4 +126,6 @@ def test_aiokafka_reads_the_results(stack: Deployment, done: str) -> None:
 def test_the_readme_names_the_clients_that_work() -> None:
     readme = (Path(__file__).resolve().parents[2] / "README.md").read_text()
     assert f"confluent-kafka {confluent_kafka.version()[0]}" in readme
-    assert "librdkafka 2.0.2" in readme, "the README says which kcat fails, and why"
+    assert "librdkafka 2.0.2" in readme, (
+        "the README says which librdkafka fails against Tansu, and why"
+    )
