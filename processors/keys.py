@@ -104,6 +104,17 @@ def deferred_key(media_id: UUID) -> str:
     return f"{DEFERRED_PREFIX}{media_id}.json"
 
 
+def deferred_media_id(key: str) -> UUID | None:
+    """The media a deferred mark's key names (None for anything else under the prefix)."""
+    name = key.removeprefix(DEFERRED_PREFIX)
+    if name == key or not name.endswith(".json"):
+        return None
+    try:
+        return UUID(name.removesuffix(".json"))
+    except ValueError:
+        return None
+
+
 def thumbnail_key(media_id: UUID) -> str:
     return f"thumbs/{media_id}.jpg"
 

@@ -30,7 +30,7 @@ from pydantic import ValidationError
 
 from processors.errors import ObjectNotFound
 from processors.join import combine
-from processors.keys import DEFERRED_PREFIX, deferred_key, event_key
+from processors.keys import DEFERRED_PREFIX, deferred_key, deferred_media_id, event_key
 from processors.storage import Store
 from schemas.events import INPUT_EVENT, InputEvent, MediaAnalysis, MediaResult
 from schemas.ids import uuid7_time
@@ -67,10 +67,8 @@ async def resume(
     media id's time), oldest first; publish what is no longer deferred."""
     report = Report()
     for key in sorted(await asyncio.to_thread(store.list, DEFERRED_PREFIX))[:batch]:
-        try:
-            media_id = UUID(key.removeprefix(DEFERRED_PREFIX).removesuffix(".json"))
-        except ValueError:
-            continue  # not a mark (a temporary file of a store, say)
+        if (media_id := deferred_media_id(key)) is None:
+            continue  # not a mark
         if now() - uuid7_time(media_id).timestamp() < older_than_s:
             break  # marks sort by media id, so by time: the rest are younger still
         try:

@@ -54,7 +54,8 @@ LAKE_DELAY = Histogram(
 )
 RESULT_LATENCY = Histogram(
     "reelscope_result_latency_seconds",
-    "From an upload's acceptance to its published result, by media kind (unknown: unreadable)",
+    "From an upload's acceptance to its first published result, by media kind (unknown: "
+    "unreadable); a resumed analysis's second result is not timed",
     ["kind"],
     buckets=(0.25, 0.5, 1, 2, 3, 5, 10, 20, 30, 60, 120, 300),
 )
@@ -98,7 +99,7 @@ def record_analysis(analysis: MediaAnalysis) -> None:
     ANALYSIS_TOKENS.labels(analysis.model, "output").inc(usage.output_tokens or 0)
 
 
-BUDGET_LABELS = ["period", "brand"]  # brand "": the fleet; else a brand given its own limit
+BUDGET_LABELS = ["period", "brand"]  # brand "": the fleet; else a brand with a limit or spend
 BUDGET_SPENT = Gauge(
     "reelscope_budget_spent_usd",
     "Gemini spend booked in the fleet's ledger this UTC day or month (reserved or settled)",

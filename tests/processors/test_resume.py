@@ -101,3 +101,14 @@ async def test_a_mark_without_its_ledger_event_is_reported_and_kept(store: Local
     assert [m for m, _ in report.unreadable] == [first.media_id]
     assert "ObjectNotFound" in report.unreadable[0][1]
     assert store.exists(deferred_key(first.media_id))
+
+
+async def test_what_is_not_a_mark_is_left_alone(store: LocalStore) -> None:
+    """A stray object under the prefix (a copy, a note) is neither analysed nor deleted."""
+    first = deferred_media(store)
+    store.put_bytes("deferred/README.txt", b"not a mark")
+    store.put_bytes("deferred/not-a-uuid.json", b"{}")
+    calls: list[InputEvent] = []
+    report = await run(store, analyzer("done", calls), [])
+    assert report.resumed == [first.media_id] and len(calls) == 1 and not report.unreadable
+    assert store.exists("deferred/README.txt") and store.exists("deferred/not-a-uuid.json")
