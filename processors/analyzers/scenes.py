@@ -329,7 +329,11 @@ def _decode_ranges(
     for i, (start, end) in enumerate(ranges):
         length = end - start + 1.5 / fps
         args += ["-skip_loop_filter", "all", "-skip_frame", "noref"]
-        args += ["-ss", f"{start:.6f}", *input_args(path, ctype, limits, seconds=length)]
+        args += [
+            "-ss",
+            f"{start:.6f}",
+            *input_args(path, ctype, limits, seconds=length, reopen=True),
+        ]
         graph.append(f"[{i}:v:0]{_SCDET},{_PRINT}[o{i}]")
     args += ["-filter_threads", "1", "-filter_complex", ";".join(graph)]
     for i in range(len(ranges)):

@@ -78,7 +78,7 @@ def _decode(
     runs = taps.runs if keyframes and taps.video else ()
     for t in runs:  # cheap: each run starts at a keyframe (no accurate seek)
         args += ["-skip_loop_filter", "all", "-noaccurate_seek", "-ss", f"{t:.6f}"]
-        args += input_args(path, ctype, limits, seconds=taps.run_s)
+        args += input_args(path, ctype, limits, seconds=taps.run_s, reopen=True)
     args += "-an -sn -dn -filter_threads 1 -fps_mode passthrough".split()
     if not taps.any:
         args += ["-map", "0:v:0", "-vf", sampled]
