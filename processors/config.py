@@ -2,7 +2,8 @@
 
 Each package owns its options (`StoreSettings` in `processors.storage`, `LimitSettings` in
 `processors.media.limits`, `GeminiSettings` in `processors.analyzers.gemini.options`,
-`AnalyzerSettings` in `processors.analyzers.base`); this root composes them with the
+`AnalyzerSettings` in `processors.analyzers.base`, `ProvenanceSettings` and `DedupeSettings`
+in `processors.provenance` and `processors.dedupe`); this root composes them with the
 cross-process sections defined here (broker, worker, reconciler, where the API listens). The
 API process extends it with its own options (`api.settings.Settings`).
 
@@ -21,7 +22,9 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from processors.analyzers.base import AnalyzerSettings
 from processors.analyzers.gemini.options import GeminiSettings
+from processors.dedupe.settings import DedupeSettings
 from processors.media.limits import LimitSettings
+from processors.provenance.settings import ProvenanceSettings
 from processors.storage import StoreSettings
 
 
@@ -166,6 +169,8 @@ class Settings(BaseSettings):
     limits: LimitSettings = Field(default_factory=LimitSettings)
     gemini: GeminiSettings = Field(default_factory=GeminiSettings)
     analyzer: AnalyzerSettings = Field(default_factory=AnalyzerSettings)
+    provenance: ProvenanceSettings = Field(default_factory=ProvenanceSettings)
+    dedupe: DedupeSettings = Field(default_factory=DedupeSettings)
     worker: WorkerSettings = Field(default_factory=WorkerSettings)
     reconcile: ReconcileSettings = Field(default_factory=ReconcileSettings)
     resume: ResumeSettings = Field(default_factory=ResumeSettings)

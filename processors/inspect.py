@@ -28,6 +28,7 @@ from processors.media.frames import Sampled, Taps, sample
 from processors.media.limits import LimitSettings
 from processors.media.probe import Packet, probe_media
 from processors.media.still import read_still
+from processors.provenance import ProvenanceSettings
 from schemas.events import BrandCheck, MediaGenerated, MediaInfo, MediaUploaded
 from schemas.profiles import BrandProfile
 
@@ -50,6 +51,8 @@ def inspect(
     *,
     analyze: bool,
     thorough: bool = False,
+    provenance: ProvenanceSettings | None = None,
+    fingerprints: bool = False,
 ) -> Inspection:
     """Check (and, with `analyze`, analyse) one asset; never raises for media it cannot read."""
     cv2.setNumThreads(1)  # one process per core does better than threads inside OpenCV
@@ -76,7 +79,16 @@ def inspect(
             video_measures, path, info, limits, thorough=thorough, first_pass=first, packets=packets
         )
     check = check_media(
-        path, event, profile, logos, limits, frames, producer, sampled=(info, images)
+        path,
+        event,
+        profile,
+        logos,
+        limits,
+        frames,
+        producer,
+        sampled=(info, images),
+        provenance=provenance,
+        fingerprints=fingerprints,
     )
     if not analyze:
         return Inspection(check)

@@ -12,6 +12,8 @@
 - `cache/gemini/<sha256>.json`: a Gemini answer, named by all that determines it. Worker.
 - `deferred/<media_id>.json`: the published result of a media whose analysis the budget
   deferred, until the analysis is resumed (`processors.resume`). Worker.
+- `dedupe/<brand_id>/<media_id>.json`: an upload's perceptual fingerprint, the near-duplicate
+  index of its brand (`processors.dedupe.index`). Worker.
 - `budget/<yyyy>-<mm>/<seq>.json`: the fleet's Gemini spend in a month, one snapshot per
   change, `seq` 12 digits (`processors.budget`). Worker.
 - `lake/<table>/dt=<day>/brand_id=<brand>/<topic>+<ppp>[+e<epoch>]+<first>+<last>.parquet`:
@@ -44,6 +46,7 @@ GEMINI_CACHE_PREFIX: Final = "cache/gemini/"
 API_KEYS_PREFIX: Final = "apikeys/"
 BUDGET_PREFIX: Final = "budget/"
 DEFERRED_PREFIX: Final = "deferred/"
+DEDUPE_PREFIX: Final = "dedupe/"
 LAKE_PREFIX: Final = "lake"
 LAKE_MARKERS: Final = f"{LAKE_PREFIX}/_incarnations/"
 NO_BRAND: Final = "__HIVE_DEFAULT_PARTITION__"
@@ -113,6 +116,15 @@ def deferred_media_id(key: str) -> UUID | None:
         return UUID(name.removesuffix(".json"))
     except ValueError:
         return None
+
+
+def dedupe_prefix(brand_id: str) -> str:
+    """The folder of one brand's fingerprints (ends with `/`)."""
+    return f"{DEDUPE_PREFIX}{brand_id}/"
+
+
+def dedupe_key(brand_id: str, media_id: UUID) -> str:
+    return f"{dedupe_prefix(brand_id)}{media_id}.json"
 
 
 def thumbnail_key(media_id: UUID) -> str:

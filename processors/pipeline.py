@@ -9,6 +9,7 @@ waited out, `processors.retry`). CPU-heavy work runs in a `processors.pool.Renew
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import hashlib
 import os
 import shutil
@@ -32,6 +33,7 @@ from processors.analyzers.registry import create_analyzer
 from processors.brand import CHECKS_VERSION
 from processors.brand.profiles import BrandCache
 from processors.config import Settings
+from processors.dedupe.index import DedupeIndex
 from processors.errors import (
     AnalyzerRejected,
     AnalyzerUnavailable,
@@ -47,6 +49,7 @@ from processors.retry import patiently
 from processors.storage import Store
 from schemas.events import BrandCheck, MediaAnalysis, MediaGenerated, MediaUploaded
 from schemas.profiles import BrandProfile
+from schemas.provenance import DuplicateOf
 
 log = structlog.get_logger(__name__)
 InputEvent = MediaUploaded | MediaGenerated
@@ -119,6 +122,10 @@ class Inspections:
     local analysis of a media are one pool task: one fetch, one probe, one decode. An entry is
     dropped once every stage took it, or when it failed (a retry makes a new one); entries a
     stage never came for (a replay of one stage only) go oldest first past `KEEP`.
+
+    With a `dedupe` index, the inspection also says which earlier upload of the brand the media
+    nearly duplicates (looked up here, in the worker: the pool child has no network); with
+    `reuse`, the analysis stage asks for it too, to reuse an exact-content copy's analysis.
     """
 
     KEEP = 256
@@ -131,10 +138,12 @@ class Inspections:
         brands: BrandCache,
         *,
         analyze: bool,
+        dedupe: DedupeIndex | None = None,
+        reuse: bool = False,
     ) -> None:
         self.settings, self.pool, self.files, self.brands = settings, pool, files, brands
-        self.analyze = analyze
-        self._consumers = 2 if analyze else 1
+        self.analyze, self.dedupe, self.reuse = analyze, dedupe, reuse
+        self._consumers = 2 if analyze or reuse else 1
         self._entries: OrderedDict[UUID, list[Any]] = OrderedDict()
 
     async def get(self, event: InputEvent) -> Inspection:
@@ -173,8 +182,14 @@ class Inspections:
             profile, logos = await asyncio.to_thread(self.brands.get, event.brand_id)
         path = await self.files.fetch(event)
         s = self.settings
-        work = partial(inspect, analyze=self.analyze, thorough=s.analyzer.profile == "thorough")
-        return await asyncio.get_running_loop().run_in_executor(
+        work = partial(
+            inspect,
+            analyze=self.analyze,
+            thorough=s.analyzer.profile == "thorough",
+            provenance=s.provenance,
+            fingerprints=self.dedupe is not None,
+        )
+        inspection: Inspection = await asyncio.get_running_loop().run_in_executor(
             self.pool,
             work,
             path,
@@ -185,6 +200,36 @@ class Inspections:
             s.worker.sample_frames,
             s.producer_id,
         )
+        return await self._deduplicated(event, inspection)
+
+    async def _deduplicated(self, event: InputEvent, inspection: Inspection) -> Inspection:
+        """The inspection with the earlier upload of the brand it nearly duplicates, if any."""
+        check = inspection.check
+        if self.dedupe is None or not event.brand_id or check.fingerprint is None:
+            return inspection
+        if check.media is None:
+            return inspection
+        match = await asyncio.to_thread(
+            self.dedupe.match_and_record,
+            event.brand_id,
+            event.media_id,
+            event.sha256,
+            check.media.kind,
+            check.fingerprint,
+        )
+        updated = check.model_copy(update={"duplicate_of": match})
+        return dataclasses.replace(inspection, check=updated)
+
+    async def exact_copy_of(self, event: InputEvent) -> DuplicateOf | None:
+        """The earlier upload of the brand this media is an exact-content copy of, when the
+        analysis may reuse its analysis; None when it may not, or the media is unreadable."""
+        if not self.reuse:
+            return None
+        try:
+            match = (await self.get(event)).check.duplicate_of
+        except (ReelscopeError, BrokenProcessPool):
+            return None
+        return match if match is not None and match.exact else None
 
 
 @dataclass
@@ -206,7 +251,16 @@ class Stages:
         store = settings.store.open()
         files = MediaFiles(store)
         local = settings.analyzer_name == "local"
-        inspections = Inspections(settings, pool, files, BrandCache(store), analyze=local)
+        d = settings.dedupe
+        inspections = Inspections(
+            settings,
+            pool,
+            files,
+            BrandCache(store),
+            analyze=local,
+            dedupe=DedupeIndex(store, d) if d.enabled else None,
+            reuse=d.enabled and d.reuse_analysis and settings.analyzer_name == "gemini",
+        )
         analyzer = create_analyzer(
             settings,
             store=store,
@@ -229,11 +283,14 @@ class Stages:
     async def analyze(self, event: InputEvent, attempts: int = 4) -> MediaAnalysis:
         """Analyse one asset, retrying transient faults; the last resort is a failed analysis."""
         name, settings = self.analyzer.name, self.settings
+        same_as = await self.inspections.exact_copy_of(event)
         delay = 1.0
         for attempt in range(1, attempts + 1):
             try:
                 path = await patiently(lambda: self.files.fetch(event), str(event.media_id))
-                request = AnalysisRequest(path, event, producer=settings.producer_id)
+                request = AnalysisRequest(
+                    path, event, producer=settings.producer_id, same_as=same_as
+                )
                 return await self.analyzer.analyze(request)
             except (ObjectNotFound, IntegrityError, BrokenProcessPool, AnalyzerRejected) as e:
                 return failed_analysis(event, name, _describe(e), settings)

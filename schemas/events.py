@@ -57,6 +57,7 @@ from schemas.fields import (
 )
 from schemas.ids import uuid7
 from schemas.profiles import BrandProfile
+from schemas.provenance import DuplicateOf, Fingerprint, Provenance
 
 
 class Envelope(Model):
@@ -186,6 +187,8 @@ class TextCheck(Model):
 class PlatformFit(Model):
     ok: bool
     problems: list[Text] = Field(default_factory=list, max_length=LIST_MAX)
+    ai_label_required: bool | None = None  # null: whether the asset is AI is not known
+    ai_label: Text | None = None  # what to set on the platform for an AI asset
 
 
 class QualityCheck(Model):
@@ -231,6 +234,9 @@ class BrandCheck(Envelope):
     text: TextCheck | None = None
     violations: list[Violation] = Field(default_factory=list, max_length=256)
     processing_ms: NonNegative = 0.0
+    provenance: Provenance | None = None
+    fingerprint: Fingerprint | None = None
+    duplicate_of: DuplicateOf | None = None
 
 
 class Usage(Model):
@@ -297,6 +303,7 @@ class MediaAnalysis(Envelope):
     content: ContentAnalysis | None = None
     usage: Usage = Field(default_factory=Usage)
     cached: bool = False
+    reused_from: UUID | None = None  # the earlier upload of the brand whose analysis this is
     latency_ms: NonNegative = 0.0
 
 

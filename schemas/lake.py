@@ -82,6 +82,11 @@ BRAND_CHECKS: Final = pa.schema(
         pa.field("processing_ms", pa.float64()),
         pa.field("error", pa.string()),
         pa.field("checks_version", pa.string()),
+        pa.field("ai_generated", pa.bool_()),
+        pa.field("ai_evidence", _STRINGS),
+        pa.field("c2pa_state", pa.string()),
+        pa.field("phashes", _STRINGS),
+        pa.field("duplicate_of", pa.string()),
         *PROVENANCE,
         pa.field("payload", pa.string()),
     ]
@@ -126,6 +131,8 @@ MEDIA_RESULTS: Final = pa.schema(
         pa.field("analyzer", pa.string()),
         pa.field("model", pa.string()),
         pa.field("prompt_version", pa.string()),
+        pa.field("ai_generated", pa.bool_()),
+        pa.field("duplicate_of", pa.string()),
         *PROVENANCE,
         pa.field("payload", pa.string()),
     ]
@@ -256,6 +263,8 @@ def _columns(event: LakeEvent) -> dict[str, Any]:
                 "analyzer": analysis.analyzer,
                 "model": analysis.model,
                 "prompt_version": analysis.prompt_version,
+                "ai_generated": check.provenance.ai_generated if check.provenance else None,
+                "duplicate_of": _duplicate_of(check),
             }
         case DeadLetter():
             return {
@@ -292,4 +301,20 @@ def _brand_check_columns(event: BrandCheck) -> dict[str, Any]:
         "processing_ms": event.processing_ms,
         "error": event.error,
         "checks_version": event.checks_version,
+        "ai_generated": event.provenance.ai_generated if event.provenance else None,
+        "ai_evidence": list(event.provenance.evidence) if event.provenance else [],
+        "c2pa_state": _c2pa_state(event),
+        "phashes": list(event.fingerprint.phash) if event.fingerprint else [],
+        "duplicate_of": _duplicate_of(event),
     }
+
+
+def _c2pa_state(check: BrandCheck) -> str | None:
+    """The manifest's validation state; `absent` for a file read without one."""
+    if check.provenance is None:
+        return None
+    return check.provenance.c2pa.validation_state if check.provenance.c2pa else "absent"
+
+
+def _duplicate_of(check: BrandCheck) -> str | None:
+    return str(check.duplicate_of.media_id) if check.duplicate_of else None

@@ -21,6 +21,7 @@ from schemas.fields import (
     ShortText,
     utcnow,
 )
+from schemas.provenance import ProvenanceCode, Severity
 
 LogoZone = Literal[
     "top_left", "top_right", "bottom_left", "bottom_right", "top", "bottom", "center", "any"
@@ -54,6 +55,11 @@ class BrandRules(Model):
     platforms: Platforms = Field(default_factory=list)
     weights: dict[MapKey, NonNegative] = Field(default_factory=dict, max_length=FEW_MAX)
     thresholds: Thresholds = Field(default_factory=Thresholds)
+    provenance_severity: dict[ProvenanceCode, Severity] = Field(
+        default_factory=dict,
+        max_length=FEW_MAX,
+        description="severity of each provenance cross-check ('off' leaves it out)",
+    )
 
 
 class BrandProfile(BrandRules):

@@ -21,6 +21,7 @@ from schemas.events import (
     MediaUploaded,
     SourceRef,
 )
+from schemas.provenance import DuplicateOf
 
 
 class AnalyzerSettings(BaseModel):
@@ -37,12 +38,15 @@ class AnalyzerSettings(BaseModel):
 
 @dataclass(frozen=True)
 class AnalysisRequest:
-    """A local copy of the media, the event that asked for it, and the probe result if known."""
+    """A local copy of the media, the event that asked for it, and the probe result if known;
+    `same_as`: an earlier upload of the same brand with the same content, whose analysis an
+    analyzer that pays per call may reuse."""
 
     path: Path
     event: MediaUploaded | MediaGenerated
     media: MediaInfo | None = None
     producer: str = "reelscope-worker"
+    same_as: DuplicateOf | None = None
 
 
 class Analyzer(Protocol):

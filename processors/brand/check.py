@@ -20,6 +20,7 @@ import numpy.typing as npt
 
 from processors.analyzers.base import source_ref
 from processors.brand import logo_check, palette, quality
+from processors.brand.ai_labels import with_ai_label
 from processors.brand.logo import LogoDetector
 from processors.brand.platforms import fit
 from processors.brand.templates import LogoDecodeError, LogoTemplate, cached_logo, prepare_logo
@@ -30,9 +31,12 @@ from processors.brand.verdict import (
     platforms_score,
     weighted_score,
 )
+from processors.dedupe import fingerprint
 from processors.errors import MediaError
 from processors.media import probe, sample_frames, sniff
 from processors.media.limits import LimitSettings
+from processors.provenance import ProvenanceSettings, cross_check, read_provenance
+from processors.provenance.judge import PENALTY
 from schemas.events import (
     BrandCheck,
     LogoCheck,
@@ -47,6 +51,7 @@ from schemas.events import (
 )
 from schemas.fields import Platform, Verdict
 from schemas.profiles import BrandProfile
+from schemas.provenance import Provenance
 
 CHECKS_VERSION = "brand-checks/1"
 ANALYSIS_WIDTH = 512  # every check sees frames this wide
@@ -86,8 +91,13 @@ def check_frames(
     logos: Sequence[npt.NDArray[np.generic] | LogoTemplate],
     platforms: Sequence[Platform],
     logo_error: str | None = None,
+    provenance: tuple[Provenance, list[Violation]] | None = None,
 ) -> BrandParts:
-    """Run every check on sampled frames (any width; they are brought to 512 px)."""
+    """Run every check on sampled frames (any width; they are brought to 512 px).
+
+    `provenance` is what the file says of its making and the cross-checks it failed, when it
+    was read (`processors.provenance`): they count in the verdict, and the platform fits say
+    which AI label each platform needs."""
     if not frames:
         msg = "no frames to check"
         raise ValueError(msg)
@@ -101,9 +111,11 @@ def check_frames(
     )
     violations += qual_violations
     text = _text(images, profile, scores, violations)
+    ai_generated = _provenance(provenance, scores, violations)
     fits: dict[str, PlatformFit] = {}
     for name in platforms:
-        fits[name], found = fit(name, info, sightings, text.boxes if text else ())
+        fitted, found = fit(name, info, sightings, text.boxes if text else ())
+        fits[name] = with_ai_label(fitted, name, info.kind, ai_generated)
         violations += found
     if (platform_score := platforms_score(fits)) is not None:
         scores["platforms"] = platform_score
@@ -122,6 +134,22 @@ def check_frames(
         scores,
         text,
     )
+
+
+def _provenance(
+    provenance: tuple[Provenance, list[Violation]] | None,
+    scores: dict[str, float],
+    violations: list[Violation],
+) -> bool | None:
+    """Score the provenance cross-checks (1 less `PENALTY` per violation) when there was
+    anything to judge; whether the asset is AI-generated (null: unknown)."""
+    if provenance is None:
+        return None
+    facts, found = provenance
+    if found or facts.evidence or facts.c2pa is not None:
+        scores["provenance"] = max(0.0, 1.0 - PENALTY * len(found))
+    violations += found
+    return facts.ai_generated
 
 
 def _analysis_size(image: Image) -> Image:
@@ -219,11 +247,15 @@ def check_media(
     producer: str = "reelscope-worker",
     *,
     sampled: tuple[MediaInfo | None, Sequence[FrameLike] | MediaError] | None = None,
+    provenance: ProvenanceSettings | None = None,
+    fingerprints: bool = False,
 ) -> BrandCheck:
     """Probe, sample and check one asset; never raises for media it cannot read.
 
     `sampled` is the probe and the frames (`ANALYSIS_WIDTH` wide) when a caller already made
-    them (one decode shared with the analyzer), or the `MediaError` that stopped it."""
+    them (one decode shared with the analyzer), or the `MediaError` that stopped it. With
+    `provenance` the file's provenance is read and cross-checked; with `fingerprints` the
+    frames' perceptual hashes are reported for the near-duplicate index."""
     cv2.setNumThreads(1)  # one process per core does better than threads inside OpenCV
     started = time.perf_counter()
     base = {
@@ -252,7 +284,10 @@ def check_media(
         )
     templates, logo_error = decode_logos(logos)
     platforms = list(event.platforms or (profile.platforms if profile else []))
-    parts = check_frames(images, info, profile, templates, platforms, logo_error)
+    facts = read_provenance(path, event, provenance) if provenance is not None else None
+    judged = (facts, cross_check(facts, event, profile)) if facts is not None else None
+    parts = check_frames(images, info, profile, templates, platforms, logo_error, judged)
+    duration = info.duration_s if info.kind == "video" else None
     elapsed = (time.perf_counter() - started) * 1000
     return BrandCheck(
         **base,
@@ -268,6 +303,8 @@ def check_media(
         text=_text_check(parts.text),
         violations=parts.violations,
         processing_ms=round(elapsed, 1),
+        provenance=facts,
+        fingerprint=fingerprint(images, duration) if fingerprints else None,
     )
 
 

@@ -5,7 +5,8 @@ Rule, in full:
    missing, else 1 minus 0.4 per logo violation; quality: 1 minus 0.25 per warning; platforms:
    per platform 1 with no problem, 0.5 with warnings only, 0 with a failure, averaged; text:
    share of the required phrases found, run only when the profile requires text; the logo's
-   clear space counts as one more logo violation).
+   clear space counts as one more logo violation; provenance: 1 minus 0.5 per provenance
+   violation, scored only when the file carries provenance or was declared generated).
 2. The score is their weighted mean. Weights come from the profile (`weights`, keyed by check
    name) over `DEFAULT_WEIGHTS`; a weight of 0 leaves a check out. Skipped checks never count.
 3. The score maps to a verdict by the profile's thresholds: ≥ `pass_at` pass, ≥ `warn_at` warn,
@@ -28,6 +29,7 @@ DEFAULT_WEIGHTS: dict[str, float] = {
     "quality": 0.2,
     "platforms": 0.2,
     "text": 0.2,
+    "provenance": 0.2,
 }
 DEFAULT_THRESHOLDS = Thresholds()
 

@@ -79,7 +79,8 @@ def _missing_bounds(node: dict[str, Any]) -> Iterator[str]:
     elif kind == "object" and node.get("additionalProperties", True) is not False:
         if "maxProperties" not in node:
             yield "map without maxProperties"
-        if "maxLength" not in node.get("propertyNames", {}):
+        keys = node.get("propertyNames", {})
+        if "maxLength" not in keys and "enum" not in keys:  # an enum bounds its keys too
             yield "map whose keys have no maxLength"
 
 

@@ -1,7 +1,8 @@
 """The Gemini analyzer: media in (inline or Files API), validated structured JSON out.
 
 Guarantees: a cache hit (same bytes, model, prompt version and options) makes no call and costs
-nothing; a call over budget (the fleet's ledger, `processors.budget`) is not made (`deferred`);
+nothing, and so does an exact-content copy of an earlier upload of the same brand whose answer is
+cached (`request.same_as`: resized, re-encoded, `processors.dedupe.rule`); a call over budget (the fleet's ledger, `processors.budget`) is not made (`deferred`);
 a safety block is final (`blocked`), never retried; output that fails validation is asked for
 once more, then reported (`invalid_output`).
 Transient faults raise `AnalyzerUnavailable`, inputs Gemini will never take `AnalyzerRejected`.
@@ -13,6 +14,7 @@ import asyncio
 import logging
 from collections import Counter
 from dataclasses import dataclass
+from uuid import UUID
 
 from google import genai
 from google.genai import types
@@ -164,12 +166,17 @@ class GeminiAnalyzer:
         kind: MediaKind = request.media.kind if request.media else request.event.media_kind
         prompt = build_prompt(request.event, kind)
         digest = await asyncio.to_thread(file_sha256, request.path)
-        key = cache_key(digest, self.model, PROMPT_VERSION, self.options.answer_params(), prompt)
-        if (hit := await self.cache.get(key)) is not None:
-            zero = Usage(input_tokens=0, output_tokens=0, cost_usd=0.0, estimated_cost_usd=0.0)
-            return self._result(
-                request, Outcome(hit.status, hit.error, hit.content), zero, cached=True
-            )
+        params = self.options.answer_params()
+        key = cache_key(digest, self.model, PROMPT_VERSION, params, prompt)
+        lookups: list[tuple[str, UUID | None]] = [(key, None)]
+        if (earlier := request.same_as) is not None:
+            again = cache_key(earlier.sha256, self.model, PROMPT_VERSION, params, prompt)
+            lookups.append((again, earlier.media_id))
+        for lookup, reused_from in lookups:
+            if (hit := await self.cache.get(lookup)) is not None:
+                zero = Usage(input_tokens=0, output_tokens=0, cost_usd=0.0, estimated_cost_usd=0.0)
+                outcome = Outcome(hit.status, hit.error, hit.content)
+                return self._result(request, outcome, zero, cached=True, reused_from=reused_from)
         tokens, estimate = self._estimate(request, kind, prompt)
         booking = await self._reserve(request, estimate)
         if isinstance(booking, str):
@@ -298,6 +305,7 @@ class GeminiAnalyzer:
         *,
         cached: bool = False,
         latency_ms: float = 0.0,
+        reused_from: UUID | None = None,
     ) -> MediaAnalysis:
         return analysis_of(
             request.event,
@@ -311,6 +319,7 @@ class GeminiAnalyzer:
             content=outcome.content,
             usage=usage,
             cached=cached,
+            reused_from=reused_from,
             latency_ms=round(latency_ms, 3),
         )
 
