@@ -54,13 +54,14 @@ def facts(store: dict[str, Any], anchored: bool) -> C2paFacts:
     state = store.get("validation_state")
     results = (store.get("validation_results") or {}).get("activeManifest") or {}
     failures = [str(f.get("code")) for f in results.get("failure") or [] if f.get("code")]
+    passed = {str(f.get("code")) for f in results.get("success") or []}
     broken = [c for c in failures if c not in TRUST_CODES]
     manifest = (store.get("manifests") or {}).get(store.get("active_manifest") or "") or {}
     signature = manifest.get("signature_info") or {}
     return C2paFacts(
         validation_state=_short(state),
         integrity="invalid" if broken or (state == "Invalid" and not failures) else "valid",
-        trusted=(state == "Trusted") if anchored else None,
+        trusted=("signingCredential.trusted" in passed) if anchored else None,
         failures=[_short(c) or "" for c in failures[:100]],
         signer=_short(signature.get("common_name")),
         issuer=_short(signature.get("issuer")),
