@@ -2,7 +2,8 @@
 
 Guarantees: a cache hit (same bytes, model, prompt version and options) makes no call and costs
 nothing, and so does an exact-content copy of an earlier upload of the same brand whose answer is
-cached (`request.same_as`: resized, re-encoded, `processors.dedupe.rule`); a call over budget (the fleet's ledger, `processors.budget`) is not made (`deferred`);
+cached (`request.same_as`: resized, re-encoded, `processors.dedupe.rule`); a call over budget
+(the fleet's ledger, `processors.budget`) is not made (`deferred`);
 a safety block is final (`blocked`), never retried; output that fails validation is asked for
 once more, then reported (`invalid_output`).
 Transient faults raise `AnalyzerUnavailable`, inputs Gemini will never take `AnalyzerRejected`.
