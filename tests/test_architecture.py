@@ -1,4 +1,5 @@
-"""Imports flow one way: streams, api -> processors -> schemas; vendor SDKs stay in their corner."""
+"""Imports flow one way: streams, api -> processors -> schemas; vendor SDKs stay in their corner
+(the C2PA library included: native code parsing hostile bytes, called from the pool child only)."""
 
 from __future__ import annotations
 
@@ -20,6 +21,7 @@ ONLY_IN = {
     "faust": ("streams/",),
     "google": ("processors/analyzers/gemini/",),
     "boto3": ("processors/storage/s3.py",),
+    "c2pa": ("processors/provenance/c2pa_reader.py",),
     "fastapi": ("api/",),
 }
 
