@@ -179,7 +179,7 @@ def main() -> None:
             f"dE per frame, every frame, duration +-{RULE.duration_tolerance_s:g} s"
         )
         print(f"  {'kind':<6}{'group':<14}{'n':>6}{'tp':>6}{'fn':>6}{'fp':>6}{'dup':>6}")
-        print("  (fp: exact matches that are wrong; dup: distractors given a non-exact duplicate_of)")
+        print("  (fp: wrong exact matches; dup: distractors given a non-exact duplicate_of)")
         for line in score("image", *images) + score("video", *clips):
             print(line)
         print("cost beside the brand check (median, this machine, same run):")
