@@ -7,7 +7,6 @@ import datetime as dt
 import io
 import json
 import struct
-import zlib
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -165,14 +164,12 @@ def truncated_manifest(signed: Path, dest: Path) -> Path:
     return dest
 
 
-def huge_xmp_png(dest: Path, size: int = 8 * 1024 * 1024) -> Path:
-    """A small PNG whose iTXt XMP packet is `size` bytes (over the read limit)."""
-    png = make_image(dest.with_suffix(".tmp.png"), width=64, height=64, fmt="png").read_bytes()
-    dest.with_suffix(".tmp.png").unlink()
-    text = b"XML:com.adobe.xmp\x00\x00\x00\x00\x00<x:xmpmeta>" + b" " * size + b"</x:xmpmeta>"
-    chunk = struct.pack(">I", len(text)) + b"iTXt" + text
-    chunk += struct.pack(">I", zlib.crc32(b"iTXt" + text) & 0xFFFFFFFF)
-    dest.write_bytes(png[:33] + chunk + png[33:])  # after IHDR (8 + 25 bytes)
+def huge_xmp_mp4(clip: Path, dest: Path, size: int = 8 * 1024 * 1024) -> Path:
+    """The clip with an XMP `uuid` box of `size` bytes appended (over the read limit)."""
+    uuid = bytes.fromhex("be7acfcb97a942e89c71999491e3afac")
+    packet = b"<x:xmpmeta>" + b" " * size + b"</x:xmpmeta>"
+    box = struct.pack(">I", 24 + len(packet)) + b"uuid" + uuid + packet
+    dest.write_bytes(clip.read_bytes() + box)
     return dest
 
 
@@ -206,6 +203,6 @@ def provenance_set(folder: Path) -> tuple[SigningCa, dict[str, Path]]:
         "unsigned": plain,
         "iptc_only": with_xmp(plain, folder / "iptc.jpg", iptc_xmp("trainedAlgorithmicMedia")),
         "truncated_manifest": truncated_manifest(ai_image, folder / "truncated.jpg"),
-        "huge_xmp": huge_xmp_png(folder / "huge_xmp.png"),
+        "huge_xmp": huge_xmp_mp4(clip, folder / "huge_xmp.mp4"),
     }
     return ca, files
