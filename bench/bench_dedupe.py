@@ -151,7 +151,8 @@ def costs(folder: Path, index_size: int) -> list[str]:
         hash_s = timed(lambda f=frames: fingerprint(f, None), 5)
         entries = [Entry(uuid4(), "0" * 64, kind, fp) for _ in range(index_size)]
         other = fingerprint([Frame(f.t_s, dupes.asset(2)[:288, :512]) for f in frames], None)
-        lookup_s = timed(lambda k=kind, o=other, es=entries: best_match(o, k, es, RULE), 1)
+        best_match(other, kind, entries, RULE)  # entries parse their hashes once, when first read
+        lookup_s = timed(lambda k=kind, o=other, es=entries: best_match(o, k, es, RULE), 3)
         rows.append(
             f"  {name:<18}{len(frames):>4} frames  check {check_s * 1000:8.1f} ms  fingerprint "
             f"{hash_s * 1000:6.2f} ms ({hash_s / check_s:6.2%})  lookup in {index_size} "

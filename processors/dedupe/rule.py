@@ -16,6 +16,7 @@ must not.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import cached_property
 from typing import Final
 from uuid import UUID
 
@@ -36,12 +37,21 @@ class Entry:
     kind: MediaKind
     fingerprint: Fingerprint
 
+    @cached_property
+    def hashes(self) -> list[int]:
+        """The pHashes as ints, parsed once (an entry is compared with every later upload)."""
+        return [int(h, 16) for h in self.fingerprint.phash]
+
 
 def compare(
     new: Fingerprint, kind: MediaKind, old: Entry, settings: DedupeSettings
 ) -> DuplicateOf | None:
     """The match of `new` against one earlier upload, or None if it is not a near duplicate."""
     if kind != old.kind or not new.phash or not old.fingerprint.phash:
+        return None
+    ours = [int(h, 16) for h in new.phash]
+    near = sum(min((h ^ o).bit_count() for o in old.hashes) <= settings.max_distance for h in ours)
+    if near * 2 < len(ours):  # the cheap reject: most earlier uploads end here
         return None
     matches = [m for i in range(len(new.phash)) if (m := _best(new, i, old, settings))]
     if len(matches) * 2 < len(new.phash) or not matches:
@@ -61,10 +71,10 @@ def _best(new: Fingerprint, i: int, old: Entry, settings: DedupeSettings) -> Fra
     t, h, c = new.frame_s[i], int(new.phash[i], 16), bytes.fromhex(new.colour[i])
     best: FrameMatch | None = None
     theirs = old.fingerprint
-    for j, (u, ph) in enumerate(zip(theirs.frame_s, theirs.phash, strict=True)):
+    for j, (u, ph) in enumerate(zip(theirs.frame_s, old.hashes, strict=True)):
         if abs(u - t) > TIME_WINDOW_S:
             continue
-        d = distance(h, int(ph, 16))
+        d = distance(h, ph)
         if d > settings.max_distance or (best is not None and d >= best.distance):
             continue
         delta = colour_delta(c, bytes.fromhex(theirs.colour[j]))
