@@ -1,7 +1,7 @@
 """Near duplicates: precision and recall of the exact-content rule on a generated set, and what
 the fingerprint costs beside the brand check.
 
-Run: `python -m bench.bench_dedupe [--images 120] [--clips 12]`. Makes `--images` stills and
+Run: `python -m bench.bench_dedupe [--images 120] [--clips 20]`. Makes `--images` stills and
 `--clips` 6 s clips (`processors.synthetic.dupes`), each with four transformed copies (resized
 to half, re-encoded at JPEG q35 / x264 crf 36 with another GOP, cropped 5 %, watermarked) and a
 look-alike (the same template over another picture); stills also meet an unrelated asset of the
@@ -164,7 +164,7 @@ def costs(folder: Path, index_size: int) -> list[str]:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--images", type=int, default=120)
-    parser.add_argument("--clips", type=int, default=12)
+    parser.add_argument("--clips", type=int, default=20)
     parser.add_argument("--index", type=int, default=RULE.max_entries, help="entries per brand")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="bench-dedupe-") as tmp:

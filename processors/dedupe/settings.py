@@ -8,7 +8,7 @@ from pydantic import BaseModel, Field
 class DedupeSettings(BaseModel):
     enabled: bool = Field(default=True, description="hash uploads and look for earlier ones")
     max_distance: int = Field(
-        default=12, ge=0, le=32, description="largest pHash Hamming distance (of 64 bits)"
+        default=14, ge=0, le=32, description="largest pHash Hamming distance (of 64 bits)"
     )
     max_colour_delta: float = Field(
         default=8.0, ge=0, le=100, description="largest mean CIELAB distance of the 4×4 grid"
