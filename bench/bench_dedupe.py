@@ -19,6 +19,7 @@ file with a palette profile, timed in the same run.
 from __future__ import annotations
 
 import argparse
+import os
 import statistics
 import tempfile
 import time
@@ -177,7 +178,8 @@ def main() -> None:
             f"{args.images} stills and {args.clips} clips, 4 transformed copies and a look-alike "
             f"each ({args.images} unrelated stills more), made and fingerprinted in {made:.0f} s; "
             f"rule: pHash <= {RULE.max_distance} bits and colour <= {RULE.max_colour_delta:g} "
-            f"dE per frame, every frame, duration +-{RULE.duration_tolerance_s:g} s"
+            f"dE per frame, every frame, duration +-{RULE.duration_tolerance_s:g} s; load "
+            f"average {os.getloadavg()[0]:.1f}"
         )
         print(f"  {'kind':<6}{'group':<14}{'n':>6}{'tp':>6}{'fn':>6}{'fp':>6}{'dup':>6}")
         print("  (fp: wrong exact matches; dup: distractors given a non-exact duplicate_of)")
