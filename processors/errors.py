@@ -5,7 +5,9 @@ ReelscopeError
 │   └── ObjectNotFound      no object under that key
 ├── MediaError              the bytes are not media we can analyse (permanent: failed result)
 │   ├── UnsupportedMedia    a type we do not accept
-│   └── MediaLimitExceeded  too large, too long, too many pixels, too slow to decode
+│   ├── MediaLimitExceeded  too large, too long, too many pixels, too slow to decode
+│   ├── ManifestUnreadable  a C2PA manifest the library cannot parse (a provenance error)
+│   └── MetadataTooLarge    an XMP packet over the read limit (a provenance error)
 └── AnalyzerError
     ├── AnalyzerUnavailable a transient fault: retry later
     └── AnalyzerRejected    the analyzer will never accept this input: dead-letter

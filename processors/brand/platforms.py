@@ -16,6 +16,7 @@ them, so it is versioned and every result can say which table judged it. Figures
   about 15 % (youraithumbnailgenerator.com, getkoro.app "middle 1080×1350").
 - YouTube: any shape (16:9 preferred), ≥ 426×240, ≤ 12 h and 256 GB; no overlay on the picture.
 - LinkedIn: 1:2.4 to 2.4:1, 256×144 to 4096×2304, ≤ 15 min, ≤ 5 GB, 10–60 fps.
+What each platform asks of an AI-generated asset, with its sources: `processors.brand.ai_labels`.
 """
 
 from __future__ import annotations
@@ -26,7 +27,7 @@ from dataclasses import dataclass
 from schemas.events import MediaInfo, PlatformFit, Violation
 from schemas.fields import MediaKind, Platform
 
-PLATFORM_SPECS_VERSION = "platform-specs/2026-05"
+PLATFORM_SPECS_VERSION = "platform-specs/2026-12"  # 2026-12: AI labels (`ai_labels`)
 ASPECT_TOLERANCE = 0.03  # relative
 UNSAFE_MAX_SHARE = 0.10  # share of the logo's box that may lie under a platform's UI
 GB, MB = 1024**3, 1024**2
