@@ -222,8 +222,11 @@ class Inspections:
 
     async def exact_copy_of(self, event: InputEvent) -> DuplicateOf | None:
         """The earlier upload of the brand this media is an exact-content copy of, when the
-        analysis may reuse its analysis; None when it may not, or the media is unreadable."""
-        if not self.reuse:
+        analysis may reuse its analysis; None when it may not, or the media is unreadable.
+
+        Only a media with a brand waits for its inspection here (the index is per brand): the
+        analysis of any other goes ahead alongside its brand check, as before."""
+        if not self.reuse or not event.brand_id:
             return None
         try:
             match = (await self.get(event)).check.duplicate_of
