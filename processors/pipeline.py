@@ -143,14 +143,14 @@ class Inspections:
     ) -> None:
         self.settings, self.pool, self.files, self.brands = settings, pool, files, brands
         self.analyze, self.dedupe, self.reuse = analyze, dedupe, reuse
-        self._consumers = 2 if analyze or reuse else 1
         self._entries: OrderedDict[UUID, list[Any]] = OrderedDict()
 
     async def get(self, event: InputEvent) -> Inspection:
         key = event.event_id
         entry = self._entries.get(key)
         if entry is None:
-            entry = [asyncio.ensure_future(self._run(event)), self._consumers]
+            consumers = 2 if self.analyze or (self.reuse and event.brand_id) else 1
+            entry = [asyncio.ensure_future(self._run(event)), consumers]
             self._entries[key] = entry
             while len(self._entries) > self.KEEP:
                 self._entries.popitem(last=False)

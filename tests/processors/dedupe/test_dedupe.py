@@ -168,3 +168,4 @@ async def test_an_exact_copy_reuses_the_analysis_of_its_brand_only(
     check, analysis = await both(look)
     assert check.duplicate_of is None and analysis.reused_from is None
     assert len(gemini.calls()) == 3
+    assert not stages.inspections._entries  # both stages took each inspection: none kept
