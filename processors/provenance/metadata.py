@@ -19,6 +19,7 @@ from processors.errors import MediaError
 
 MAX_UNITS: Final = 4096
 XMP_JPEG: Final = b"http://ns.adobe.com/xap/1.0/\x00"
+XMP_PNG: Final = b"XML:com.adobe.xmp\x00"
 XMP_UUID: Final = bytes.fromhex("be7acfcb97a942e89c71999491e3afac")
 EXIF_MAX: Final = 64 * 1024
 _SOURCE_TYPE = re.compile(
@@ -113,8 +114,12 @@ def _png(f: BinaryIO, limit: int) -> tuple[bytes | None, bytes | None]:
         if len(head) < 8 or head[4:8] == b"IEND":
             break
         length, kind = struct.unpack(">I4s", head)
-        if kind == b"iTXt" and xmp is None:
-            xmp = _itxt(_take(f, length, limit), limit)
+        if kind == b"iTXt" and xmp is None and length > len(XMP_PNG):
+            head = f.read(len(XMP_PNG))
+            rest = _take(f, length - len(head), limit) if head == XMP_PNG else None
+            xmp = _itxt(rest, limit) if rest is not None else None
+            if rest is None:
+                f.seek(length - len(head), 1)
         elif kind == b"eXIf" and exif is None and length <= EXIF_MAX:
             exif = f.read(length)
         else:
@@ -123,9 +128,9 @@ def _png(f: BinaryIO, limit: int) -> tuple[bytes | None, bytes | None]:
     return xmp, exif
 
 
-def _itxt(data: bytes, limit: int) -> bytes | None:
-    keyword, _, rest = data.partition(b"\x00")
-    if keyword != b"XML:com.adobe.xmp" or len(rest) < 2:
+def _itxt(rest: bytes, limit: int) -> bytes | None:
+    """The text of an XMP iTXt chunk (after its keyword), inflated to `limit` at most."""
+    if len(rest) < 2:
         return None
     compressed, text = rest[0], rest[2:].split(b"\x00", 2)[-1]
     if not compressed:
