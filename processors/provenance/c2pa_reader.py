@@ -27,7 +27,7 @@ TRUST_CODES: Final = frozenset(
         "timeStamp.untrusted",
     }
 )
-MANIFEST_MAX: Final = 256 * 1024  # characters of manifest JSON looked at
+MANIFEST_MAX: Final = 8 * 1024 * 1024  # characters of manifest report parsed at most
 
 
 class ManifestUnreadable(MediaError):
@@ -42,11 +42,14 @@ def read_c2pa(path: Path, ctype: str, anchors: Path | None) -> C2paFacts | None:
             if reader is None:
                 return None
             with reader:
-                store = json.loads(reader.json()[:MANIFEST_MAX] or "{}")
+                report = reader.json()
     except (c2pa.C2paError, ValueError) as e:
         msg = f"the C2PA manifest could not be read: {_reason(e)}"
         raise ManifestUnreadable(msg) from e
-    return facts(store, anchors is not None)
+    if len(report) > MANIFEST_MAX:
+        msg = f"the C2PA manifest report is {len(report)} characters, over {MANIFEST_MAX}"
+        raise ManifestUnreadable(msg)
+    return facts(json.loads(report or "{}"), anchors is not None)
 
 
 def facts(store: dict[str, Any], anchored: bool) -> C2paFacts:
