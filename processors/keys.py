@@ -12,8 +12,9 @@
 - `cache/gemini/<sha256>.json`: a Gemini answer, named by all that determines it. Worker.
 - `deferred/<media_id>.json`: the published result of a media whose analysis the budget
   deferred, until the analysis is resumed (`processors.resume`). Worker.
-- `dedupe/<brand_id>/<media_id>.json`: an upload's perceptual fingerprint, the near-duplicate
-  index of its brand (`processors.dedupe.index`). Worker.
+- `dedupe/<brand_id>/<yyyy-mm-dd>/<media_id>.json`: an upload's perceptual fingerprint, the
+  near-duplicate index of its brand, one folder per day the id names, so that a lookup lists
+  the recent days only (`processors.dedupe.index`). Worker.
 - `budget/<yyyy>-<mm>/<seq>.json`: the fleet's Gemini spend in a month, one snapshot per
   change, `seq` 12 digits (`processors.budget`). Worker.
 - `lake/<table>/dt=<day>/brand_id=<brand>/<topic>+<ppp>[+e<epoch>]+<first>+<last>.parquet`:
@@ -118,13 +119,14 @@ def deferred_media_id(key: str) -> UUID | None:
         return None
 
 
-def dedupe_prefix(brand_id: str) -> str:
-    """The folder of one brand's fingerprints (ends with `/`)."""
-    return f"{DEDUPE_PREFIX}{brand_id}/"
+def dedupe_prefix(brand_id: str, day: dt.date | None = None) -> str:
+    """The folder of one brand's fingerprints, or of those of one day (ends with `/`)."""
+    folder = f"{DEDUPE_PREFIX}{brand_id}/"
+    return folder if day is None else f"{folder}{day.isoformat()}/"
 
 
 def dedupe_key(brand_id: str, media_id: UUID) -> str:
-    return f"{dedupe_prefix(brand_id)}{media_id}.json"
+    return f"{dedupe_prefix(brand_id, uuid7_time(media_id).date())}{media_id}.json"
 
 
 def thumbnail_key(media_id: UUID) -> str:

@@ -1,19 +1,25 @@
 """The near-duplicate index: one small object per upload under `dedupe/<brand_id>/` in the
 bucket, so every worker replica compares with the same history whatever partitions it owns.
 
-Cost and bound, per upload with a brand: one listing of the brand's folder (S3: a LIST per
-1000 keys), the newest `max_entries` keys compared (UUIDv7 media ids sort by time), a GET only
-for entries this process has not read yet (entries never change, so they are cached: at most
-`CACHE_MAX` in memory, ~1 KB each), then one conditional write of the upload's own entry. A
-worker's first upload of a brand reads that brand's entries, `FETCHERS` at a time.
-Two near-duplicates processed at the same moment on two replicas may miss each other: the
-index is as fresh as its last write, not a lock.
+Cost and bound, per upload with a brand: the entries sit in one folder per day (the day their
+UUIDv7 media id names), and a lookup lists today's folder (S3: a LIST per 1000 keys), then
+earlier days, newest first, until it has `max_entries` keys or went back `window_days`; a past
+day's listing is kept for `RELIST_S` (entries land in a past day only from a backlog), so the
+steady cost is one LIST of today. It reads only entries this process has not read yet
+(entries never change, so they are cached: at most `CACHE_MAX` in memory, ~1 KB each), then
+makes one conditional write of the upload's own entry. A worker's first upload of a brand
+reads that brand's recent entries, `FETCHERS` at a time. Two near-duplicates processed at the
+same moment on two replicas may miss each other (the index is as fresh as its last write, not
+a lock), and an entry written into a past day is seen by other processes within `RELIST_S`.
 """
 
 from __future__ import annotations
 
+import datetime as dt
 import json
+import time
 from collections import OrderedDict
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from typing import Final
 from uuid import UUID
@@ -28,12 +34,16 @@ from schemas.provenance import DuplicateOf, Fingerprint
 
 CACHE_MAX: Final = 100_000
 FETCHERS: Final = 8
+RELIST_S: Final = 600.0
 
 
 class DedupeIndex:
-    def __init__(self, store: Store, settings: DedupeSettings) -> None:
-        self.store, self.settings = store, settings
+    def __init__(
+        self, store: Store, settings: DedupeSettings, clock: Callable[[], float] = time.time
+    ) -> None:
+        self.store, self.settings, self.clock = store, settings, clock
         self._cache: OrderedDict[str, Entry | None] = OrderedDict()
+        self._listed: dict[tuple[str, dt.date], tuple[float, list[str]]] = {}
 
     def match_and_record(
         self,
@@ -46,13 +56,33 @@ class DedupeIndex:
         """The closest earlier upload of the brand this one nearly duplicates; then add this
         one to the index (a replay finds its own entry and skips it)."""
         own = dedupe_key(brand_id, media_id)
-        keys = sorted(k for k in self.store.list(dedupe_prefix(brand_id)) if k != own)
+        keys = [k for k in self._recent_keys(brand_id) if k != own]
         earlier = self._entries(keys[-self.settings.max_entries :])
         match = best_match(fingerprint, kind, earlier, self.settings)
         entry = {"media_id": str(media_id), "sha256": sha256, "kind": kind}
         body = {**entry, "fingerprint": fingerprint.model_dump(mode="json")}
         self.store.create_bytes(own, json.dumps(body).encode())
         return match
+
+    def _recent_keys(self, brand_id: str) -> list[str]:
+        """The brand's newest keys, oldest first: today's, then earlier days' until there are
+        `max_entries` or the window ends."""
+        now = self.clock()
+        today = dt.datetime.fromtimestamp(now, dt.UTC).date()
+        oldest = today - dt.timedelta(days=self.settings.window_days)
+        if any(day < oldest for _, day in self._listed):  # days that left the window
+            self._listed = {k: v for k, v in self._listed.items() if k[1] >= oldest}
+        days: list[list[str]] = []
+        for back in range(self.settings.window_days):
+            day = today - dt.timedelta(days=back)
+            listed = self._listed.get((brand_id, day))
+            if back == 0 or listed is None or now - listed[0] > RELIST_S:
+                listed = (now, sorted(self.store.list(dedupe_prefix(brand_id, day))))
+                self._listed[(brand_id, day)] = listed
+            days.append(listed[1])
+            if sum(map(len, days)) > self.settings.max_entries:  # one more: its own may be there
+                break
+        return [k for keys in reversed(days) for k in keys]
 
     def _entries(self, keys: list[str]) -> list[Entry]:
         missing = [k for k in keys if k not in self._cache]

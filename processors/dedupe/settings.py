@@ -19,6 +19,9 @@ class DedupeSettings(BaseModel):
     max_entries: int = Field(
         default=5000, ge=1, le=100_000, description="newest uploads per brand compared with"
     )
+    window_days: int = Field(
+        default=90, ge=1, le=3660, description="days of a brand's uploads looked back over"
+    )
     reuse_analysis: bool = Field(
         default=True, description="an exact-content copy reuses the earlier Gemini analysis"
     )

@@ -7,6 +7,7 @@ import asyncio
 import hashlib
 from collections.abc import AsyncIterator, Iterator
 from concurrent.futures import ThreadPoolExecutor
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any, cast
 from uuid import uuid4
@@ -22,7 +23,7 @@ from processors.brand.check import check_media
 from processors.brand.profiles import BrandCache
 from processors.config import Settings
 from processors.dedupe import DedupeSettings, fingerprint
-from processors.dedupe.index import DedupeIndex
+from processors.dedupe.index import RELIST_S, DedupeIndex
 from processors.dedupe.rule import Entry, compare
 from processors.keys import dedupe_prefix, media_key
 from processors.media.frames import Frame
@@ -32,6 +33,7 @@ from processors.pool import RenewingPool
 from processors.storage import LocalStore
 from processors.synthetic import dupes
 from processors.synthetic import events as make
+from processors.synthetic.lake import uuid7_at
 from schemas.events import MediaUploaded
 from schemas.ids import uuid7
 from schemas.provenance import Fingerprint
@@ -95,6 +97,53 @@ def test_the_index_is_per_brand_in_the_bucket_and_a_replay_skips_itself(tmp_path
     capped = DedupeIndex(store, RULE.model_copy(update={"max_entries": 1}))
     newest = capped.match_and_record("brand-a", uuid7(), "4" * 64, "image", still(original))
     assert newest is not None and newest.media_id == b  # only the newest entry is compared
+
+
+class CountingStore(LocalStore):
+    """A folder bucket that counts its listings (an S3 LIST each, or more past 1000 keys)."""
+
+    lists = 0
+
+    def list(self, prefix: str) -> list[str]:
+        self.lists += 1
+        return super().list(prefix)
+
+
+def test_a_lookup_lists_the_recent_days_only_and_keeps_past_days_listings(tmp_path: Path) -> None:
+    store = CountingStore(tmp_path)
+    now = datetime(2026, 12, 3, 12, tzinfo=UTC)
+    clock = [now.timestamp()]
+    settings = RULE.model_copy(update={"window_days": 30})
+    recent, old = dupes.asset(5), dupes.asset(6)
+    for when, name, image in (
+        (now - timedelta(days=3), "3", recent),
+        (now - timedelta(days=45), "4", old),
+    ):
+        DedupeIndex(store, RULE).match_and_record(
+            "b", uuid7_at(when), name * 64, "image", still(image)
+        )
+    index = DedupeIndex(store, settings, lambda: clock[0])
+    store.lists = 0
+
+    def lookup(minutes: int, name: str, image: Any) -> str | None:
+        media_id = uuid7_at(now + timedelta(minutes=minutes))
+        found = index.match_and_record("b", media_id, name * 64, "image", still(image))
+        return None if found is None else found.sha256
+
+    assert lookup(0, "5", dupes.transform(recent, "reencoded")) == "3" * 64  # 3 days back
+    assert store.lists == 30  # today and the 29 days before it, once each
+    store.lists = 0
+    assert lookup(1, "6", dupes.transform(old, "reencoded")) is None  # 45 days back: not looked at
+    assert store.lists == 1  # today's folder only: the past days' listings are kept
+    clock[0] += RELIST_S + 1
+    store.lists = 0
+    lookup(20, "7", dupes.asset(7))
+    assert store.lists == 30  # the past days listed again after RELIST_S
+    capped = DedupeIndex(store, settings.model_copy(update={"max_entries": 2}), lambda: clock[0])
+    store.lists = 0
+    capped.match_and_record("b", uuid7_at(now + timedelta(minutes=30)), "8" * 64, "image",
+                            still(dupes.asset(8)))  # fmt: skip
+    assert store.lists == 1  # today's folder alone held more than max_entries
 
 
 @pytest.fixture(scope="module")
