@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import functools
 import json
+import pathlib
 from typing import Any
 
 import jsonschema  # type: ignore[import-untyped,unused-ignore]
@@ -65,6 +66,14 @@ SET = [
     ("worker", ("worker", "join_ttl_s"), 7200, "7200"),
     ("worker", ("worker", "stall_s"), 600, "600"),
     ("worker", ("analyzer", "profile"), "thorough", "thorough"),
+    ("worker", ("provenance", "max_xmp_bytes"), 4096, "4096"),
+    ("worker", ("dedupe", "enabled"), False, "false"),
+    ("worker", ("dedupe", "max_distance"), 10, "10"),
+    ("worker", ("dedupe", "max_colour_delta"), 4.5, "4.5"),
+    ("worker", ("dedupe", "duration_tolerance_s"), 1, "1"),
+    ("worker", ("dedupe", "max_entries"), 1000, "1000"),
+    ("worker", ("dedupe", "window_days"), 30, "30"),
+    ("worker", ("dedupe", "reuse_analysis"), False, "false"),
     ("api", ("api", "default_rate_per_s"), 5, "5"),
     ("api", ("api", "default_burst"), 10, "10"),
     ("api", ("api", "default_concurrent_uploads"), 2, "2"),
@@ -116,6 +125,9 @@ WRONG = [
     (("reconcile", "lookback_days"), 0),
     (("reconcile", "every_s"), 60),
     (("resume", "batch"), 0),
+    (("dedupe", "max_distance"), 33),
+    (("dedupe", "window_days"), 0),
+    (("provenance", "trust_anchors"), "anchors.pem"),
     (("resume", "interval_s"), 0),
     (("worker", "join_ttl_s"), 0),
     (("worker", "stall_s"), "5m"),
@@ -163,3 +175,27 @@ def test_maps_render_as_one_json_env_var_that_keeps_the_brand_ids(
         assert not [n for n in env if n.startswith(env_name(path) + "__")]
         settings = settings_from({**env, "REELSCOPE_API__KEYS": API_KEYS}, monkeypatch)
         assert value_at(settings, path) == budgets
+
+
+def test_c2pa_trust_anchors_are_mounted_in_the_workers_and_named_in_their_settings(
+    tmp_path: pathlib.Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    bundle = "/etc/reelscope/c2pa/anchors.pem"
+    values = {
+        "provenanceTrust": {"configMapName": "c2pa-roots"},
+        "config": {"provenance": {"trust_anchors": bundle}},
+    }
+    jsonschema.validate(merge(raw_values(), values), schema())
+    rendered = objects(values)
+    worker = rendered[("Deployment", "reelscope-worker")]["spec"]["template"]["spec"]
+    assert {"name": "c2pa-trust", "configMap": {"name": "c2pa-roots"}} in worker["volumes"]
+    mount = {"name": "c2pa-trust", "mountPath": "/etc/reelscope/c2pa", "readOnly": True}
+    assert mount in worker["containers"][0]["volumeMounts"]
+    env = container_env(rendered, "worker")
+    assert env["REELSCOPE_PROVENANCE__TRUST_ANCHORS"] == bundle
+    assert "c2pa-trust" not in str(objects()), "nothing is mounted unless asked"
+    pem = tmp_path / "anchors.pem"  # stands in for the mounted file: Settings reads it at start
+    pem.write_text("-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n")
+    env["REELSCOPE_PROVENANCE__TRUST_ANCHORS"] = str(pem)
+    settings = settings_from({**env, "REELSCOPE_API__KEYS": API_KEYS}, monkeypatch)
+    assert settings.provenance.trust_anchors == pem.resolve()
