@@ -43,6 +43,7 @@ from schemas.events import INPUT_EVENT, BrandCheck, MediaAnalysis, MediaGenerate
 # importing offsets stops faust committing past work
 from streams import fetch_wait, metrics, offsets
 from streams.codec import DERIVED_EVENT, DecodeError, dead_letter_of, decode
+from streams.gate import DecisionLog, Policies, run_gate
 from streams.health import Health
 from streams.lake_sink import LakeSink
 from streams.published import PublishedResults, send_once_producer
@@ -321,6 +322,13 @@ async def sweep(w: Wiring, joiner: Joiner[faust.EventT[bytes]], manual: RawStrea
         metrics.JOIN_PENDING.set(len(joiner))
 
 
+async def decisions(w: Wiring, stream: RawStream) -> None:
+    """The publishing gate (`streams.gate`): the one writer of the decisions topic."""
+    s, security = await w.stages(), w.settings.kafka.security.client_options()
+    log_ = DecisionLog(w.published.bootstrap, security=security)
+    await run_gate(stream, log_, Policies(s.store), w.publish, partial(reject, w), w.producer)
+
+
 async def lake_sink(w: Wiring, bootstrap: str) -> None:
     """The lake's own consumer group (see `streams.lake_sink`)."""
     s = await w.stages()
@@ -363,10 +371,12 @@ def create_app(
     )
     inputs = app.topic(*topics.INPUT_TOPICS, value_type=bytes, key_type=bytes)
     derived = app.topic(topics.BRAND_CHECKS, topics.MEDIA_ANALYSES, value_type=bytes)
+    gated = app.topic(topics.MEDIA_RESULTS, topics.REVIEWS, value_type=bytes)
     for agent, channel, concurrency in (
         (brand_checks, inputs, settings.worker.check_processes),
         (analyses, inputs, settings.analyzer.concurrency),
         (results, derived, 1),
+        (decisions, gated, 1),
     ):
         name = f"{__name__}.{agent.__name__}"  # the names faust gave the agents before
         app.agent(channel, name=name, concurrency=concurrency)(partial(agent, w))
