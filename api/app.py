@@ -32,7 +32,7 @@ from api.metrics import Metrics
 from api.models import GenerationRequest, error_responses
 from api.publisher import Publisher
 from api.quotas import Quotas
-from api.results import RecentResults, ResultsFollower
+from api.results import RecentDecisions, RecentResults, ResultsFollower
 from api.routers import analytics, evidence, generations, health, media, profiles
 from api.runtime import LakeReader, Runtime
 from api.settings import Settings
@@ -79,6 +79,7 @@ def build_runtime(
         ),
         lake=lake or _default_lake(store),
         recent=RecentResults(settings.api.recent_results),
+        decisions=RecentDecisions(settings.api.recent_results),
         keys=KeyRing(settings.api.keys, store, refresh_s=settings.api.keys_refresh_s),
         quotas=Quotas(
             rate_per_s=settings.api.default_rate_per_s,
@@ -106,6 +107,7 @@ def _lifespan(rt: Runtime) -> Any:
             follower = ResultsFollower(
                 rt.settings.kafka.bootstrap,
                 rt.recent,
+                rt.decisions,
                 security=rt.settings.kafka.security.client_options(),
                 fetch_wait_ms=rt.settings.kafka.fetch_wait_ms,
             )

@@ -15,7 +15,7 @@ from api.heavy import HeavyWork, SingleFlight
 from api.metrics import Metrics
 from api.publisher import Publisher
 from api.quotas import Quotas
-from api.results import RecentResults
+from api.results import RecentDecisions, RecentResults
 from api.settings import Settings
 from processors.storage import Store
 
@@ -54,6 +54,7 @@ class Runtime:
     publisher: Publisher
     lake: LakeReader
     recent: RecentResults
+    decisions: RecentDecisions
     keys: KeyRing
     quotas: Quotas
     metrics: Metrics

@@ -42,7 +42,8 @@ class QueueFilter:
 
     def sql(self) -> tuple[str, dict[str, Any]]:
         """WHERE terms and their parameters."""
-        terms, params = ["TRUE"], {}
+        terms: list[str] = ["TRUE"]
+        params: dict[str, Any] = {}
         for column, value in (
             ("s.brand_id", self.brand),
             ("s.verdict", self.verdict),
