@@ -16,6 +16,7 @@ from api.metrics import Metrics
 from api.publisher import Publisher
 from api.quotas import Quotas
 from api.results import RecentDecisions, RecentResults
+from api.review.session import Sessions
 from api.settings import Settings
 from processors.storage import Store
 
@@ -60,5 +61,6 @@ class Runtime:
     metrics: Metrics
     upload_dir: Path
     heavy: HeavyWork
+    sessions: Sessions
     locks: KeyedLocks = field(default_factory=KeyedLocks)
     evidence: SingleFlight[bytes] = field(default_factory=SingleFlight)

@@ -57,9 +57,11 @@ class DecisionLog:
         """Read the topic from its beginning, set `ready`, follow; reconnect on broker errors."""
         while True:
             consumer = AIOKafkaConsumer(
-                bootstrap_servers=self.bootstrap, group_id=None, enable_auto_commit=False,
+                bootstrap_servers=self.bootstrap,
+                group_id=None,
+                enable_auto_commit=False,
                 **self.security,
-            )  # fmt: skip
+            )
             try:
                 await consumer.start()
                 tps = await self._assign(consumer)

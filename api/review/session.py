@@ -75,13 +75,16 @@ class Sessions:
                 return Principal(entry.name, frozenset(entry.scopes), brands, entry)
         return None
 
-    def csrf_nonce(self, request: Request, response: Response) -> str:
-        """The request's CSRF nonce; a new one (set on `response`) when it has none."""
+    def csrf_for(self, request: Request) -> tuple[str, str | None]:
+        """The token a page's forms carry, and the new nonce to set when the request had none."""
         nonce = request.cookies.get(CSRF_COOKIE)
-        if not nonce:
-            nonce = secrets.token_urlsafe(24)
-            self._set(response, CSRF_COOKIE, nonce, self.ttl_s)
-        return nonce
+        if nonce:
+            return self.csrf_token(nonce), None
+        fresh = secrets.token_urlsafe(24)
+        return self.csrf_token(fresh), fresh
+
+    def keep_nonce(self, response: Response, nonce: str) -> None:
+        self._set(response, CSRF_COOKIE, nonce, self.ttl_s)
 
     def csrf_token(self, nonce: str) -> str:
         return self._mac("csrf", nonce)
