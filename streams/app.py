@@ -115,6 +115,7 @@ class Wiring:
     stages: StagesFactory
     publish: Publish
     published: PublishedResults
+    decision_log: DecisionLog
     health: Health | None = None
 
     @property
@@ -324,9 +325,9 @@ async def sweep(w: Wiring, joiner: Joiner[faust.EventT[bytes]], manual: RawStrea
 
 async def decisions(w: Wiring, stream: RawStream) -> None:
     """The publishing gate (`streams.gate`): the one writer of the decisions topic."""
-    s, security = await w.stages(), w.settings.kafka.security.client_options()
-    log_ = DecisionLog(w.published.bootstrap, security=security)
-    await run_gate(stream, log_, Policies(s.store), w.publish, partial(reject, w), w.producer)
+    s = await w.stages()
+    gate = (w.decision_log, Policies(s.store))
+    await run_gate(stream, *gate, w.publish, partial(reject, w), w.producer)
 
 
 async def lake_sink(w: Wiring, bootstrap: str) -> None:
@@ -353,21 +354,26 @@ def create_app(
     *,
     publish: Publish | None = None,
     published: PublishedResults | None = None,
+    decision_log: DecisionLog | None = None,
     health: Health | None = None,
 ) -> faust.App:
     """Build the app with every agent registered; nothing connects until a worker starts it.
 
-    `publish` and `published` replace the broker's side of the agents (tests)."""
+    `publish`, `published` and `decision_log` replace the broker's side of the agents (tests)."""
     fetch_wait.install(settings.kafka.fetch_wait_ms)
     app = faust.App(settings.kafka.consumer_group, **faust_settings(settings, bootstrap))
     offsets.track(app)
+    security = settings.kafka.security.client_options()
     published = published or PublishedResults(
-        bootstrap,
-        window_s=2 * settings.worker.join_ttl_s,
-        security=settings.kafka.security.client_options(),
+        bootstrap, window_s=2 * settings.worker.join_ttl_s, security=security
     )
     w = Wiring(
-        settings, stages, publish or kafka_publish(app, bootstrap, published), published, health
+        settings,
+        stages,
+        publish or kafka_publish(app, bootstrap, published),
+        published,
+        decision_log or DecisionLog(bootstrap, security=security),
+        health,
     )
     inputs = app.topic(*topics.INPUT_TOPICS, value_type=bytes, key_type=bytes)
     derived = app.topic(topics.BRAND_CHECKS, topics.MEDIA_ANALYSES, value_type=bytes)

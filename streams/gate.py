@@ -22,6 +22,7 @@ from pydantic import TypeAdapter, ValidationError
 
 from processors.brand.profiles import load_profile
 from processors.gate import decide_result, decide_review
+from processors.logs import trace_of
 from processors.storage import Store
 from schemas import topics
 from schemas.events import MediaResult
@@ -156,10 +157,14 @@ async def run_gate(
                     await reject(message, "gate", err.reason, err.error_type)
                 decision = None
             if decision is not None:
-                await publish(topics.MEDIA_DECISIONS, decision.media_id, decision.to_bytes())
+                trace = trace_of(message.headers, decision.event_id)  # the input's trace
+                with structlog.contextvars.bound_contextvars(
+                    trace_id=trace, media_id=str(decision.media_id), stage="gate"
+                ):
+                    await publish(topics.MEDIA_DECISIONS, decision.media_id, decision.to_bytes())
+                    log.info("decided", state=decision.state, by=decision.by)
                 decisions.put(decision)
                 metrics.EVENTS.labels("gate", f"{decision.by}_{decision.state}").inc()
-                log.info("decided", media_id=str(decision.media_id), state=decision.state)
             await manual.ack(event)
     finally:
         following.cancel()
