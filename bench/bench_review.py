@@ -13,8 +13,10 @@ from __future__ import annotations
 
 import argparse
 import re
+import shlex
 import shutil
 import statistics
+import sys
 import tempfile
 import time
 from collections.abc import Sequence
@@ -111,6 +113,8 @@ def main(argv: Sequence[str] | None = None) -> None:
     finally:
         stack.stop()
         shutil.rmtree(work, ignore_errors=True)
+    command = [Path(sys.executable).name, "-m", "bench.bench_review", *sys.argv[1:]]
+    print(f"command: {shlex.join(command)}")
     print(
         f"settings: {args.assets} assets (640x640 JPEG, half on-brand), {args.repeat} sequential "
         "requests each, embedded stack, folder bucket, local analyzer, no keys; loopback\n"
