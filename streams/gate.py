@@ -13,6 +13,7 @@ import asyncio
 import contextlib
 import time
 from collections.abc import Awaitable, Callable, Mapping
+from functools import partial
 from typing import Any, Protocol
 
 import structlog
@@ -23,6 +24,7 @@ from pydantic import TypeAdapter, ValidationError
 from processors.brand.profiles import load_profile
 from processors.gate import decide_result, decide_review
 from processors.logs import trace_of
+from processors.retry import patiently
 from processors.storage import Store
 from schemas import topics
 from schemas.events import MediaResult
@@ -126,7 +128,8 @@ async def next_decision(
     previous = log_.get(event.media_id)
     if isinstance(event, Review):
         return decide_review(previous, event, producer)
-    policy = await asyncio.to_thread(policies.of, event.source.brand_id)
+    lookup = partial(asyncio.to_thread, policies.of, event.source.brand_id)
+    policy = await patiently(lookup, "gate")  # a bucket outage holds the partition, loses nothing
     return decide_result(previous, event, policy, producer)
 
 

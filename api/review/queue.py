@@ -83,18 +83,19 @@ def _from_result(result: MediaResult) -> Row:
 
 
 def _matches(f: QueueFilter, r: Row) -> bool:
+    """The SQL filter of `processors.lake.queue`, for rows that did not come from the lake."""
     day = r.accepted_at.date()
-    wanted = {
-        f.brands is None or r.brand_id in f.brands,
-        f.brand is None or r.brand_id == f.brand,
-        f.verdict is None or r.verdict == f.verdict,
-        f.source is None or r.kind == f.source,
-        f.platform is None or f.platform in r.platforms,
-        f.day_from is None or day >= f.day_from,
-        f.day_to is None or day <= f.day_to,
-        f.decision is None or (r.decision or "none") == f.decision,
-    }
-    return wanted == {True}
+    return all(
+        (
+            f.brands is None or r.brand_id in f.brands,
+            f.verdict is None or r.verdict == f.verdict,
+            f.source is None or r.kind == f.source,
+            f.platform is None or f.platform in r.platforms,
+            f.day_from is None or day >= f.day_from,
+            f.day_to is None or day <= f.day_to,
+            f.decision is None or (r.decision or "none") == f.decision,
+        )
+    )
 
 
 def _live(rt: Runtime, r: Row) -> Row:

@@ -59,6 +59,7 @@ def person(request: Request, rt: RuntimeDep) -> Principal:
     caller = page_caller(request, rt.keys, rt.sessions)
     if caller is None:
         raise ApiError(401, "sign_in", "sign in to review media", "sign in with a review key")
+    rt.quotas.admit(caller)  # the key's request rate, as on the JSON API
     return caller
 
 

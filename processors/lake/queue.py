@@ -1,8 +1,9 @@
 """The review page's list: media newest first with their verdict, violations and decision.
 
 Unlike `Lake.list_media` (oldest first, in time windows), a reviewer looks at the latest media
-first and filters on what the page offers; the query reads `media_status` over the days the
-filter names (`dt` reaches the folder listing), so a default of recent days keeps it small.
+first and filters on what the page offers. The query reads `media_status` whole, narrowed by
+`dt` when the reviewer gives dates: cheap for the weeks of media a team reviews (see
+`bench/bench_review.py`), not for a lake of years, where a date range is the way to narrow it.
 """
 
 from __future__ import annotations
@@ -31,8 +32,7 @@ LIMIT $limit OFFSET $offset
 class QueueFilter:
     """What the reviewer narrowed the list to; None is no filter on that field."""
 
-    brands: list[str] | None = None  # the caller's brands (None: every brand)
-    brand: str | None = None
+    brands: list[str] | None = None  # the caller's brands, or the one asked (None: every brand)
     verdict: str | None = None
     decision: str | None = None  # pending, approved, rejected, or "none" (no decision yet)
     platform: str | None = None
@@ -45,7 +45,6 @@ class QueueFilter:
         terms: list[str] = ["TRUE"]
         params: dict[str, Any] = {}
         for column, value in (
-            ("s.brand_id", self.brand),
             ("s.verdict", self.verdict),
             ("s.source", self.source),
         ):
