@@ -15,6 +15,7 @@ import time
 from collections.abc import Awaitable, Callable, Mapping
 from functools import partial
 from typing import Any, Protocol
+from uuid import UUID
 
 import structlog
 from aiokafka import AIOKafkaConsumer, TopicPartition
@@ -121,16 +122,20 @@ class Policies:
 
 
 async def next_decision(
-    log_: DecisionLog, policies: Policies, value: bytes | None, producer: str
+    log_: DecisionLog, policies: Policies, event: MediaResult | Review, producer: str
 ) -> MediaDecision | None:
-    """The decision one gate input makes, or None (nothing changes); DecodeError if invalid."""
-    event = decode(GATE_INPUT, value)
+    """The decision one gate input makes, or None (nothing changes)."""
     previous = log_.get(event.media_id)
     if isinstance(event, Review):
         return decide_review(previous, event, producer)
     lookup = partial(asyncio.to_thread, policies.of, event.source.brand_id)
     policy = await patiently(lookup, "gate")  # a bucket outage holds the partition, loses nothing
     return decide_result(previous, event, policy, producer)
+
+
+def input_id(event: MediaResult | Review) -> UUID:
+    """The event a log line about this input names: the upload for a result, else the review."""
+    return event.source.event_id if isinstance(event, MediaResult) else event.event_id
 
 
 class Publish(Protocol):
@@ -154,15 +159,19 @@ async def run_gate(
         async for event in manual.events():
             message = event.message
             try:
-                decision = await next_decision(decisions, policies, message.value, producer)
+                gated = decode(GATE_INPUT, message.value)
             except DecodeError as err:
                 if message.topic == topics.REVIEWS:
                     await reject(message, "gate", err.reason, err.error_type)
-                decision = None
+                await manual.ack(event)
+                continue
+            decision = await next_decision(decisions, policies, gated, producer)
             if decision is not None:
-                trace = trace_of(message.headers, decision.event_id)  # the input's trace
                 with structlog.contextvars.bound_contextvars(
-                    trace_id=trace, media_id=str(decision.media_id), stage="gate"
+                    trace_id=trace_of(message.headers, input_id(gated)),
+                    media_id=str(decision.media_id),
+                    event_id=str(input_id(gated)),
+                    stage="gate",
                 ):
                     await publish(topics.MEDIA_DECISIONS, decision.media_id, decision.to_bytes())
                     log.info("decided", state=decision.state, by=decision.by)
