@@ -351,3 +351,26 @@ def test_the_pages_are_valid_html(stack: Deployment, assets: dict[str, str]) -> 
             pages[name] = acme.get(f"/review/media/{assets[name]}").text
         pages["404"] = acme.get(f"/review/media/{assets['other']}").text
     assert {name: problems(html) for name, html in pages.items()} == dict.fromkeys(pages, [])
+
+
+def test_a_new_result_appears_without_a_reload_and_a_approves_it(
+    stack: Deployment, assets: dict[str, str], browser: Browser, tmp_path: Path
+) -> None:
+    page = browser.new_page()
+    sign_in(page, stack, "rk-acme")
+    expect(page.locator("tr[data-media-id]").first).to_be_visible(timeout=20_000)
+    fresh = make_image(tmp_path / "fresh.jpg", width=480, height=480, background=OFF_BRAND_COLOURS)
+    with ops(stack) as http:
+        media_id = _upload(http, fresh, "acme", "instagram_feed")
+    new_row = row(page, media_id)
+    expect(new_row).to_be_visible(timeout=30_000)  # the script's refresh, no navigation
+    expect(page.locator("#live")).not_to_be_empty()
+    expect(new_row.locator(".decision")).to_contain_text("Waiting for review", timeout=15_000)
+    page.locator("h1").click()
+    page.keyboard.press("j")  # the newest row first
+    expect(new_row).to_have_class(re.compile("current"))
+    page.keyboard.press("a")
+    expect(page.get_by_role("status")).to_contain_text("approved")
+    approved = row(page, media_id).locator(".decision")
+    expect(approved).to_contain_text("Approved (human)", timeout=15_000)
+    page.close()
