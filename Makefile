@@ -41,7 +41,15 @@ $(BIN)/promtool: | $(STAMP)
 	  && cp unpacked/usr/bin/promtool $(CURDIR)/$(BIN)/promtool; \
 	  status=$$?; rm -rf $$tmp; exit $$status
 
-test: $(STAMP) $(BIN)/promtool ## install, then run lint and the whole test suite (real broker, S3 endpoint, ffmpeg, promtool)
+# Chromium for the review page's browser tests (tests/e2e/test_review_page.py): Debian's package,
+# driven by Playwright for Python with executable_path (Playwright's browser download is impossible)
+CHROMIUM := /usr/bin/chromium
+$(CHROMIUM):
+	apt-get install -y -qq -o DPkg::Lock::Timeout=600 --no-install-recommends chromium \
+	  || { apt-get update -qq && apt-get install -y -qq -o DPkg::Lock::Timeout=600 \
+	       --no-install-recommends chromium; }
+
+test: $(STAMP) $(BIN)/promtool $(CHROMIUM) ## install, then run lint and the whole test suite (real broker, S3 endpoint, ffmpeg, promtool, Chromium)
 	$(BIN)/ruff check .
 	$(BIN)/pytest -n 2 --dist loadfile  # two workers, a test file each: e2e stacks mostly wait
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import secrets
 import tempfile
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -22,6 +23,7 @@ from fastapi import FastAPI, Request
 from fastapi.openapi.utils import get_openapi
 from fastapi.responses import JSONResponse
 from fastapi.routing import APIRoute
+from fastapi.staticfiles import StaticFiles
 from prometheus_client import start_http_server
 from pydantic import ValidationError
 
@@ -32,8 +34,9 @@ from api.metrics import Metrics
 from api.models import GenerationRequest, error_responses
 from api.publisher import Publisher
 from api.quotas import Quotas
-from api.results import RecentResults, ResultsFollower
-from api.routers import analytics, evidence, generations, health, media, profiles
+from api.results import RecentDecisions, RecentResults, ResultsFollower
+from api.review.session import Sessions
+from api.routers import analytics, evidence, generations, health, media, profiles, review
 from api.runtime import LakeReader, Runtime
 from api.settings import Settings
 from api.unread import CloseUnreadBodies
@@ -79,6 +82,7 @@ def build_runtime(
         ),
         lake=lake or _default_lake(store),
         recent=RecentResults(settings.api.recent_results),
+        decisions=RecentDecisions(settings.api.recent_results),
         keys=KeyRing(settings.api.keys, store, refresh_s=settings.api.keys_refresh_s),
         quotas=Quotas(
             rate_per_s=settings.api.default_rate_per_s,
@@ -89,7 +93,18 @@ def build_runtime(
         metrics=Metrics(),
         upload_dir=upload_dir or Path(tempfile.gettempdir()) / "reelscope-uploads",
         heavy=HeavyWork(settings.api.heavy_threads, settings.api.heavy_queue),
+        sessions=Sessions(
+            _session_secret(settings),
+            settings.api.session_ttl_s,
+            settings.environment == "production",
+        ),
     )
+
+
+def _session_secret(settings: Settings) -> bytes:
+    """The configured secret, or a random one: sessions then last as long as the process."""
+    secret = settings.api.session_secret
+    return secret.get_secret_value().encode() if secret else secrets.token_bytes(32)
 
 
 def _lifespan(rt: Runtime) -> Any:
@@ -106,6 +121,7 @@ def _lifespan(rt: Runtime) -> Any:
             follower = ResultsFollower(
                 rt.settings.kafka.bootstrap,
                 rt.recent,
+                rt.decisions,
                 security=rt.settings.kafka.security.client_options(),
                 fetch_wait_ms=rt.settings.kafka.fetch_wait_ms,
             )
@@ -207,8 +223,9 @@ def create_app(
     app.state.runtime = rt
     if not public:
         _keyed_openapi(app, rt)
-    errors.install(app)
-    routers = (media, evidence, generations, profiles, analytics, health)
+    errors.install(app, pages=("/review", review.error_page))
+    app.mount("/review/static", StaticFiles(directory=review.PAGES / "static"), name="static")
+    routers = (media, evidence, generations, profiles, analytics, health, review)
     for module in routers:
         app.include_router(module.router)
     rt.metrics.expect_routes(

@@ -1,5 +1,8 @@
 """JSON errors for every failure: `{"error": {"code", "message", "hint"}}` with the right status.
 
+Pages for people (`/review`) answer the same errors as readable HTML instead: `install` takes
+the path prefix of those pages and the function that renders an error as a page.
+
 ApiError                    raised by our code; carries status, code, message, hint, headers
 RequestValidationError      FastAPI's; answered 422 with the offending fields listed
 StarletteHTTPException      unknown routes and methods; answered 404/405 in the same shape
@@ -8,13 +11,13 @@ Exception                   anything else; answered 500 without details (logged 
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any
 
 import structlog
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from processors.errors import StorageError
@@ -86,35 +89,33 @@ def field_errors(errors: Iterable[Mapping[str, Any]], whole: str = "") -> list[d
     return [{"field": ".".join(map(str, e["loc"])) or whole, "message": e["msg"]} for e in errors]
 
 
-async def _on_api_error(request: Request, exc: Exception) -> JSONResponse:
-    assert isinstance(exc, ApiError)
-    return JSONResponse(exc.body(), status_code=exc.status, headers=exc.headers)
+PageRenderer = Callable[[Request, ApiError], Response]
 
 
-async def _on_validation(request: Request, exc: Exception) -> JSONResponse:
-    assert isinstance(exc, RequestValidationError)
-    hint = "correct the listed fields; /docs shows every field"
-    err = invalid_fields(field_errors(exc.errors()), hint)
-    return JSONResponse(err.body(), status_code=422)
+def _as_api_error(exc: Exception) -> ApiError:
+    """Every exception as the ApiError it is answered with."""
+    if isinstance(exc, ApiError):
+        return exc
+    if isinstance(exc, RequestValidationError):
+        hint = "correct the listed fields; /docs shows every field"
+        return invalid_fields(field_errors(exc.errors()), hint)
+    if isinstance(exc, StarletteHTTPException):
+        code = {404: "not_found", 405: "method_not_allowed"}.get(exc.status_code, "http_error")
+        hint = "see /docs for the routes and methods this API offers"
+        return ApiError(exc.status_code, code, str(exc.detail), hint, headers=exc.headers)
+    return ApiError(500, "internal", "internal error", "retry; report it if it persists")
 
 
-async def _on_http(request: Request, exc: Exception) -> JSONResponse:
-    assert isinstance(exc, StarletteHTTPException)
-    code = {404: "not_found", 405: "method_not_allowed"}.get(exc.status_code, "http_error")
-    hint = "see /docs for the routes and methods this API offers"
-    body = ApiError(exc.status_code, code, str(exc.detail), hint).body()
-    return JSONResponse(body, status_code=exc.status_code, headers=exc.headers)
+def install(app: FastAPI, pages: tuple[str, PageRenderer] | None = None) -> None:
+    """Answer every error as JSON in one shape; under `pages`' prefix, as its rendered page."""
 
+    async def answer(request: Request, exc: Exception) -> Response:
+        err = _as_api_error(exc)
+        if err.status >= 500 and not isinstance(exc, ApiError | StarletteHTTPException):
+            log.error("unhandled_error", error_type=type(exc).__name__, path=request.url.path)
+        if pages is not None and request.url.path.startswith(pages[0]):
+            return pages[1](request, err)
+        return JSONResponse(err.body(), status_code=err.status, headers=err.headers)
 
-async def _on_unexpected(request: Request, exc: Exception) -> JSONResponse:
-    log.error("unhandled_error", error_type=type(exc).__name__, path=request.url.path)
-    body = ApiError(500, "internal", "internal error", "retry; report it if it persists").body()
-    return JSONResponse(body, status_code=500)
-
-
-def install(app: FastAPI) -> None:
-    """Answer every error as JSON in one shape."""
-    app.add_exception_handler(ApiError, _on_api_error)
-    app.add_exception_handler(RequestValidationError, _on_validation)
-    app.add_exception_handler(StarletteHTTPException, _on_http)
-    app.add_exception_handler(Exception, _on_unexpected)
+    for kind in (ApiError, RequestValidationError, StarletteHTTPException, Exception):
+        app.add_exception_handler(kind, answer)

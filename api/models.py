@@ -5,10 +5,11 @@ from __future__ import annotations
 from typing import Any, Literal
 from uuid import UUID
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
 from schemas.events import Generation
 from schemas.fields import BrandId, Labels, Platforms, Verdict
+from schemas.reviews import GateState
 
 MediaState = Literal["processing", "done", "failed"]
 MAX_LABELS = 32
@@ -26,6 +27,18 @@ class Accepted(WireModel):
     status_url: str
 
 
+class GateDecision(WireModel):
+    """The publishing gate's state (`reelscope.media.decisions.v1`): publish on `approved`
+    (for `platforms` only when it names some), never on `rejected`, wait on `pending`."""
+
+    state: GateState
+    by: Literal["auto", "human"]
+    platforms: list[str] = Field(default_factory=list)
+    reason: str | None = None
+    reviewer: str | None = None
+    at: AwareDatetime | None = None
+
+
 class MediaStatus(WireModel):
     """Where one asset stands; `brand_check` and `analysis` are the result events' payloads."""
 
@@ -36,6 +49,7 @@ class MediaStatus(WireModel):
     brand_check: dict[str, Any] | None = None
     analysis: dict[str, Any] | None = None
     error: str | None = None
+    decision: GateDecision | None = None
 
 
 class MediaPage(WireModel):

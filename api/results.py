@@ -1,4 +1,5 @@
-"""Recent results, followed live from `reelscope.media.results.v1` so status is fresh in ~1 s.
+"""Recent results and gate decisions, followed live from `reelscope.media.results.v1` and
+`reelscope.media.decisions.v1`, so status and decisions are fresh in ~1 s.
 
 The follower is a plain consumer without a group: every API replica reads every partition,
 starting at the end (older results are in the lake). It keeps the last `capacity` results in
@@ -25,7 +26,8 @@ from aiokafka.errors import KafkaError
 from pydantic import ValidationError
 
 from schemas.events import MediaResult
-from schemas.topics import MEDIA_RESULTS
+from schemas.reviews import MediaDecision
+from schemas.topics import MEDIA_DECISIONS, MEDIA_RESULTS
 
 log = structlog.get_logger("reelscope.api.results")
 MAX_RETRY_S = 10.0
@@ -86,6 +88,26 @@ class RecentResults:
         return len(self._items)
 
 
+class RecentDecisions:
+    """A bounded map media_id -> latest MediaDecision (the gate's state), oldest going first."""
+
+    def __init__(self, capacity: int) -> None:
+        self.capacity = capacity
+        self._items: OrderedDict[UUID, MediaDecision] = OrderedDict()
+
+    def add(self, decision: MediaDecision) -> None:
+        known = self._items.get(decision.media_id)
+        if self.capacity <= 0 or (known is not None and known.occurred_at > decision.occurred_at):
+            return
+        self._items[decision.media_id] = decision
+        self._items.move_to_end(decision.media_id)
+        while len(self._items) > self.capacity:
+            self._items.popitem(last=False)
+
+    def get(self, media_id: UUID) -> MediaDecision | None:
+        return self._items.get(media_id)
+
+
 async def partitions_of(consumer: AIOKafkaConsumer, topic: str) -> set[int]:
     """The topic's partition ids, refreshing the consumer's metadata once if it has none."""
     partitions = consumer.partitions_for_topic(topic)
@@ -96,14 +118,14 @@ async def partitions_of(consumer: AIOKafkaConsumer, topic: str) -> set[int]:
 
 
 class ResultsFollower:
-    """Feed a RecentResults from the results topic in a background task."""
+    """Feed a RecentResults and a RecentDecisions from their topics in a background task."""
 
     def __init__(
         self,
         bootstrap: str,
         recent: RecentResults,
+        decisions: RecentDecisions,
         *,
-        topic: str = MEDIA_RESULTS,
         retry_s: float = 2.0,
         security: Mapping[str, Any] | None = None,
         fetch_wait_ms: int,
@@ -112,7 +134,7 @@ class ResultsFollower:
         self.security = dict(security or {})
         self.fetch_wait_ms = fetch_wait_ms  # `kafka.fetch_wait_ms`: streams.fetch_wait
         self.recent = recent
-        self.topic = topic
+        self.decisions = decisions
         self.retry_s = retry_s
         self.ready = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
@@ -153,11 +175,13 @@ class ResultsFollower:
             delay = min(delay * 2, MAX_RETRY_S)
 
     async def _assign_at_end(self, consumer: AIOKafkaConsumer) -> None:
-        partitions = await partitions_of(consumer, self.topic)
-        if not partitions:
-            msg = f"topic {self.topic} has no partitions (not created yet?)"
-            raise KafkaError(msg)
-        tps = [TopicPartition(self.topic, p) for p in sorted(partitions)]
+        tps = []
+        for topic in (MEDIA_RESULTS, MEDIA_DECISIONS):
+            partitions = await partitions_of(consumer, topic)
+            if not partitions:
+                msg = f"topic {topic} has no partitions (not created yet?)"
+                raise KafkaError(msg)
+            tps += [TopicPartition(topic, p) for p in sorted(partitions)]
         consumer.assign(tps)
         await consumer.seek_to_end(*tps)
         for tp in tps:  # resolve the end offsets now, so later results are never skipped
@@ -170,14 +194,15 @@ class ResultsFollower:
             batches = await consumer.getmany(timeout_ms=500, max_records=1000)
             for records in batches.values():
                 for record in records:
-                    self._take(record.value)
+                    self._take(record.topic, record.value)
 
-    def _take(self, value: bytes | None) -> None:
+    def _take(self, topic: str, value: bytes | None) -> None:
         if value is None:
             return
         try:
-            result = MediaResult.model_validate_json(value)
+            if topic == MEDIA_DECISIONS:
+                self.decisions.add(MediaDecision.model_validate_json(value))
+            else:
+                self.recent.add(MediaResult.model_validate_json(value))
         except ValidationError as e:
-            log.warning("result_invalid", errors=e.error_count())
-            return
-        self.recent.add(result)
+            log.warning("followed_event_invalid", topic=topic, errors=e.error_count())

@@ -15,7 +15,8 @@ from api.heavy import HeavyWork, SingleFlight
 from api.metrics import Metrics
 from api.publisher import Publisher
 from api.quotas import Quotas
-from api.results import RecentResults
+from api.results import RecentDecisions, RecentResults
+from api.review.session import Sessions
 from api.settings import Settings
 from processors.storage import Store
 
@@ -54,10 +55,12 @@ class Runtime:
     publisher: Publisher
     lake: LakeReader
     recent: RecentResults
+    decisions: RecentDecisions
     keys: KeyRing
     quotas: Quotas
     metrics: Metrics
     upload_dir: Path
     heavy: HeavyWork
+    sessions: Sessions
     locks: KeyedLocks = field(default_factory=KeyedLocks)
     evidence: SingleFlight[bytes] = field(default_factory=SingleFlight)

@@ -7,7 +7,7 @@ every scope).
 
 from __future__ import annotations
 
-from pydantic import Field, model_validator
+from pydantic import Field, SecretStr, model_validator
 
 from processors import config
 from processors.apikeys import ApiKey, Scope, hash_key
@@ -43,6 +43,14 @@ class ApiSettings(config.ApiListen):
         ge=0,
         description="a media 404 is answered no sooner than this, so its timing does not tell "
         "an unknown id from another tenant's media (found sooner, in the recent results)",
+    )
+    session_secret: SecretStr | None = Field(
+        default=None,
+        description="signs the review page's session and CSRF cookies; set one shared value "
+        "on every replica (default: random per process, so sessions end with a restart)",
+    )
+    session_ttl_s: float = Field(
+        default=8 * 3600, gt=0, le=7 * 86400, description="a review session's lifetime"
     )
     # quotas of a key that sets none of its own (per replica: see api.quotas)
     default_rate_per_s: float = Field(default=20.0, gt=0, description="requests per second")

@@ -21,13 +21,14 @@ import structlog
 
 from api.auth import Principal
 from api.errors import BUCKET, LAKE, STORE_ERRORS, ApiError, invalid, unavailable
-from api.models import MediaPage, MediaState, MediaStatus
+from api.models import GateDecision, MediaPage, MediaState, MediaStatus
 from api.runtime import Runtime
 from processors import ledger
 from processors.errors import ObjectNotFound
 from processors.keys import media_key
 from schemas.events import MediaResult
 from schemas.ids import is_uuid7, uuid7_time
+from schemas.reviews import GateState, MediaDecision
 
 log = structlog.get_logger("reelscope.api.status")
 _STATES = ("processing", "done", "failed")
@@ -57,6 +58,41 @@ def from_result(result: MediaResult) -> MediaStatus:
     )
 
 
+def gate_of(decision: MediaDecision) -> GateDecision:
+    return GateDecision(
+        state=decision.state,
+        by=decision.by,
+        platforms=list(decision.platforms),
+        reason=decision.reason,
+        reviewer=decision.reviewer,
+        at=decision.occurred_at,
+    )
+
+
+def _row_gate(row: dict[str, Any]) -> GateDecision | None:
+    if row.get("decision") is None:
+        return None
+    return GateDecision(
+        state=row["decision"],
+        by=row.get("decided_by") or "auto",
+        platforms=list(row.get("decided_platforms") or []),
+        reason=row.get("decision_reason"),
+        reviewer=row.get("reviewer"),
+        at=row.get("decided_at"),
+    )
+
+
+def with_live_decision(rt: Runtime, item: MediaStatus) -> MediaStatus:
+    """The item with the gate's latest decision: the followed one when it is newer."""
+    live = rt.decisions.get(item.media_id)
+    if live is None:
+        return item
+    known = item.decision
+    if known is not None and known.at is not None and known.at > live.occurred_at:
+        return item
+    return item.model_copy(update={"decision": gate_of(live)})
+
+
 def _payload(value: Any) -> dict[str, Any] | None:
     if isinstance(value, str):
         value = json.loads(value)
@@ -73,6 +109,7 @@ def from_row(row: dict[str, Any]) -> MediaStatus:
         error=row.get("error"),
         brand_check=_payload(row.get("brand_check")),
         analysis=_payload(row.get("analysis")),
+        decision=_row_gate(row),
     )
 
 
@@ -127,16 +164,21 @@ async def media_status(rt: Runtime, media_id: UUID, caller: Principal) -> MediaS
         floor = started + rt.settings.api.not_found_floor_s
         await asyncio.sleep(max(0.0, floor - time.monotonic()))
         raise not_found(media_id)
-    return state
+    return with_live_decision(rt, state)
 
 
 def _matches(
-    item: MediaStatus, brands: list[str] | None, status: MediaState | None, since: datetime | None
+    item: MediaStatus,
+    brands: list[str] | None,
+    status: MediaState | None,
+    since: datetime | None,
+    decision: GateState | None,
 ) -> bool:
     return (
         (brands is None or item.brand_id in brands)
         and (status is None or item.status == status)
         and (since is None or uuid7_time(item.media_id) >= since)
+        and (decision is None or (item.decision is not None and item.decision.state == decision))
     )
 
 
@@ -148,6 +190,7 @@ async def list_media(
     since: datetime | None,
     limit: int,
     after: UUID | None,
+    decision: GateState | None = None,
 ) -> MediaPage:
     """One page in media_id (= time) order from the lake, with fresher recent results merged.
 
@@ -163,6 +206,7 @@ async def list_media(
                 since=since,
                 limit=limit,
                 after=after,
+                decision=decision,
             )
         )
     except ApiError:
@@ -178,8 +222,9 @@ async def list_media(
         in_range = (after is None or media_id > after) and (upper is None or media_id <= upper)
         if media_id in items or in_range:
             items[media_id] = from_result(result)
+    live = (with_live_decision(rt, i) for i in items.values())
     matching = sorted(
-        (i for i in items.values() if _matches(i, brands, status, since)),
+        (i for i in live if _matches(i, brands, status, since, decision)),
         key=lambda i: i.media_id,
     )
     page = matching[:limit]

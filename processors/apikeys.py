@@ -26,8 +26,9 @@ from schemas.fields import BrandId
 
 log = structlog.get_logger(__name__)
 
-Scope = Literal["media:write", "results:read", "admin"]
-SCOPES: tuple[Scope, ...] = ("media:write", "results:read", "admin")
+# review: sign in to the review page (`/review`) and approve or reject the key's brands' media
+Scope = Literal["media:write", "results:read", "review", "admin"]
+SCOPES: tuple[Scope, ...] = ("media:write", "results:read", "review", "admin")
 KEY_NAME = r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$"
 SECRET_PREFIX = "rsk_"  # says what a leaked string is, for secret scanners and people
 

@@ -21,6 +21,7 @@ from pydantic import (
     TypeAdapter,
 )
 
+from schemas.envelope import Envelope
 from schemas.fields import (
     FEW_MAX,
     KEY_MAX,
@@ -58,20 +59,7 @@ from schemas.fields import (
 from schemas.ids import uuid7
 from schemas.profiles import BrandProfile
 from schemas.provenance import DuplicateOf, Fingerprint, Provenance
-
-
-class Envelope(Model):
-    """Fields every event carries; `schema` names the type and its version."""
-
-    schema_id: ShortText = Field(alias="schema")
-    event_id: Uuid7 = Field(default_factory=uuid7)
-    media_id: Uuid7
-    occurred_at: AwareDatetime = Field(default_factory=utcnow)
-    producer: ShortText = Field(min_length=1)
-
-    def to_bytes(self) -> bytes:
-        return self.model_dump_json(by_alias=True).encode()
-
+from schemas.reviews import MediaDecision, Review
 
 # --- inputs -------------------------------------------------------------------------------
 
@@ -360,6 +348,8 @@ EVENT_MODELS: dict[str, type[BaseModel]] = {
     "reelscope.media.result/1": MediaResult,
     "reelscope.deadletter/1": DeadLetter,
     "reelscope.brand.profile/1": BrandProfile,
+    "reelscope.review/1": Review,
+    "reelscope.media.decision/1": MediaDecision,
 }
 
 

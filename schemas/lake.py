@@ -24,6 +24,7 @@ from schemas.events import (
     MediaUploaded,
 )
 from schemas.ids import uuid7_time
+from schemas.reviews import MediaDecision, Review
 
 _TS = pa.timestamp("us", tz="UTC")
 _STRINGS = pa.list_(pa.string())
@@ -154,6 +155,39 @@ DEADLETTERS: Final = pa.schema(
 )
 
 
+REVIEWS: Final = pa.schema(
+    [
+        *_ENVELOPE,
+        pa.field("decision", pa.string(), nullable=False),
+        pa.field("platforms", _STRINGS),
+        pa.field("reason", pa.string()),
+        pa.field("reviewer", pa.string(), nullable=False),
+        pa.field("verdict", pa.string()),
+        pa.field("checks_version", pa.string()),
+        pa.field("result_event_id", pa.string()),
+        *PROVENANCE,
+        pa.field("payload", pa.string()),
+    ]
+)
+
+DECISIONS: Final = pa.schema(
+    [
+        *_ENVELOPE,
+        pa.field("state", pa.string(), nullable=False),
+        pa.field("by", pa.string(), nullable=False),
+        pa.field("platforms", _STRINGS),
+        pa.field("reason", pa.string()),
+        pa.field("reviewer", pa.string()),
+        pa.field("verdict", pa.string()),
+        pa.field("checks_version", pa.string()),
+        pa.field("result_event_id", pa.string()),
+        pa.field("review_event_id", pa.string()),
+        *PROVENANCE,
+        pa.field("payload", pa.string()),
+    ]
+)
+
+
 @dataclass(frozen=True)
 class Table:
     """A lake table: its name (the folder under `lake/`), schema and the topics that feed it."""
@@ -171,11 +205,22 @@ TABLES: Final = {
         Table("analyses", ANALYSES, (topics.MEDIA_ANALYSES,)),
         Table("media_results", MEDIA_RESULTS, (topics.MEDIA_RESULTS,)),
         Table("deadletters", DEADLETTERS, (topics.DEADLETTER,)),
+        Table("reviews", REVIEWS, (topics.REVIEWS,)),
+        Table("decisions", DECISIONS, (topics.MEDIA_DECISIONS,)),
     )
 }
 TABLE_OF_TOPIC: Final = {topic: t for t in TABLES.values() for topic in t.topics}
 
-LakeEvent = MediaUploaded | MediaGenerated | BrandCheck | MediaAnalysis | MediaResult | DeadLetter
+LakeEvent = (
+    MediaUploaded
+    | MediaGenerated
+    | BrandCheck
+    | MediaAnalysis
+    | MediaResult
+    | DeadLetter
+    | Review
+    | MediaDecision
+)
 
 
 def partition_day(event: LakeEvent) -> date:
@@ -266,6 +311,30 @@ def _columns(event: LakeEvent) -> dict[str, Any]:
                 "ai_generated": check.provenance.ai_generated if check.provenance else None,
                 "duplicate_of": _duplicate_of(check),
             }
+        case Review():
+            return {
+                "brand_id": event.brand_id,
+                "decision": event.decision,
+                "platforms": list(event.platforms),
+                "reason": event.reason,
+                "reviewer": event.reviewer,
+                "verdict": event.verdict,
+                "checks_version": event.checks_version,
+                "result_event_id": _str(event.result_event_id),
+            }
+        case MediaDecision():
+            return {
+                "brand_id": event.brand_id,
+                "state": event.state,
+                "by": event.by,
+                "platforms": list(event.platforms),
+                "reason": event.reason,
+                "reviewer": event.reviewer,
+                "verdict": event.verdict,
+                "checks_version": event.checks_version,
+                "result_event_id": _str(event.result_event_id),
+                "review_event_id": _str(event.review_event_id),
+            }
         case DeadLetter():
             return {
                 "stage": event.stage,
@@ -278,6 +347,10 @@ def _columns(event: LakeEvent) -> dict[str, Any]:
             }
     msg = f"no lake table for {type(event).__name__}"
     raise TypeError(msg)
+
+
+def _str(value: object | None) -> str | None:
+    return None if value is None else str(value)
 
 
 def _brand_check_columns(event: BrandCheck) -> dict[str, Any]:

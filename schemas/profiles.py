@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import AwareDatetime, Field
+from pydantic import AwareDatetime, Field, model_validator
 
 from schemas.fields import (
     FEW_MAX,
@@ -40,6 +40,26 @@ class Thresholds(Model):
     warn_at: Ratio = 0.6
 
 
+Outcome = Literal["pass", "warn", "fail", "failed"]  # a verdict, or a media that failed
+
+
+class ReviewPolicy(Model):
+    """Which machine outcomes the gate decides alone; every other waits (`pending`) for a person."""
+
+    auto_approve: list[Outcome] = Field(
+        default_factory=lambda: list[Outcome](["pass"]), max_length=FEW_MAX
+    )
+    auto_reject: list[Outcome] = Field(default_factory=list, max_length=FEW_MAX)
+
+    @model_validator(mode="after")
+    def _one_rule_per_outcome(self) -> ReviewPolicy:
+        both = sorted(set(self.auto_approve) & set(self.auto_reject))
+        if both:
+            msg = f"{', '.join(both)} cannot be both auto-approved and auto-rejected: pick one"
+            raise ValueError(msg)
+        return self
+
+
 class BrandRules(Model):
     """What a brand manager writes: the body of `PUT /v1/brands/{brand_id}`."""
 
@@ -60,6 +80,7 @@ class BrandRules(Model):
         max_length=FEW_MAX,
         description="severity of each provenance cross-check ('off' leaves it out)",
     )
+    review: ReviewPolicy = Field(default_factory=ReviewPolicy)
 
 
 class BrandProfile(BrandRules):

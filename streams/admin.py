@@ -8,7 +8,7 @@ from typing import Any
 
 from schemas import topics
 
-COMPACTED = {topics.BRANDS}
+COMPACTED = {topics.BRANDS, topics.MEDIA_DECISIONS}  # latest per key is the state
 Security = Mapping[str, Any] | None  # `KafkaSecurity.client_options()`; None: plaintext
 
 

@@ -43,6 +43,7 @@ from schemas.events import INPUT_EVENT, BrandCheck, MediaAnalysis, MediaGenerate
 # importing offsets stops faust committing past work
 from streams import fetch_wait, metrics, offsets
 from streams.codec import DERIVED_EVENT, DecodeError, dead_letter_of, decode
+from streams.gate import DecisionLog, Policies, run_gate
 from streams.health import Health
 from streams.lake_sink import LakeSink
 from streams.published import PublishedResults, send_once_producer
@@ -114,6 +115,7 @@ class Wiring:
     stages: StagesFactory
     publish: Publish
     published: PublishedResults
+    decision_log: DecisionLog
     health: Health | None = None
 
     @property
@@ -321,6 +323,13 @@ async def sweep(w: Wiring, joiner: Joiner[faust.EventT[bytes]], manual: RawStrea
         metrics.JOIN_PENDING.set(len(joiner))
 
 
+async def decisions(w: Wiring, stream: RawStream) -> None:
+    """The publishing gate (`streams.gate`): the one writer of the decisions topic."""
+    s = await w.stages()
+    gate = (w.decision_log, Policies(s.store))
+    await run_gate(stream, *gate, w.publish, partial(reject, w), w.producer)
+
+
 async def lake_sink(w: Wiring, bootstrap: str) -> None:
     """The lake's own consumer group (see `streams.lake_sink`)."""
     s = await w.stages()
@@ -345,28 +354,35 @@ def create_app(
     *,
     publish: Publish | None = None,
     published: PublishedResults | None = None,
+    decision_log: DecisionLog | None = None,
     health: Health | None = None,
 ) -> faust.App:
     """Build the app with every agent registered; nothing connects until a worker starts it.
 
-    `publish` and `published` replace the broker's side of the agents (tests)."""
+    `publish`, `published` and `decision_log` replace the broker's side of the agents (tests)."""
     fetch_wait.install(settings.kafka.fetch_wait_ms)
     app = faust.App(settings.kafka.consumer_group, **faust_settings(settings, bootstrap))
     offsets.track(app)
+    security = settings.kafka.security.client_options()
     published = published or PublishedResults(
-        bootstrap,
-        window_s=2 * settings.worker.join_ttl_s,
-        security=settings.kafka.security.client_options(),
+        bootstrap, window_s=2 * settings.worker.join_ttl_s, security=security
     )
     w = Wiring(
-        settings, stages, publish or kafka_publish(app, bootstrap, published), published, health
+        settings,
+        stages,
+        publish or kafka_publish(app, bootstrap, published),
+        published,
+        decision_log or DecisionLog(bootstrap, security=security),
+        health,
     )
     inputs = app.topic(*topics.INPUT_TOPICS, value_type=bytes, key_type=bytes)
     derived = app.topic(topics.BRAND_CHECKS, topics.MEDIA_ANALYSES, value_type=bytes)
+    gated = app.topic(topics.MEDIA_RESULTS, topics.REVIEWS, value_type=bytes)
     for agent, channel, concurrency in (
         (brand_checks, inputs, settings.worker.check_processes),
         (analyses, inputs, settings.analyzer.concurrency),
         (results, derived, 1),
+        (decisions, gated, 1),
     ):
         name = f"{__name__}.{agent.__name__}"  # the names faust gave the agents before
         app.agent(channel, name=name, concurrency=concurrency)(partial(agent, w))

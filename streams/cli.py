@@ -8,6 +8,7 @@ from collections.abc import Sequence
 
 from processors.config import Settings
 from processors.logs import configure
+from streams.tail import TOPIC_OF
 
 
 def _up(settings: Settings, args: argparse.Namespace) -> None:
@@ -178,7 +179,7 @@ def parser() -> argparse.ArgumentParser:
                 "what",
                 nargs="?",
                 default="results",
-                choices=["results", "checks", "analyses", "deadletter", "uploads"],
+                choices=list(TOPIC_OF),
             )
             cmd.add_argument("--from-beginning", action="store_true")
         if name == "lake":

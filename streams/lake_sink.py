@@ -32,6 +32,7 @@ from processors.retry import patiently
 from processors.storage import Store
 from schemas import lake, topics
 from schemas.events import INPUT_EVENT, BrandCheck, DeadLetter, MediaAnalysis, MediaResult
+from schemas.reviews import MediaDecision, Review
 from streams import metrics
 from streams.codec import DecodeError, dead_letter_of, decode
 from streams.health import Health
@@ -46,6 +47,8 @@ _ADAPTERS: dict[str, TypeAdapter[Any]] = {
     topics.MEDIA_ANALYSES: TypeAdapter(MediaAnalysis),
     topics.MEDIA_RESULTS: TypeAdapter(MediaResult),
     topics.DEADLETTER: TypeAdapter(DeadLetter),
+    topics.REVIEWS: TypeAdapter(Review),
+    topics.MEDIA_DECISIONS: TypeAdapter(MediaDecision),
 }
 
 

@@ -14,6 +14,8 @@ TOPIC_OF = {
     "analyses": topics.MEDIA_ANALYSES,
     "deadletter": topics.DEADLETTER,
     "uploads": topics.MEDIA_UPLOADED,
+    "reviews": topics.REVIEWS,
+    "decisions": topics.MEDIA_DECISIONS,
 }
 
 

@@ -14,6 +14,7 @@ from schemas.events import (
     MediaUploaded,
 )
 from schemas.lake import TABLE_OF_TOPIC, LakeEvent, to_row
+from schemas.reviews import MediaDecision, Review
 
 TOPIC_OF = {
     MediaUploaded: topics.MEDIA_UPLOADED,
@@ -22,6 +23,8 @@ TOPIC_OF = {
     MediaAnalysis: topics.MEDIA_ANALYSES,
     MediaResult: topics.MEDIA_RESULTS,
     DeadLetter: topics.DEADLETTER,
+    Review: topics.REVIEWS,
+    MediaDecision: topics.MEDIA_DECISIONS,
 }
 
 

@@ -89,6 +89,23 @@ def _cached_or_rendered(rt: Runtime, media_id: UUID, check: BrandCheck) -> bytes
     return png
 
 
+async def evidence_png(rt: Runtime, media_id: UUID, caller: Principal) -> bytes:
+    """The annotated PNG of a media the caller may see (404 otherwise), rendered once."""
+    check = await _brand_check(rt, media_id, caller)
+    try:
+        return await rt.evidence.run(
+            media_id, lambda: rt.heavy.run(_cached_or_rendered, rt, media_id, check)
+        )
+    except ObjectNotFound as e:
+        raise _not_found(media_id, "its media object is no longer in the bucket") from e
+    except MediaError as e:
+        msg = f"media {media_id} could not be decoded for evidence: {e}"
+        raise ApiError(409, "media_failed", msg, "a failed asset has no evidence to show") from e
+    except STORE_ERRORS as e:
+        rt.metrics.storage_failures.inc()
+        raise unavailable(BUCKET) from e
+
+
 @router.get(
     "/{media_id}/evidence.png",
     response_class=Response,
@@ -96,18 +113,5 @@ def _cached_or_rendered(rt: Runtime, media_id: UUID, check: BrandCheck) -> bytes
 )
 async def get_evidence(media_id: str, rt: RuntimeDep, caller: Reader) -> Response:
     """The most telling frame with the logo box, the platforms' safe zones and palette swatches."""
-    parsed = status.parse_media_id(media_id)
-    check = await _brand_check(rt, parsed, caller)
-    try:
-        png = await rt.evidence.run(
-            parsed, lambda: rt.heavy.run(_cached_or_rendered, rt, parsed, check)
-        )
-    except ObjectNotFound as e:
-        raise _not_found(parsed, "its media object is no longer in the bucket") from e
-    except MediaError as e:
-        msg = f"media {parsed} could not be decoded for evidence: {e}"
-        raise ApiError(409, "media_failed", msg, "a failed asset has no evidence to show") from e
-    except STORE_ERRORS as e:
-        rt.metrics.storage_failures.inc()
-        raise unavailable(BUCKET) from e
+    png = await evidence_png(rt, status.parse_media_id(media_id), caller)
     return Response(content=png, media_type="image/png")

@@ -15,6 +15,7 @@ from api.models import Accepted, MediaPage, MediaState, MediaStatus, error_respo
 from api.runtime import Runtime
 from api.uploads import Received, receive_multipart
 from schemas.fields import BrandId
+from schemas.reviews import GateState
 
 router = APIRouter(prefix="/v1/media", tags=["media"])
 
@@ -116,6 +117,7 @@ async def list_media(
     since: Annotated[AwareDatetime | None, Query(description="RFC 3339, with a time zone")] = None,
     limit: Annotated[int, Query(ge=1, le=500)] = 50,
     after: Annotated[str | None, Query(description="the `next` of the previous page")] = None,
+    decision: Annotated[GateState | None, Query(description="the gate's state")] = None,
 ) -> MediaPage:
     """List assets oldest first (pass `next` as `after` to page on), lake plus latest results.
 
@@ -123,5 +125,5 @@ async def list_media(
     brands = caller.brand_filter(brand_id)
     cursor = status.parse_media_id(after, "after") if after else None
     return await status.list_media(
-        rt, brands=brands, status=status_, since=since, limit=limit, after=cursor
+        rt, brands=brands, status=status_, since=since, limit=limit, after=cursor, decision=decision
     )

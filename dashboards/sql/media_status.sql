@@ -1,6 +1,7 @@
 -- media_status: one row per media_id: its latest upload, its latest result, and a dead-letter
 -- if one exists. status = the result's 'done'/'failed'; 'failed' when the media was
--- dead-lettered without a result; else 'processing'.
+-- dead-lettered without a result; else 'processing'. decision is the publishing gate's latest
+-- state (pending, approved, rejected; NULL before the gate saw a result or review).
 -- Built as GROUP BY (media_id, dt) over a UNION ALL, so filters on media_id and dt reach every
 -- table's scan (a lookup by id reads one day folder per table); a result whose upload row is
 -- not in the lake yet still shows.
@@ -21,12 +22,17 @@ WITH facts AS (
     SELECT media_id, dt, occurred_at, struct_pack(occurred_at, stage, reason, error_type) AS dead
     FROM deadletters
     WHERE media_id IS NOT NULL
+    UNION ALL BY NAME
+    SELECT media_id, dt, occurred_at,
+           struct_pack(occurred_at, state, decided_by := "by", platforms, reason, reviewer) AS gate
+    FROM decisions
 ),
 latest AS (
     SELECT media_id, dt,
            arg_max(up, occurred_at) FILTER (WHERE up IS NOT NULL) AS u,
            arg_max(res, occurred_at) FILTER (WHERE res IS NOT NULL) AS r,
-           arg_max(dead, occurred_at) FILTER (WHERE dead IS NOT NULL) AS d
+           arg_max(dead, occurred_at) FILTER (WHERE dead IS NOT NULL) AS d,
+           arg_max(gate, occurred_at) FILTER (WHERE gate IS NOT NULL) AS g
     FROM facts
     GROUP BY media_id, dt
 )
@@ -66,5 +72,11 @@ SELECT
     r.checks_version,
     r.analyzer,
     r.model,
-    r.prompt_version
+    r.prompt_version,
+    g.state AS decision,
+    g.decided_by,
+    g.platforms AS decided_platforms,
+    g.reason AS decision_reason,
+    g.reviewer,
+    g.occurred_at AS decided_at
 FROM latest;

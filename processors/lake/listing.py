@@ -36,6 +36,7 @@ def filters(
     status: str | None,
     since: datetime | None,
     after: str | UUID | None,
+    decision: str | None = None,
 ) -> tuple[str, dict[str, Any], datetime | None]:
     """WHERE terms for the filters given (each ending in AND), their parameters, and the
     earliest instant a row can have (from `since` and the `after` cursor)."""
@@ -48,6 +49,9 @@ def filters(
     if status is not None:
         terms.append("status = $status")
         params["status"] = status
+    if decision is not None:
+        terms.append("decision = $decision")
+        params["decision"] = decision
     if since is not None:
         if since.tzinfo is None:
             msg = "since must be timezone-aware (UTC)"

@@ -52,7 +52,7 @@ _RESULT_PAYLOAD_SQL = """
 SELECT arg_max(payload, occurred_at) AS payload FROM raw_media_results
 WHERE dt = $dt AND media_id = $id
 """
-_STATUS_TABLES = ("uploads", "media_results", "deadletters")  # what media_status reads
+_STATUS_TABLES = ("uploads", "media_results", "deadletters", "decisions")  # media_status's
 Params = Sequence[Any] | Mapping[str, Any] | None
 log = structlog.get_logger(__name__)
 _DAYS_KEPT = 64  # day listings cached for lookups
@@ -126,6 +126,7 @@ class Lake:
         since: datetime | None = None,
         limit: int = 100,
         after: str | UUID | None = None,
+        decision: str | None = None,
     ) -> list[dict[str, Any]]:
         """Rows of `media_status` in media_id (= time) order, after the cursor `after`.
 
@@ -137,7 +138,7 @@ class Lake:
         if limit < 1:
             msg = f"limit must be at least 1, not {limit}"
             raise ValueError(msg)
-        terms, params, earliest = listing.filters(brands, status, since, after)
+        terms, params, earliest = listing.filters(brands, status, since, after, decision)
         snapshot = self._current()
         sql = listing.PAGE_SQL.format(filters=terms)
         rows: list[dict[str, Any]] = []

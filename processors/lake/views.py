@@ -1,6 +1,6 @@
 """The shipped DuckDB views (`dashboards/sql/<view>.sql`) and the order they are defined in.
 
-Each file holds one `CREATE OR REPLACE VIEW`. The five table views read `raw_<table>` relations
+Each file holds one `CREATE OR REPLACE VIEW`. The table views read `raw_<table>` relations
 (see `sources.raw_name`), which the caller binds to the lake's files; every other view reads the
 table views. So the SQL carries no path at all: the lake root enters only through `raw_<table>`.
 To use the files without Python, define the raw relations first, e.g.
@@ -30,6 +30,8 @@ DERIVED_VIEWS: Final = (
     "latency_daily",
     "costs_daily",
     "result_platforms",
+    "media_reviews",
+    "media_decisions",
 )
 VIEWS: Final = (*TABLES, *DERIVED_VIEWS)  # dependencies first
 

@@ -2,7 +2,8 @@
 the real stack (Gemini against the fake server), a result goes out at once with the analysis
 deferred; after the limit is raised (a restart with the new setting, as a rollout does) the
 leader's resumer analyses it again and a second result, with the same brand check, supersedes
-the first in the API, the lake and on the results topic."""
+the first in the API, the lake and on the results topic; the publishing gate keeps the media
+pending until that second result and decides from it."""
 
 from __future__ import annotations
 
@@ -76,6 +77,11 @@ def test_a_deferred_analysis_resumes_once_the_budget_is_raised(
 
     results = asyncio.run(topic_events(stack.bootstrap, topics.MEDIA_RESULTS, {media_id}))
     assert [r["analysis"]["status"] for r in results] == ["deferred", "done"]
+    # the gate waited for the final result (a worker restart in between: it read its state back)
+    gate = asyncio.run(topic_events(stack.bootstrap, topics.MEDIA_DECISIONS, {media_id}))
+    assert [d["by"] for d in gate] == ["auto", "auto"]
+    assert gate[0]["state"] == "pending" and "deferred" in gate[0]["reason"]
+    assert gate[1]["result_event_id"] == results[1]["event_id"], "decided from the final result"
     letters = asyncio.run(topic_events(stack.bootstrap, topics.DEADLETTER, {media_id}, 3))
     assert letters == [], "the resumed analysis is not left waiting for a half to join"
     lake, deadline = Lake(store, max_staleness_s=0), time.monotonic() + 30

@@ -1,6 +1,7 @@
 """The README's downstream consumers, run against the embedded default: aiokafka and a
-librdkafka client (confluent-kafka) both read a result from `reelscope.media.results.v1` in a
-consumer group, commit, and do not see it again; both get the upload's trace header."""
+librdkafka client (confluent-kafka) both read the gate's decision from
+`reelscope.media.decisions.v1` in a consumer group, commit, and do not see it again; both get
+the upload's trace header."""
 
 from __future__ import annotations
 
@@ -48,7 +49,7 @@ def done(stack: Deployment, tmp_path_factory: pytest.TempPathFactory) -> str:
     image = make_image(tmp_path_factory.mktemp("downstream") / "image.jpg", width=320, height=320)
     media_id = upload(stack, image)
     assert wait_final(stack, media_id)["status"] == "done"
-    return media_id
+    return media_id  # its decision follows the result within milliseconds
 
 
 def librdkafka_read(bootstrap: str, group: str, media_id: str, wait_s: float) -> list[Any]:
@@ -61,7 +62,7 @@ def librdkafka_read(bootstrap: str, group: str, media_id: str, wait_s: float) ->
             "enable.auto.commit": False,
         }
     )
-    consumer.subscribe([topics.MEDIA_RESULTS])
+    consumer.subscribe([topics.MEDIA_DECISIONS])
     found: list[Any] = []
     deadline = time.monotonic() + wait_s
     try:
@@ -81,7 +82,7 @@ def librdkafka_read(bootstrap: str, group: str, media_id: str, wait_s: float) ->
 async def aiokafka_read(bootstrap: str, group: str, media_id: str, wait_s: float) -> list[Any]:
     """What the README's aiokafka consumer sees of `media_id` within `wait_s`."""
     consumer = AIOKafkaConsumer(
-        topics.MEDIA_RESULTS,
+        topics.MEDIA_DECISIONS,
         bootstrap_servers=bootstrap,
         group_id=group,
         enable_auto_commit=False,
@@ -101,8 +102,9 @@ async def aiokafka_read(bootstrap: str, group: str, media_id: str, wait_s: float
 
 
 def check(value: bytes, headers: Any, media_id: str) -> None:
-    result = json.loads(value)
-    assert result["media_id"] == media_id and result["status"] == "done"
+    decision = json.loads(value)
+    assert decision["media_id"] == media_id and decision["by"] == "auto"
+    assert decision["state"] in ("approved", "pending")  # the default policy approves a pass
     assert parse_traceparent(dict(headers or []).get("traceparent")) is not None
 
 

@@ -141,7 +141,7 @@ def test_one_trace_follows_the_upload_to_its_result(stack: Deployment, traced: s
     accepted = next(line for line in api if line["event"] == "media_accepted")
     assert accepted["media_id"] == traced and accepted["stage"] == "intake"
     about = [line for line in lines(stack.logs / "worker.log") if line.get("media_id") == traced]
-    assert {line["stage"] for line in about} == {"brand_check", "analysis", "result"}
+    assert {line["stage"] for line in about} == {"brand_check", "analysis", "result", "gate"}
     for line in about:
         assert line["trace_id"] == TRACE and line["event_id"] == accepted["event_id"], line
     results = asyncio.run(partition_records(stack.bootstrap, topics.MEDIA_RESULTS))

@@ -123,6 +123,7 @@ def test_secret_env_vars_map_to_secret_settings_never_to_the_configmap() -> None
     ours = {n for n in names if n.startswith("REELSCOPE_")}
     assert ours == {
         "REELSCOPE_API__KEYS",
+        "REELSCOPE_API__SESSION_SECRET",
         "REELSCOPE_GEMINI__API_KEY",
         "REELSCOPE_KAFKA__SECURITY__SASL_PASSWORD",
     }

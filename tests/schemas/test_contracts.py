@@ -7,6 +7,7 @@ from datetime import UTC, datetime, timedelta
 import pyarrow as pa
 import pytest
 
+from processors.gate import decide_result, decide_review
 from processors.synthetic import events as make
 from schemas import lake
 from schemas.events import (
@@ -24,6 +25,8 @@ from schemas.events import (
 )
 from schemas.export import FOLDER, file_name, render
 from schemas.ids import uuid7, uuid7_time
+from schemas.profiles import ReviewPolicy
+from schemas.reviews import Review
 
 
 @pytest.mark.parametrize("schema_id", sorted(EVENT_MODELS))
@@ -99,12 +102,26 @@ def _full_events() -> dict[str, lake.LakeEvent]:
         source_offset=2,
         payload_b64="",
     )
+    review = Review(
+        media_id=up.media_id,
+        producer="t",
+        brand_id="acme",
+        decision="rejected",
+        platforms=["tiktok"],
+        reason="the logo is too small",
+        reviewer="lead",
+        verdict=result.verdict,
+        checks_version=check.checks_version,
+        result_event_id=result.event_id,
+    )
     return {
         "uploads": up,
         "brand_checks": check,
         "analyses": analysis,
         "media_results": result,
         "deadletters": dead,
+        "reviews": review,
+        "decisions": decide_review(decide_result(None, result, ReviewPolicy(), "t"), review, "t"),
     }
 
 

@@ -17,10 +17,13 @@ import pytest
 
 from processors.config import Settings
 from processors.pipeline import Stages, failed_analysis, failed_check
+from processors.storage import MemoryStore
 from processors.synthetic import lake as syn
 from schemas import topics
 from schemas.events import BrandCheck, DeadLetter, MediaAnalysis, MediaResult, MediaUploaded
+from schemas.reviews import MediaDecision, Review
 from streams.app import create_app
+from streams.gate import DecisionLog
 
 SETTINGS = Settings(producer_id="agent-test")
 Sent = list[tuple[str, Any, bytes]]
@@ -44,8 +47,21 @@ class KnownResults:
         await asyncio.Event().wait()
 
 
+class Decisions(DecisionLog):
+    """`DecisionLog` without a broker: ready at once, knows what the gate put."""
+
+    def __init__(self) -> None:
+        super().__init__("localhost:1")
+        self.ready.set()
+
+    async def run(self) -> None:
+        await asyncio.Event().wait()
+
+
 class FailingStages:
     """Stages that answer every input with a failed check and a failed analysis."""
+
+    store = MemoryStore()  # no brand profiles: the gate applies the default review policy
 
     async def brand_check(self, event: MediaUploaded) -> BrandCheck:
         return failed_check(event, "unreadable in this test", SETTINGS.producer_id)
@@ -64,7 +80,12 @@ def wired(known: KnownResults | None = None, settings: Settings = SETTINGS) -> t
         return FailingStages()  # type: ignore[return-value]
 
     app = create_app(
-        settings, "localhost:1", stages, publish=publish, published=known or KnownResults()
+        settings,
+        "localhost:1",
+        stages,
+        publish=publish,
+        published=known or KnownResults(),
+        decision_log=Decisions(),  # type: ignore[arg-type]
     )
     return app, sent
 
@@ -135,7 +156,7 @@ async def test_the_join_publishes_one_result_and_ignores_replayed_halves() -> No
 def test_agents_keep_the_names_faust_gave_them() -> None:
     app, _ = wired()
     assert sorted(app.agents) == [
-        f"streams.app.{n}" for n in ("analyses", "brand_checks", "results")
+        f"streams.app.{n}" for n in ("analyses", "brand_checks", "decisions", "results")
     ]
 
 
@@ -147,3 +168,28 @@ async def test_the_worker_consumer_fetches_with_the_configured_wait() -> None:
     thread = app.consumer._thread
     consumer = thread._create_worker_consumer(app.transport)  # builds it; connects on start()
     assert consumer._fetch_max_wait_ms == 37
+
+
+async def test_the_gate_decides_once_per_input_and_a_person_has_the_last_word() -> None:
+    app, sent = wired()
+    event = upload()
+    check = failed_check(event, "unreadable", SETTINGS.producer_id)
+    analysis = failed_analysis(event, "local", "unreadable", SETTINGS)
+    result = MediaResult(
+        media_id=event.media_id,
+        producer="t",
+        source=check.source,
+        status="failed",
+        brand_check=check,
+        analysis=analysis,
+    )
+    review = Review(media_id=event.media_id, producer="api", decision="approved", reviewer="lead")
+    replayed = result.to_bytes()
+    await feed(
+        app, "decisions", [result.to_bytes(), review.to_bytes(), replayed], lambda: len(sent) == 2
+    )
+    await asyncio.sleep(0.1)  # the replayed result had its chance to publish
+    decisions = [MediaDecision.model_validate_json(v) for _, _, v in sent]
+    assert [(t, k) for t, k, _ in sent] == [(topics.MEDIA_DECISIONS, event.media_id)] * 2
+    assert [(d.state, d.by) for d in decisions] == [("pending", "auto"), ("approved", "human")]
+    assert decisions[1].reviewer == "lead"
