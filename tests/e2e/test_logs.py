@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import json
 import secrets
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -106,6 +107,17 @@ def lines(path: Path) -> list[dict[str, Any]]:
     return found
 
 
+def worker_lines(stack: Deployment, media_id: str, until_stage: str) -> list[dict[str, Any]]:
+    """The worker's lines about a media, once one of `until_stage` is among them (10 s at most:
+    the stage logs after the media's status is final)."""
+    deadline = time.monotonic() + 10
+    while True:
+        about = [x for x in lines(stack.logs / "worker.log") if x.get("media_id") == media_id]
+        if any(x.get("stage") == until_stage for x in about) or time.monotonic() > deadline:
+            return about
+        time.sleep(0.2)
+
+
 async def send_malformed(bootstrap: str) -> None:
     producer = AIOKafkaProducer(bootstrap_servers=bootstrap)
     await producer.start()
@@ -140,7 +152,7 @@ def test_one_trace_follows_the_upload_to_its_result(stack: Deployment, traced: s
     assert {"media_accepted", "request"} <= {line["event"] for line in api}
     accepted = next(line for line in api if line["event"] == "media_accepted")
     assert accepted["media_id"] == traced and accepted["stage"] == "intake"
-    about = [line for line in lines(stack.logs / "worker.log") if line.get("media_id") == traced]
+    about = worker_lines(stack, traced, until_stage="gate")  # the gate decides after `done`
     assert {line["stage"] for line in about} == {"brand_check", "analysis", "result", "gate"}
     for line in about:
         assert line["trace_id"] == TRACE and line["event_id"] == accepted["event_id"], line
