@@ -46,8 +46,10 @@ class ApiSettings(config.ApiListen):
     )
     session_secret: SecretStr | None = Field(
         default=None,
-        description="signs the review page's session and CSRF cookies; set one shared value "
-        "on every replica (default: random per process, so sessions end with a restart)",
+        min_length=32,
+        description="signs the review page's session and CSRF cookies: one shared value on "
+        "every replica, at least 32 characters (development default: random per process, so "
+        "sessions end with a restart; production refuses to start without it)",
     )
     session_ttl_s: float = Field(
         default=8 * 3600, gt=0, le=7 * 86400, description="a review session's lifetime"
@@ -80,6 +82,13 @@ class Settings(config.Settings):
     def _production_needs_keys(self) -> Settings:
         if self.environment == "production" and not self.api.keys:
             msg = "production needs API keys: set REELSCOPE_API__KEYS (sha256 of each key)"
+            raise ValueError(msg)
+        if self.environment == "production" and self.api.session_secret is None:
+            msg = (
+                "production needs REELSCOPE_API__SESSION_SECRET (32+ characters, the same on "
+                "every API replica): without it each replica signs the review page's sessions "
+                "with its own key, and a person signed in on one is signed out on the next"
+            )
             raise ValueError(msg)
         if not self.api.keys and self.api.host not in LOOPBACK:
             msg = (

@@ -44,6 +44,7 @@ FAKE_ENV = {
     "REELSCOPE_OPERATOR_KEY_SHA256": hash_key("rsk_operator-test"),
     "REELSCOPE_GRAFANA_KEY": GRAFANA_KEY,
     "REELSCOPE_GRAFANA_KEY_SHA256": hash_key(GRAFANA_KEY),
+    "REELSCOPE_SESSION_SECRET": "s" * 64,
 }
 # variables the processes read that are not reelscope settings (boto3's credentials)
 OTHER_ENV = {"AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY"}

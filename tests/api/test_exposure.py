@@ -25,7 +25,10 @@ def production(
     store = LocalStore(root / "bucket")
     port = free_port()
     settings = make_settings(
-        broker.bootstrap, store.url, environment="production", api={"metrics_port": port}
+        broker.bootstrap,
+        store.url,
+        environment="production",
+        api={"metrics_port": port, "session_secret": "s" * 32},
     )
     with running_api(settings, store, root / "uploads") as api:
         yield api, port
@@ -65,7 +68,9 @@ def test_metrics_are_served_on_their_own_port(production: tuple[Api, int]) -> No
 
 def test_production_puts_metrics_on_their_own_port_by_default() -> None:
     key = ApiKey(name="ops", sha256=hash_key("k"), scopes=["admin"])
-    production = Settings(environment="production", api=ApiSettings(keys=[key]))
+    production = Settings(
+        environment="production", api=ApiSettings(keys=[key], session_secret="s" * 32)
+    )
     assert production.metrics_port == PRODUCTION_METRICS_PORT
     assert not production.public_docs
     development = Settings()

@@ -53,7 +53,16 @@ def test_the_api_process_refuses_to_start_open_on_every_address(tmp_path: Path) 
 
 def test_worker_metrics_listen_on_loopback_unless_told() -> None:
     assert metrics_host(Settings()) == "127.0.0.1"
-    production = Settings(environment="production", api=ApiSettings(keys=[KEY]))
+    production = Settings(
+        environment="production", api=ApiSettings(keys=[KEY], session_secret="s" * 32)
+    )
     assert metrics_host(production) == "0.0.0.0"
     told = Settings(worker=WorkerSettings(web_host="10.0.0.5"))
     assert metrics_host(told) == "10.0.0.5"
+
+
+def test_production_refuses_to_start_without_a_shared_session_secret() -> None:
+    with pytest.raises(ValidationError, match="REELSCOPE_API__SESSION_SECRET"):
+        Settings(environment="production", api=ApiSettings(keys=[KEY]))
+    with pytest.raises(ValidationError, match="at least 32"):
+        ApiSettings(keys=[KEY], session_secret="too-short")

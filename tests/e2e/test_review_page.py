@@ -64,7 +64,7 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Deployment]:
         ensure_topics(broker.bootstrap, partitions=2)
         env = {
             "REELSCOPE_API__KEYS": _keys_env(),
-            "REELSCOPE_API__SESSION_SECRET": "review-test-secret",
+            "REELSCOPE_API__SESSION_SECRET": "review-test-secret-of-32-characters",
             "REELSCOPE_KAFKA__PARTITIONS": "2",
         }
         deployment = Deployment(

@@ -19,6 +19,7 @@ from tests.helm.render import CHART, merge, render
 
 Path_ = tuple[str, ...]
 API_KEYS = json.dumps([{"name": "ops", "sha256": hash_key("k"), "scopes": ["admin"]}])
+SESSION_SECRET = "s" * 32
 # map-valued settings (brand -> USD): one leaf, rendered as one JSON env var (configmap.yaml)
 JSON_MAPS = frozenset({"brand_daily_budget_usd", "brand_monthly_budget_usd"})
 
@@ -64,10 +65,11 @@ def configmap_env(overrides: dict[str, Any] | None = None) -> dict[str, str]:
 
 
 def settings_from(env: dict[str, str], monkeypatch: pytest.MonkeyPatch) -> Settings:
-    """Settings as a pod would build them from exactly these env vars."""
+    """Settings as a pod would build them from exactly these env vars, plus the session secret
+    the chart's Secret must hold (production refuses to start without it)."""
     for name in [n for n in os.environ if n.startswith("REELSCOPE_")]:
         monkeypatch.delenv(name)
-    for name, value in env.items():
+    for name, value in {"REELSCOPE_API__SESSION_SECRET": SESSION_SECRET, **env}.items():
         monkeypatch.setenv(name, value)
     return Settings()
 
