@@ -191,6 +191,9 @@ def test_a_reviewer_filters_opens_approves_and_rejects(
         "img => img.complete && img.naturalWidth > 0", arg=evidence.element_handle()
     )
     expect(page.locator("table").first).to_contain_text("Logo")
+    provenance = page.get_by_role("region", name="Provenance")  # a plain upload: no marker
+    expect(provenance).to_contain_text("AI-made")
+    expect(provenance).to_contain_text("none in the file")
     page.screenshot(path=str(ARTIFACTS / "detail.png"), full_page=True)
     page.locator("#approve").get_by_label("instagram_feed").check()
     page.locator("#approve").get_by_role("button", name="Approve").click()
