@@ -33,6 +33,7 @@ from schemas.profiles import ReviewPolicy
 from schemas.reviews import MediaDecision, Review
 from streams import metrics
 from streams.codec import DecodeError, decode
+from streams.follow import assign_topic
 
 log = structlog.get_logger(__name__)
 GATE_INPUT: TypeAdapter[MediaResult | Review] = TypeAdapter(MediaResult | Review)
@@ -84,15 +85,7 @@ class DecisionLog:
             await asyncio.sleep(1.0)
 
     async def _assign(self, consumer: AIOKafkaConsumer) -> list[TopicPartition]:
-        partitions = consumer.partitions_for_topic(topics.MEDIA_DECISIONS)
-        if not partitions:
-            await consumer._client.force_metadata_update()  # no public refresh in aiokafka
-            partitions = consumer.partitions_for_topic(topics.MEDIA_DECISIONS)
-        if not partitions:
-            msg = f"topic {topics.MEDIA_DECISIONS} has no partitions (not created yet?)"
-            raise KafkaError(msg)
-        tps = [TopicPartition(topics.MEDIA_DECISIONS, p) for p in sorted(partitions)]
-        consumer.assign(tps)
+        tps = await assign_topic(consumer, topics.MEDIA_DECISIONS)
         await consumer.seek_to_beginning(*tps)
         return tps
 

@@ -32,6 +32,7 @@ from aiokafka.errors import KafkaError
 from aiokafka.producer.sender import Sender, SendProduceReqHandler
 
 from schemas.topics import MEDIA_RESULTS
+from streams.follow import assign_topic
 
 log = structlog.get_logger(__name__)
 
@@ -109,15 +110,7 @@ class PublishedResults:
             await asyncio.sleep(0.25)
 
     async def _read_back(self, consumer: AIOKafkaConsumer) -> None:
-        partitions = consumer.partitions_for_topic(self.topic)
-        if not partitions:
-            await consumer._client.force_metadata_update()  # no public refresh in aiokafka
-            partitions = consumer.partitions_for_topic(self.topic)
-        if not partitions:
-            msg = f"topic {self.topic} has no partitions (not created yet?)"
-            raise KafkaError(msg)
-        tps = [TopicPartition(self.topic, p) for p in sorted(partitions)]
-        consumer.assign(tps)
+        tps = await assign_topic(consumer, self.topic)
         since_ms = int((time.time() - self.window_s) * 1000)
         starts = await consumer.offsets_for_times(dict.fromkeys(tps, since_ms))
         ends = await consumer.end_offsets(tps)
