@@ -44,7 +44,10 @@ def run_demo(settings: Settings, *, keep_serving: bool, timeout: float = 90.0) -
     os.environ.setdefault("REELSCOPE_LOG_LEVEL", "WARNING")
     started = time.monotonic()
     with Stack(settings) as stack, httpx.Client(base_url=stack.api_url, timeout=30) as http:
-        print(f"reelscope demo — API {stack.api_url}/docs · broker {stack.bootstrap}")
+        print(
+            f"reelscope demo — API {stack.api_url}/docs · review page {stack.api_url}/review · "
+            f"broker {stack.bootstrap}"
+        )
         wait_ready(http, stack, deadline=time.monotonic() + 60)
         samples = demo_set(Path(tempfile.mkdtemp(prefix="reelscope-demo-")))
         _register_brand(http, samples["logo"])
@@ -56,7 +59,9 @@ def run_demo(settings: Settings, *, keep_serving: bool, timeout: float = 90.0) -
         _print_lake_summary(settings, stack.bootstrap)
         done = all(r["status"] != "processing" for r in results.values())
         if keep_serving and done:
-            print(f"\nstill serving: {stack.api_url}/docs — Ctrl-C to stop")
+            print(
+                f"\nstill serving: {stack.api_url}/docs and {stack.api_url}/review — Ctrl-C to stop"
+            )
             stack.wait()
         return 0 if done else 1
 
