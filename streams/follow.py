@@ -3,8 +3,18 @@ results, the gate's decisions): they assign every partition themselves."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from typing import Any
+
 from aiokafka import AIOKafkaConsumer, TopicPartition
 from aiokafka.errors import KafkaError
+
+
+def follower(bootstrap: str, security: Mapping[str, Any]) -> AIOKafkaConsumer:
+    """A consumer of no group that commits nothing: where it reads is its owner's to say."""
+    return AIOKafkaConsumer(
+        bootstrap_servers=bootstrap, group_id=None, enable_auto_commit=False, **security
+    )
 
 
 async def assign_topic(consumer: AIOKafkaConsumer, topic: str) -> list[TopicPartition]:

@@ -33,7 +33,7 @@ from schemas.profiles import ReviewPolicy
 from schemas.reviews import MediaDecision, Review
 from streams import metrics
 from streams.codec import DecodeError, decode
-from streams.follow import assign_topic
+from streams.follow import assign_topic, follower
 
 log = structlog.get_logger(__name__)
 GATE_INPUT: TypeAdapter[MediaResult | Review] = TypeAdapter(MediaResult | Review)
@@ -61,12 +61,7 @@ class DecisionLog:
     async def run(self) -> None:
         """Read the topic from its beginning, set `ready`, follow; reconnect on broker errors."""
         while True:
-            consumer = AIOKafkaConsumer(
-                bootstrap_servers=self.bootstrap,
-                group_id=None,
-                enable_auto_commit=False,
-                **self.security,
-            )
+            consumer = follower(self.bootstrap, self.security)
             try:
                 await consumer.start()
                 tps = await self._assign(consumer)

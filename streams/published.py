@@ -32,7 +32,7 @@ from aiokafka.errors import KafkaError
 from aiokafka.producer.sender import Sender, SendProduceReqHandler
 
 from schemas.topics import MEDIA_RESULTS
-from streams.follow import assign_topic
+from streams.follow import assign_topic, follower
 
 log = structlog.get_logger(__name__)
 
@@ -72,12 +72,7 @@ class PublishedResults:
         """Read back, set `ready`, then follow until cancelled; reconnect on broker errors."""
         delay = 0.5
         while True:
-            consumer = AIOKafkaConsumer(
-                bootstrap_servers=self.bootstrap,
-                group_id=None,
-                enable_auto_commit=False,
-                **self.security,
-            )
+            consumer = follower(self.bootstrap, self.security)
             try:
                 await consumer.start()
                 await self._read_back(consumer)

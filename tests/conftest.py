@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 
+from processors.analyzers.gemini.fake_server import FakeGemini
 from processors.storage import S3Store
 from processors.synthetic import samples
 from streams.admin import ensure_topics
@@ -59,3 +60,12 @@ def branded_clip(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
     folder = tmp_path_factory.mktemp("branded_clip")
     logo = samples.make_logo(folder / "logo.png")
     return make_branded_clip(folder / "clip.mp4", logo, audio=False), logo
+
+
+@pytest.fixture(scope="module")
+def gemini() -> Iterator[FakeGemini]:
+    """A local server speaking Gemini's REST protocol, one per test module (a module that needs
+    another key, latency or script defines its own)."""
+    fake = FakeGemini().start()
+    yield fake
+    fake.stop()

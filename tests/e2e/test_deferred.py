@@ -28,13 +28,6 @@ from tests.e2e.helpers import topic_events, upload, wait_final
 pytestmark = pytest.mark.slow
 
 
-@pytest.fixture(scope="module")
-def gemini() -> Iterator[FakeGemini]:
-    fake = FakeGemini().start()
-    yield fake
-    fake.stop()
-
-
 @pytest.fixture
 def stack(gemini: FakeGemini, tmp_path: Path) -> Iterator[Deployment]:
     """A stack whose Gemini budget is 0: every analysis is deferred."""

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -144,13 +144,6 @@ def test_a_lookup_lists_the_recent_days_only_and_keeps_past_days_listings(tmp_pa
     capped.match_and_record("b", uuid7_at(now + timedelta(minutes=30)), "8" * 64, "image",
                             still(dupes.asset(8)))  # fmt: skip
     assert store.lists == 1  # today's folder alone held more than max_entries
-
-
-@pytest.fixture(scope="module")
-def gemini() -> Iterator[FakeGemini]:
-    fake = FakeGemini().start()
-    yield fake
-    fake.stop()
 
 
 @pytest.fixture
