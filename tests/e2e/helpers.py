@@ -89,7 +89,9 @@ def lake_counts(stack: Deployment, media_ids: list[str], timeout: float = 20) ->
 async def topic_events(
     bootstrap: str, topic: str, wanted: set[str], timeout: float = 15
 ) -> list[dict[str, Any]]:
-    """Read a topic from the beginning as a downstream app would, keeping events of `wanted`."""
+    """Read a topic from the beginning as a downstream app would, keeping events of `wanted`:
+    until every wanted key was seen and the topic read to its end, or `timeout` (a key seen
+    early must not end the read while a later one is still on its way)."""
     consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False)
     await consumer.start()
     try:
@@ -102,16 +104,21 @@ async def topic_events(
         consumer.assign(parts)
         await consumer.seek_to_beginning(*parts)
         found: list[dict[str, Any]] = []
+        seen: set[str] = set()
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             batch = await consumer.getmany(timeout_ms=500)
             for records in batch.values():
                 for r in records:
-                    if r.key is not None and r.key.decode(errors="replace") in wanted:
+                    key = r.key.decode(errors="replace") if r.key is not None else None
+                    if key in wanted:
                         found.append(json.loads(r.value))
+                        seen.add(key)
             end = await consumer.end_offsets(parts)
             positions = [await consumer.position(p) for p in parts]
-            if found and all(pos >= end[p] for pos, p in zip(positions, parts, strict=True)):
+            if seen >= wanted and all(
+                pos >= end[p] for pos, p in zip(positions, parts, strict=True)
+            ):
                 break
         return found
     finally:
