@@ -6,7 +6,7 @@ Two ways, one meaning (the scales are in `processors.analyzers.local`):
 - fast (the default): the child that samples the frames for the checks also measures how much
   each keyframe differs from the one before (`scdet` on the keyframes alone) and the audio. Only
   the GOPs whose two keyframes differ by as much as a cut can are then decoded (their
-  reference frames), in one more child, with the same `scdet` and the same cut rule as the
+  I- and P-frames), in one more child, with the same `scdet` and the same cut rule as the
   reference; motion comes from five short runs of consecutive frames after keyframes, decoded
   by the first child. A cut inside a GOP always shows as a
   large difference between the GOP's two keyframes (the shots differ), so it is never skipped.
@@ -246,7 +246,7 @@ def keyframe_first(
     moving = _without_cuts([v for run in runs for _, v in run[2:]])  # first: no frame before;
     # second: the keyframe's change
     refined = _decode_ranges(path, info, limits, refine)
-    for diffs in refined:  # reference frames only: changes span 1-4 frames, so no motion here
+    for diffs in refined:  # I- and P-frames only: changes span 1-4 frames, so no motion here
         cut_times += [diffs[i][0] for i in detect_cuts(diffs)]
     return VideoMeasures(
         cuts_s=[round(t - origin, 3) for t in _dedupe(sorted(cut_times))],
@@ -316,10 +316,11 @@ def flagged_pairs(keys: Diffs) -> list[int]:
 def _decode_ranges(
     path: Path, info: MediaInfo, limits: LimitSettings, ranges: list[tuple[float, float]]
 ) -> list[Diffs]:
-    """Decode the reference frames of each range [start keyframe, end] (end frame included),
+    """Decode the I- and P-frames of each range [start keyframe, end] (end frame included),
     in one child: one input per range, each seeked to its keyframe, each with its own `scdet`.
-    Frames no other frame refers to (most B-frames) are skipped: a cut on one is found on the
-    next decoded frame, at most a few frames (~0.1 s) late, and decoding costs about half."""
+    B-frames are skipped (`-skip_frame bidir`): a cut on one is found on the next P-frame, at
+    most a few frames (~0.1 s) late. Decoding then costs 0.55 of a full decode (a 1080p clip of
+    the bench: 1.68 s of CPU against 3.04 s; skipping only unreferenced frames: 2.24 s)."""
     if not ranges:
         return []
     ctype, _ = sniff(path)
@@ -328,7 +329,7 @@ def _decode_ranges(
     graph = []
     for i, (start, end) in enumerate(ranges):
         length = end - start + 1.5 / fps
-        args += ["-skip_loop_filter", "all", "-skip_frame", "noref"]
+        args += ["-skip_loop_filter", "all", "-skip_frame", "bidir"]
         args += [
             "-ss",
             f"{start:.6f}",
