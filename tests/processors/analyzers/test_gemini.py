@@ -473,7 +473,8 @@ async def test_rate_limiter_spaces_calls() -> None:
 async def test_token_limiter_holds_calls_to_the_estimate_and_wakes_on_refunds(
     fake: FakeGemini, analyzers: Any, media: dict[str, Path]
 ) -> None:
-    fake.latency_s = 0.2
+    fake.latency_s = 0.6  # the 5 that fit must all start before the first ends (0.2 s was
+    # too short on a loaded machine: 4 in flight)
     # an image call at Gemini's default resolution is estimated at ~1.2k tokens: 5 fit
     a = analyzers(tpm=6000, media_resolution="default")
     req = request(media["image"], "image")
