@@ -62,7 +62,7 @@ from processors.media import ffmpeg_exe
 from processors.synthetic.samples import make_logo
 from streams.broker import free_port
 from streams.demo import RULES, wait_ready
-from streams.supervisor import Stack
+from streams.supervisor import Stack, topic_partitions
 
 OUT = Path(__file__).resolve().parent / "out" / "e2e"
 CORES = os.cpu_count() or 1
@@ -672,11 +672,12 @@ def main(argv: Sequence[str] | None = None) -> None:
     total = time.perf_counter() - started
     command = [Path(sys.executable).name, "-m", "bench.bench_e2e", *sys.argv[1:]]
     print(f"command: {shlex.join(command)}")
+    partitions = topic_partitions(settings, embedded=True)
     print(
         f"settings: {CORES} cores; N={args.clips} clips per aspect ({media.seconds} s, 1080p30 "
         f"H.264 6 Mbit/s, GOP 2 s, AAC), M={args.images} images 1080x1080 JPEG, R={args.repeat} "
         f"latency runs on fresh media; poll every {args.poll:g} s; stack: embedded broker "
-        f"({settings.kafka.partitions} partitions), {settings.worker.check_processes} check "
+        f"({partitions} partitions), {settings.worker.check_processes} check "
         f"processes, analyzer {settings.analyzer_name} (concurrency "
         f"{settings.analyzer.concurrency}), {settings.worker.sample_frames} sample frames, "
         f"folder bucket; brand {BRAND!r} with palette + logo; platforms {PLATFORMS}"
