@@ -7,6 +7,7 @@
 - `brands/<brand_id>/profile.json`, `brands/<brand_id>/logos/<sha256>.<ext>`: a brand's profile
   (latest version) and logos. API.
 - `thumbs/<media_id>.jpg`: the thumbnail the analyzer made. Worker.
+- `evidence/<media_id>.png`: the annotated evidence frame, drawn on first request and kept. API.
 - `idempotency/<sha256>.json`: an upload's idempotency record. API.
 - `apikeys/<name>.json`: a stored API key (its sha256, scopes, brands, quotas). `reelscope keys`.
 - `cache/gemini/<sha256>.json`: a Gemini answer, named by all that determines it. Worker.
@@ -131,6 +132,10 @@ def dedupe_key(brand_id: str, media_id: UUID) -> str:
 
 def thumbnail_key(media_id: UUID) -> str:
     return f"thumbs/{media_id}.jpg"
+
+
+def evidence_key(media_id: UUID) -> str:
+    return f"evidence/{media_id}.png"
 
 
 def idempotency_key(digest: str) -> str:

@@ -25,7 +25,7 @@ from api.runtime import Runtime
 from processors.brand.evidence import render_evidence, telling_time
 from processors.brand.profiles import load_profile
 from processors.errors import MediaError, ObjectNotFound
-from processors.keys import media_key
+from processors.keys import evidence_key, media_key
 from processors.media import probe, sample_frames
 from schemas.events import BrandCheck
 from schemas.profiles import BrandProfile
@@ -35,10 +35,6 @@ SAMPLED_FRAMES = 8  # as the worker samples, so the frame is one the checks saw
 PNG: dict[int | str, dict[str, Any]] = {
     200: {"content": {"image/png": {}}, "description": "the annotated frame"}
 }
-
-
-def evidence_key(media_id: UUID) -> str:
-    return f"evidence/{media_id}.png"
 
 
 def _not_found(media_id: UUID, why: str) -> ApiError:
