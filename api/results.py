@@ -17,7 +17,7 @@ import contextlib
 import time
 from collections import OrderedDict
 from collections.abc import Iterator, Mapping
-from typing import Any, NamedTuple
+from typing import Any, NamedTuple, TypeVar
 from uuid import UUID
 
 import structlog
@@ -28,6 +28,8 @@ from pydantic import ValidationError
 from schemas.events import MediaResult
 from schemas.reviews import MediaDecision
 from schemas.topics import MEDIA_DECISIONS, MEDIA_RESULTS
+
+V = TypeVar("V")
 
 log = structlog.get_logger("reelscope.api.results")
 MAX_RETRY_S = 10.0
@@ -71,12 +73,7 @@ class RecentResults:
 
     def add(self, result: MediaResult) -> None:
         self._awaited.pop(result.media_id, None)
-        if self.capacity <= 0:
-            return
-        self._items[result.media_id] = result
-        self._items.move_to_end(result.media_id)
-        while len(self._items) > self.capacity:
-            self._items.popitem(last=False)
+        _put_newest(self._items, result.media_id, result, self.capacity)
 
     def get(self, media_id: UUID) -> MediaResult | None:
         return self._items.get(media_id)
@@ -88,6 +85,16 @@ class RecentResults:
         return len(self._items)
 
 
+def _put_newest(items: OrderedDict[UUID, V], key: UUID, value: V, capacity: int) -> None:
+    """Keep `value` as the newest entry of a map of at most `capacity` (the oldest go first)."""
+    if capacity <= 0:
+        return
+    items[key] = value
+    items.move_to_end(key)
+    while len(items) > capacity:
+        items.popitem(last=False)
+
+
 class RecentDecisions:
     """A bounded map media_id -> latest MediaDecision (the gate's state), oldest going first."""
 
@@ -97,12 +104,8 @@ class RecentDecisions:
 
     def add(self, decision: MediaDecision) -> None:
         known = self._items.get(decision.media_id)
-        if self.capacity <= 0 or (known is not None and known.occurred_at > decision.occurred_at):
-            return
-        self._items[decision.media_id] = decision
-        self._items.move_to_end(decision.media_id)
-        while len(self._items) > self.capacity:
-            self._items.popitem(last=False)
+        if known is None or known.occurred_at <= decision.occurred_at:
+            _put_newest(self._items, decision.media_id, decision, self.capacity)
 
     def get(self, media_id: UUID) -> MediaDecision | None:
         return self._items.get(media_id)
