@@ -160,7 +160,7 @@ def main() -> None:
     shapes = [shapes_frame(seed) for seed in range(args.frames * 4 // 5)]
     lines = sum(len(w) for _, w in captions)
     shipped = ocr.model_paths()["Det"]
-    bundled = ocr._package_dir("rapidocr") / "models" / "PP-OCRv6_det_small.onnx"
+    bundled = ocr.model_paths()["Rec"].with_name("PP-OCRv6_det_small.onnx")  # rapidocr's own
     rows = []
     for name, path in [("PP-OCRv4 mobile (shipped)", shipped), ("PP-OCRv6 small", bundled)]:
         with detector(path):

